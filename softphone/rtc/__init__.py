@@ -1,0 +1,1 @@
+"""aiortc extensions: configuration, gathering, ICE restart and negotiation."""

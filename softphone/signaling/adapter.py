@@ -1,0 +1,177 @@
+"""What the session manager knows of signaling: calls, descriptions and candidates.
+
+The session manager never sees a frame. A signaling implementation (the JSON
+protocol of PROTOCOL.md section 1 today, SIP over WebSocket later) turns its
+wire format into these events and implements :class:`Signaling`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DescriptionType = Literal["offer", "answer", "pranswer", "rollback"]
+
+
+@dataclass(frozen=True)
+class Description:
+    """An RTCSessionDescriptionInit: ``type`` and ``sdp``."""
+
+    type: DescriptionType
+    sdp: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An RTCIceCandidateInit as browsers trickle it."""
+
+    candidate: str
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+    username_fragment: str | None = None
+
+
+# --- events: signaling -> session manager ------------------------------------
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The server accepted our name (also after every reconnect)."""
+
+    user: str
+    online: tuple[str, ...]
+    regions: tuple[dict[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Presence:
+    user: str
+    online: bool
+
+
+@dataclass(frozen=True)
+class Invited:
+    """Someone calls us."""
+
+    call: str
+    caller: str
+
+
+@dataclass(frozen=True)
+class Ringing:
+    call: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    call: str
+
+
+@dataclass(frozen=True)
+class Declined:
+    call: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class HungUp:
+    call: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteDescription:
+    call: str
+    description: Description
+
+
+@dataclass(frozen=True)
+class RemoteCandidate:
+    """A trickled candidate; ``candidate`` None means end of candidates."""
+
+    call: str
+    candidate: Candidate | None
+
+
+@dataclass(frozen=True)
+class SignalingError:
+    """An error the server reported (``code`` as in PROTOCOL.md section 1)."""
+
+    code: str
+    message: str
+    call: str | None = None
+
+
+ConnectionStateName = Literal["connecting", "connected", "reconnecting", "closed"]
+
+
+@dataclass(frozen=True)
+class ConnectionChanged:
+    """The link to the signaling server changed; ``detail`` says why (never a secret)."""
+
+    state: ConnectionStateName
+    detail: str = ""
+    retry_in: float | None = field(default=None)
+
+
+SignalingEvent = (
+    Registered
+    | Presence
+    | Invited
+    | Ringing
+    | Accepted
+    | Declined
+    | HungUp
+    | RemoteDescription
+    | RemoteCandidate
+    | SignalingError
+    | ConnectionChanged
+)
+
+Listener = Callable[[SignalingEvent], None]
+
+
+class SignalingUnavailable(Exception):
+    """A send was attempted while the server is not reachable."""
+
+
+class Signaling(abc.ABC):
+    """A signaling channel for one user, as the session manager uses it.
+
+    Sends raise :class:`SignalingUnavailable` while the channel is down;
+    everything received arrives through the listener given to :meth:`start`,
+    called on the event loop.
+    """
+
+    user: str
+
+    @abc.abstractmethod
+    async def start(self, listener: Listener) -> None:
+        """Connect and register; returns once registered, raises if that fails for good."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Leave the server; no event is delivered after this returns."""
+
+    @abc.abstractmethod
+    async def invite(self, call: str, to: str) -> None: ...
+
+    @abc.abstractmethod
+    async def ringing(self, call: str) -> None: ...
+
+    @abc.abstractmethod
+    async def accept(self, call: str) -> None: ...
+
+    @abc.abstractmethod
+    async def decline(self, call: str, reason: str = "declined") -> None: ...
+
+    @abc.abstractmethod
+    async def hangup(self, call: str, reason: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def send_description(self, call: str, description: Description) -> None: ...
+
+    @abc.abstractmethod
+    async def send_candidate(self, call: str, candidate: Candidate | None) -> None: ...
