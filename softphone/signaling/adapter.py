@@ -12,26 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-DescriptionType = Literal["offer", "answer", "pranswer", "rollback"]
+from softphone.rtc.descriptions import Candidate, Description
 
-
-@dataclass(frozen=True)
-class Description:
-    """An RTCSessionDescriptionInit: ``type`` and ``sdp``."""
-
-    type: DescriptionType
-    sdp: str
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An RTCIceCandidateInit as browsers trickle it."""
-
-    candidate: str
-    sdp_mid: str | None = None
-    sdp_mline_index: int | None = None
-    username_fragment: str | None = None
-
+__all__ = ["Candidate", "Description"]
 
 # --- events: signaling -> session manager ------------------------------------
 
