@@ -1,0 +1,178 @@
+"""The command line of PROTOCOL.md section 3: ``softphone``, ``softphone serve``, ``--headless``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from softphone.config import ConfigError, Settings, load_settings, with_overrides
+from softphone.echo import ECHO_USER, EchoPeer
+from softphone.redact import install_redaction
+from softphone.rtc.configuration import Configuration
+from softphone.session import MediaChoice, SessionManager
+from softphone.signaling.client import JsonSignalingClient
+from softphone.signaling.server import SignalingServer
+
+logger = logging.getLogger("softphone")
+
+DEFAULT_PORT = 8765
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    parser.add_argument("--ice-host", action="append", metavar="ADDR", dest="ice_host",
+                        help="local address to gather host candidates from (repeatable)")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="softphone",
+        description="A keyboard-driven WebRTC softphone for the terminal.",
+    )
+    _common_options(parser)
+    parser.add_argument("--headless", action="store_true",
+                        help="JSON lines on stdin/stdout instead of the terminal UI")
+    parser.add_argument("--user", help="your user name")
+    parser.add_argument("--server", help="signaling server URL, ws://HOST:PORT/ws")
+    parser.add_argument("--token", help="signaling server token")
+    parser.add_argument("--region", help="region to start in")
+    parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
+    parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
+    parser.add_argument("--theme", help="UI theme")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the signaling server")
+    _common_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
+    serve.add_argument("--token", help="require this token in hello")
+    serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
+    return parser
+
+
+def default_user() -> str:
+    """The login name, cut to what PROTOCOL.md allows in a user name."""
+    try:
+        name = getpass.getuser()
+    except Exception:
+        name = ""
+    name = re.sub(r"[^A-Za-z0-9._-]", "", name)[:64]
+    return name or "me"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    return with_overrides(
+        settings,
+        user=getattr(args, "user", None),
+        server=getattr(args, "server", None),
+        token=getattr(args, "token", None),
+        region=getattr(args, "region", None),
+        audio_in=getattr(args, "audio_in", None),
+        audio_out=getattr(args, "audio_out", None),
+        theme=getattr(args, "theme", None),
+        ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
+    )
+
+
+def _setup_logging(level: str, settings: Settings | None) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_redaction(settings)
+
+
+@contextlib.asynccontextmanager
+async def embedded_server(settings: Settings) -> AsyncIterator[str]:
+    """A signaling server with the echo user on localhost, for a start with no configuration."""
+    server = SignalingServer()
+    await server.start("127.0.0.1", 0)
+    echo = EchoPeer(
+        JsonSignalingClient(server.url, ECHO_USER),
+        configuration=Configuration(ice_transport_policy="all"),
+        host_addresses=list(settings.ice_host_addresses) or None,
+    )
+    await echo.start()
+    try:
+        yield server.url
+    finally:
+        await echo.close()
+        await server.stop()
+
+
+async def _run_client(settings: Settings, started: float, headless: bool) -> int:
+    async with contextlib.AsyncExitStack() as stack:
+        url = settings.server
+        if url is None:
+            url = await stack.enter_async_context(embedded_server(settings))
+            logger.info("no server configured: embedded server at %s with the echo user", url)
+        user = settings.user or default_user()
+        signaling = JsonSignalingClient(url, user, settings.token)
+        session = SessionManager(
+            settings, signaling, media=MediaChoice(settings.audio_in, settings.audio_out)
+        )
+        if headless:
+            from softphone.headless import run_headless
+
+            return await run_headless(session, started)
+        from softphone.ui.app import SoftphoneApp
+
+        app = SoftphoneApp(session)
+        await app.run_async()
+        return app.return_code or 0
+    return 0
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
+    import signal
+
+    server = SignalingServer(token=args.token or settings.token)
+    await server.start(args.host, args.port)
+    echo: EchoPeer | None = None
+    if not args.no_echo:
+        echo = EchoPeer(
+            JsonSignalingClient(server.url, ECHO_USER, args.token or settings.token),
+            host_addresses=list(settings.ice_host_addresses) or None,
+        )
+        await echo.start()
+    print(f"listening on {server.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        if echo is not None:
+            await echo.close()
+        await server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"softphone: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(args.log_level, settings)
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args, settings))
+        return asyncio.run(_run_client(settings, started, args.headless))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,169 @@
+"""Synthetic and file sources, and the mute wrapper the session puts around every source."""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
+
+from .frames import FRAME_SAMPLES, SAMPLE_RATE, Pacer, Samples, make_frame, silence
+
+#: A tone at about -10 dBFS: clearly audible, far from clipping after Opus.
+TONE_AMPLITUDE = 0.3
+
+
+class PacedSource(MediaStreamTrack):
+    """An audio track whose frames are clocked by real time, not by whoever calls recv.
+
+    Subclasses only say what the next 20 ms sound like; pts, time_base and pacing
+    are shared so every source looks the same to aiortc.
+    """
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pacer = Pacer()
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        pts = await self._pacer.next_pts()
+        if self.readyState != "live":  # stopped while waiting
+            raise MediaStreamError
+        return make_frame(self.next_samples(), pts)
+
+    @abstractmethod
+    def next_samples(self) -> Samples:
+        """The next FRAME_SAMPLES mono samples; must not block."""
+
+
+class SilenceSource(PacedSource):
+    """Sends nothing audible but keeps RTP flowing (and the remote's jitter buffer fed)."""
+
+    def next_samples(self) -> Samples:
+        return silence()
+
+
+class ToneSource(PacedSource):
+    """A sine wave; phase carries across frames so there is no click every 20 ms."""
+
+    def __init__(self, frequency: float = 440.0, amplitude: float = TONE_AMPLITUDE) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self._amplitude = amplitude * 32767
+        self._phase = 0.0
+        self._step = 2 * math.pi * frequency / SAMPLE_RATE
+
+    def next_samples(self) -> Samples:
+        phases = self._phase + self._step * np.arange(FRAME_SAMPLES)
+        self._phase = (self._phase + self._step * FRAME_SAMPLES) % (2 * math.pi)
+        return (np.sin(phases) * self._amplitude).astype(np.int16)
+
+
+class FileSource(PacedSource):
+    """Plays an audio file once, then silence, so a call outlives its recording.
+
+    Decoding happens 20 ms at a time inside recv: a WAV decode step is a small
+    read plus a memcpy, cheaper than handing it to a thread.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        # Raises OSError / av.FFmpegError for a missing or undecodable file;
+        # the factory turns those into MediaSpecError.
+        self._container = av.open(str(path), mode="r")
+        streams = self._container.streams.audio
+        if not streams:
+            self._container.close()
+            raise ValueError("the file has no audio stream")
+        stream = streams[0]
+        self.source_rate = int(stream.rate or 0)
+        self.source_channels = int(stream.channels or 0)
+        self._frames: Iterator[AudioFrame] | None = self._container.decode(stream)
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        self._pending = np.zeros(0, dtype=np.int16)
+
+    def next_samples(self) -> Samples:
+        while self._pending.size < FRAME_SAMPLES and self._frames is not None:
+            self._decode_more()
+        if self._pending.size == 0:
+            return silence()
+        chunk = self._pending[:FRAME_SAMPLES]
+        self._pending = self._pending[FRAME_SAMPLES:]
+        if chunk.size < FRAME_SAMPLES:
+            chunk = np.concatenate([chunk, silence()[: FRAME_SAMPLES - chunk.size]])
+        return chunk
+
+    def _decode_more(self) -> None:
+        assert self._frames is not None
+        frame: AudioFrame | None
+        try:
+            frame = next(self._frames)
+        except (StopIteration, av.FFmpegError):
+            # A truncated file ends the recording early rather than the call.
+            frame = None
+        if frame is not None:
+            frame.pts = None  # the resampler need not follow the file's timestamps
+        out = self._resampler.resample(frame)
+        if frame is None:
+            self._close()
+        parts = [self._pending, *(o.to_ndarray().reshape(-1) for o in out)]
+        self._pending = np.concatenate(parts).astype(np.int16, copy=False)
+
+    def _close(self) -> None:
+        self._frames = None
+        self._container.close()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._frames is not None:
+            self._close()
+
+
+def _silent_copy(frame: AudioFrame) -> AudioFrame:
+    silent = AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=frame.samples)
+    for plane in silent.planes:
+        plane.update(bytes(plane.buffer_size))
+    silent.sample_rate = frame.sample_rate
+    silent.pts = frame.pts
+    silent.time_base = frame.time_base
+    return silent
+
+
+class MutableSource(MediaStreamTrack):
+    """Wraps a source so the user can mute without renegotiating.
+
+    The wrapped source keeps being read while muted: its clock, pts and (for a
+    microphone) its buffer continue, so unmuting neither jumps timestamps nor
+    replays stale audio.
+    """
+
+    kind = "audio"
+
+    def __init__(self, source: MediaStreamTrack, muted: bool = False) -> None:
+        super().__init__()
+        self.source = source
+        self.muted = muted
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        try:
+            frame = await self.source.recv()
+        except MediaStreamError:
+            self.stop()
+            raise
+        assert isinstance(frame, AudioFrame)
+        return _silent_copy(frame) if self.muted else frame
+
+    def stop(self) -> None:
+        super().stop()
+        self.source.stop()

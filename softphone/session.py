@@ -1,0 +1,377 @@
+"""The session manager: the one place that owns calls, regions and their states.
+
+Front ends (the Textual app, the headless JSON-lines loop) call its command
+methods and render the events it emits; none of them touches aiortc or the
+signaling wire format. Commands never raise for a user mistake: a refused
+command is an ``error`` event that says why, so a hotkey at the wrong moment
+or a bad headless line cannot break a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from softphone.call import Call, pair_fields
+from softphone.config import ConfigError, Settings
+from softphone.events import EventBus, EventSink
+from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
+from softphone.rtc.configuration import Configuration, describe_urls
+from softphone.rtc.errors import DOMException
+from softphone.signaling.adapter import (
+    Accepted,
+    ConnectionChanged,
+    Declined,
+    HungUp,
+    Invited,
+    Presence,
+    Registered,
+    RemoteCandidate,
+    RemoteDescription,
+    Ringing,
+    Signaling,
+    SignalingError,
+    SignalingEvent,
+    SignalingUnavailable,
+)
+
+logger = logging.getLogger("softphone.session")
+
+
+@dataclass
+class MediaChoice:
+    """What to send and where to play what is received (``--audio-in/--audio-out``)."""
+
+    audio_in: str = "default"
+    audio_out: str = "default"
+
+
+@dataclass
+class SessionState:
+    """What a front end needs to draw without replaying every event."""
+
+    user: str | None = None
+    online: set[str] = field(default_factory=set)
+    region: str | None = None
+    signaling: str = "connecting"
+    muted: bool = False
+
+
+class CommandRefused(Exception):
+    """A command that makes no sense now; the text is shown to the user."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SessionManager:
+    """Owns at most one call at a time (a second caller gets ``busy``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        signaling: Signaling,
+        *,
+        media: MediaChoice | None = None,
+    ) -> None:
+        self.settings = settings
+        self.signaling = signaling
+        self.media = media or MediaChoice(settings.audio_in, settings.audio_out)
+        self.bus = EventBus()
+        self.state = SessionState(user=signaling.user, region=settings.region)
+        self.call: Call | None = None
+        self._configuration = self._region_configuration(settings.region)
+        self._notices_given: set[str] = set()
+        self._pending_tasks: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def subscribe(self, sink: EventSink) -> Callable[[], None]:
+        return self.bus.subscribe(sink)
+
+    def emit(self, name: str, **fields: Any) -> None:
+        self.bus.emit(name, **fields)
+
+    async def start(self) -> None:
+        """Register with the signaling server; announces the starting region."""
+        if self.settings.region is not None:
+            self._emit_region(self.settings.region, self._configuration)
+        await self.signaling.start(self._on_signaling)
+
+    async def close(self) -> None:
+        """Hang up if needed and leave the server."""
+        if self.call is not None and not self.call.ended:
+            await self.hangup()
+        for task in list(self._pending_tasks):
+            task.cancel()
+        await self.signaling.close()
+
+    # --- commands ---------------------------------------------------------------
+
+    async def dial(self, to: str) -> None:
+        if self.call is not None:
+            raise CommandRefused("busy", f"already in a call with {self.call.remote_user}")
+        if to == self.state.user:
+            raise CommandRefused("bad-command", "you cannot call yourself")
+        call = self._new_call(secrets.token_hex(8), to, "outgoing")
+        if call is None:
+            return
+        self.call = call
+        self.emit("call-state", call=call.id, state="dialing", to=to)
+        try:
+            await self.signaling.invite(call.id, to)
+        except SignalingUnavailable as exc:
+            await self._end_call(call, "signaling-unavailable")
+            raise CommandRefused("signaling-unavailable", f"cannot call {to}: {exc}") from exc
+
+    async def answer(self) -> None:
+        call = self.call
+        if call is None or call.state != "incoming":
+            raise CommandRefused("no-call", "there is no ringing call to answer")
+        call.start_media()
+        call.set_state("active")
+        await self._send_or_end(call, self.signaling.accept(call.id))
+
+    async def decline(self, reason: str = "declined") -> None:
+        call = self.call
+        if call is None or call.state != "incoming":
+            raise CommandRefused("no-call", "there is no ringing call to decline")
+        await self._send_or_end(call, self.signaling.decline(call.id, reason))
+        await self._end_call(call, reason)
+
+    async def hangup(self) -> None:
+        call = self.call
+        if call is None:
+            raise CommandRefused("no-call", "there is no call to hang up")
+        try:
+            await self.signaling.hangup(call.id)
+        except SignalingUnavailable:
+            logger.info("hangup of %s not delivered: signaling is down", call.id)
+        await self._end_call(call, "hangup")
+
+    def mute(self, on: bool) -> None:
+        self.state.muted = on
+        if self.call is not None:
+            source = self.call_source
+            if source is not None:
+                source.muted = on
+        self.emit("mute", on=on)
+
+    async def switch_region(self, name: str) -> None:
+        """setConfiguration with the region's servers, then restartIce (PROTOCOL.md section 2)."""
+        try:
+            region = self.settings.region_named(name)
+            configuration = self.settings.configuration_for(region.name)
+        except ConfigError as exc:
+            raise CommandRefused("unknown-region", str(exc)) from exc
+        call = self.call
+        if call is not None and call.peer is not None:
+            try:
+                call.set_configuration(configuration)
+            except DOMException as exc:
+                self.emit(
+                    "error",
+                    code=exc.name,
+                    message=f'setConfiguration for region "{name}" failed: {exc}; '
+                    f'still on region "{self.state.region}"',
+                )
+                return
+            self._configuration = configuration
+            self._emit_region(name, configuration)
+            self.emit("set-configuration", region=name, urls=describe_urls(configuration))
+            call.restart_ice()
+        else:
+            self._configuration = configuration
+            self._emit_region(name, configuration)
+
+    def restart_ice(self) -> None:
+        call = self.call
+        if call is None or call.peer is None:
+            raise CommandRefused("no-call", "there is no call whose ICE could restart")
+        call.restart_ice()
+
+    async def stats(self) -> None:
+        call = self.call
+        if call is None or call.peer is None:
+            raise CommandRefused("no-call", "there is no call to report stats for")
+        stats = await call.stats()
+        if stats is None:
+            return
+        self.emit(
+            "stats",
+            call=call.id,
+            rtt_ms=stats.rtt_ms,
+            jitter_ms=stats.jitter_ms,
+            packets_sent=stats.packets_sent,
+            packets_received=stats.packets_received,
+            packets_lost=stats.packets_lost,
+            bytes_sent=stats.bytes_sent,
+            bytes_received=stats.bytes_received,
+            selected_pair=pair_fields(stats.selected_pair),
+            **self._sink_fields(),
+        )
+
+    # --- signaling events --------------------------------------------------------
+
+    def _on_signaling(self, event: SignalingEvent) -> None:
+        task = asyncio.ensure_future(self._handle(event))
+        self._pending_tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._pending_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("signaling event handler failed", exc_info=task.exception())
+
+    async def _handle(self, event: SignalingEvent) -> None:
+        match event:
+            case Registered(user=user, online=online):
+                self.state.user = user
+                self.state.online = set(online)
+                self.emit("registered", user=user, online=sorted(online))
+            case Presence(user=user, online=online):
+                if online:
+                    self.state.online.add(user)
+                else:
+                    self.state.online.discard(user)
+                self.emit("presence", user=user, online=online)
+            case ConnectionChanged(state=state, detail=detail, retry_in=retry_in):
+                self.state.signaling = state
+                fields: dict[str, Any] = {"state": state}
+                if detail:
+                    fields["detail"] = detail
+                if retry_in is not None:
+                    fields["retry_in"] = round(retry_in, 2)
+                self.emit("signaling", **fields)
+            case Invited(call=call_id, caller=caller):
+                await self._on_invited(call_id, caller)
+            case Ringing(call=call_id):
+                call = self._current(call_id)
+                if call is not None and call.state == "dialing":
+                    call.set_state("ringing")
+            case Accepted(call=call_id):
+                call = self._current(call_id)
+                if call is not None and call.direction == "outgoing" and call.peer is None:
+                    call.start_media()
+                    call.set_state("active")
+                    await call.negotiate()
+            case Declined(call=call_id, reason=reason):
+                call = self._current(call_id)
+                if call is not None:
+                    await self._end_call(call, reason or "declined")
+            case HungUp(call=call_id, reason=reason):
+                call = self._current(call_id)
+                if call is not None:
+                    await self._end_call(call, reason or "hangup")
+            case RemoteDescription(call=call_id, description=description):
+                call = self._current(call_id)
+                if call is not None:
+                    await call.on_remote_description(description)
+            case RemoteCandidate(call=call_id, candidate=candidate):
+                call = self._current(call_id)
+                if call is not None:
+                    await call.on_remote_candidate(candidate)
+            case SignalingError(code=code, message=message, call=call_id):
+                fields = {"code": code, "message": message}
+                if call_id is not None:
+                    fields["call"] = call_id
+                self.emit("error", **fields)
+                call = self._current(call_id) if call_id else None
+                if call is not None and code in ("unavailable", "unknown-call"):
+                    await self._end_call(call, code)
+
+    async def _on_invited(self, call_id: str, caller: str) -> None:
+        if self.call is not None:
+            try:
+                await self.signaling.decline(call_id, "busy")
+            except SignalingUnavailable:
+                pass
+            self.emit("missed", call=call_id, **{"from": caller}, reason="busy")
+            return
+        call = self._new_call(call_id, caller, "incoming")
+        if call is None:
+            await self.signaling.decline(call_id, "unavailable")
+            return
+        self.call = call
+        self.emit("incoming", call=call_id, **{"from": caller})
+        self.emit("call-state", call=call_id, state="incoming", **{"from": caller})
+        await self._send_or_end(call, self.signaling.ringing(call_id))
+
+    # --- helpers ---------------------------------------------------------------
+
+    @property
+    def call_source(self) -> MutableSource | None:
+        return self._call_source
+
+    _call_source: MutableSource | None = None
+    _call_sink: Any = None
+
+    def _new_call(self, call_id: str, remote: str, direction: str) -> Call | None:
+        """A call with fresh media; a bad audio spec is reported and refuses the call."""
+        try:
+            source_result = create_source(self.media.audio_in)
+            sink_result = create_sink(self.media.audio_out)
+        except MediaSpecError as exc:
+            self.emit("error", code="bad-audio", message=str(exc))
+            return None
+        for notice in (source_result.notice, sink_result.notice):
+            if notice and notice not in self._notices_given:
+                self._notices_given.add(notice)
+                logger.warning("%s", notice)
+                self.emit("notice", message=notice)
+        source = MutableSource(source_result.track)
+        source.muted = self.state.muted
+        self._call_source = source
+        self._call_sink = sink_result.sink
+        return Call(
+            call_id=call_id,
+            remote_user=remote,
+            direction="outgoing" if direction == "outgoing" else "incoming",
+            signaling=self.signaling,
+            emit=self.emit,
+            configuration=self._configuration,
+            host_addresses=list(self.settings.ice_host_addresses) or None,
+            source=source,
+            sink=sink_result.sink,
+        )
+
+    def _sink_fields(self) -> dict[str, Any]:
+        sink = self._call_sink
+        if sink is None:
+            return {}
+        stats = sink.stats
+        return {
+            "audio_frames_received": stats.frames,
+            "audio_seconds_received": round(stats.seconds, 3),
+            "audio_max_gap_ms": round(stats.max_gap_ms, 1),
+        }
+
+    def _current(self, call_id: str | None) -> Call | None:
+        call = self.call
+        if call is None or call.id != call_id:
+            return None
+        return call
+
+    async def _send_or_end(self, call: Call, send: Any) -> None:
+        try:
+            await send
+        except SignalingUnavailable:
+            await self._end_call(call, "signaling-unavailable")
+
+    async def _end_call(self, call: Call, reason: str) -> None:
+        if self.call is call:
+            self.call = None
+            self._call_source = None
+        await call.close(reason)
+
+    def _region_configuration(self, name: str | None) -> Configuration:
+        return self.settings.configuration_for(name)
+
+    def _emit_region(self, name: str, configuration: Configuration) -> None:
+        self.state.region = name
+        self.emit("region", name=name, urls=describe_urls(configuration))
