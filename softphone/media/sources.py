@@ -64,7 +64,8 @@ class ToneSource(PacedSource):
     def next_samples(self) -> Samples:
         phases = self._phase + self._step * np.arange(FRAME_SAMPLES)
         self._phase = (self._phase + self._step * FRAME_SAMPLES) % (2 * math.pi)
-        return (np.sin(phases) * self._amplitude).astype(np.int16)
+        samples: Samples = (np.sin(phases) * self._amplitude).astype(np.int16)
+        return samples
 
 
 class FileSource(PacedSource):

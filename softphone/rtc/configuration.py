@@ -45,7 +45,12 @@ TurnTransport = Literal["udp", "tcp"]
 DEFAULT_PORT = 3478
 DEFAULT_TLS_PORT = 5349
 
-_SCHEMES: dict[str, IceScheme] = {"stun": "stun", "stuns": "stuns", "turn": "turn", "turns": "turns"}
+_SCHEMES: dict[str, IceScheme] = {
+    "stun": "stun",
+    "stuns": "stuns",
+    "turn": "turn",
+    "turns": "turns",
+}
 _TRANSPORTS: dict[str, TurnTransport] = {"transport=udp": "udp", "transport=tcp": "tcp"}
 # RFC 3986 reg-name: unreserved / pct-encoded / sub-delims ("%" checked separately).
 _REG_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-._~" + "!$&'()*+,;=" + "%")
@@ -324,4 +329,3 @@ def to_aiortc(config: Configuration) -> RTCConfiguration:
         iceTransportPolicy=RTCIceTransportPolicy(config.ice_transport_policy),
         bundlePolicy=RTCBundlePolicy(config.bundle_policy),
     )
-

@@ -1,0 +1,205 @@
+"""Every access to private parts of aiortc and aioice, in one place.
+
+aiortc 1.16 lacks ICE restarts, rollback and per-connection gathering, and
+the only way to add them without forking is to reach into a few private
+attributes. Each one is named here, with the version it was read from, so
+that an upgrade breaks one module (and ``tests/test_rtc_internals.py``, which
+checks every name below) instead of failing silently mid-call.
+
+Read from: aiortc 1.16.0 / aioice 0.13.0 (pinned in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aioice
+import aiortc
+from aioice import Candidate, Connection, stun
+from aioice.ice import CandidatePair, StunProtocol
+from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
+
+#: The versions every name in this module was read from.
+AIORTC_VERSION = "1.16.0"
+AIOICE_VERSION = "0.13.0"
+
+
+def versions_match() -> bool:
+    """Whether the installed aiortc/aioice are the ones this module was read from."""
+    return (
+        getattr(aiortc, "__version__", None) == AIORTC_VERSION
+        and getattr(aioice, "__version__", None) == AIOICE_VERSION
+    )
+
+
+# --- aioice.Connection: gathering (aioice 0.13.0, ice.py Connection.__init__) --------------------
+
+
+def set_local_candidates(
+    connection: Connection, candidates: list[Candidate], protocols: list[StunProtocol]
+) -> None:
+    """Install candidates gathered by our own loop, as gather_candidates() would.
+
+    aioice 0.13.0: ``_local_candidates`` (list), ``_protocols`` (list of
+    StunProtocol, one per local candidate that owns a socket),
+    ``_local_candidates_start`` / ``_local_candidates_end`` (bools checked by
+    ``gather_candidates()`` and ``connect()``).
+    """
+    connection._local_candidates = list(candidates)
+    connection._protocols = list(protocols)
+    connection._local_candidates_start = True
+    connection._local_candidates_end = True
+
+
+def connection_protocols(connection: Connection) -> list[StunProtocol]:
+    """aioice 0.13.0: ``Connection._protocols``, the sockets (host and TURN) of a connection."""
+    return list(connection._protocols)
+
+
+def nominated_pair(connection: Connection, component: int = 1) -> CandidatePair | None:
+    """aioice 0.13.0: ``Connection._nominated`` maps component -> nominated CandidatePair."""
+    pair: CandidatePair | None = connection._nominated.get(component)
+    return pair
+
+
+def install_data_receiver(connection: Connection, receiver: Callable[[bytes], None]) -> None:
+    """Route the connection's non-STUN datagrams to ``receiver`` instead of its own queue.
+
+    aioice 0.13.0: ``StunProtocol.datagram_received`` calls
+    ``self.receiver.data_received(data, component)`` on the Connection for
+    anything that is not STUN. Shadowing that method on this instance (never
+    on the class) lets every ICE generation feed one queue, so DTLS never
+    waits inside an old generation's ``recv()``.
+    """
+
+    def data_received(data: bytes, component: int) -> None:
+        receiver(data)
+
+    connection.data_received = data_received  # type: ignore[method-assign]
+
+
+def consent_request(connection: Connection, pair: CandidatePair) -> stun.Message:
+    """A Binding request for ``pair`` with the connection's credentials and role.
+
+    aioice 0.13.0: ``Connection.build_request(pair, nominate)`` (public name,
+    undocumented) signs nothing; ``remote_password`` is public.
+    """
+    request: stun.Message = connection.build_request(pair, nominate=False)
+    return request
+
+
+def remote_password_key(connection: Connection) -> bytes:
+    assert connection.remote_password is not None
+    return connection.remote_password.encode("utf8")
+
+
+# --- aioice triggered checks (RFC 8445 section 7.3.1.4) --------------------------------------------
+
+
+def install_triggered_check_fix(connection: Connection) -> None:
+    """Retransmit our own in-progress check at once when the peer's check arrives.
+
+    aioice 0.13.0 ``Connection.check_incoming`` starts a triggered check only
+    for Frozen/Failed/Waiting pairs; for an In-Progress pair it waits for the
+    next retransmission (500 ms, then 1 s, ...). With relay-to-relay pairs our
+    first check is dropped by the peer's TURN server (no permission yet), so
+    every set-up and restart waited ~500 ms for nothing. RFC 8445 §7.3.1.4
+    asks for a new check at once; resending the pending transaction's request
+    (same transaction id) is the smallest change with that effect.
+
+    Private names used: ``StunProtocol.transactions`` (dict of transaction id
+    -> stun.Transaction), ``Transaction._Transaction__request`` /
+    ``_Transaction__addr`` (name-mangled), ``Connection._find_pair``,
+    ``Connection._remote_candidates`` and ``Candidate._network_host``.
+    """
+    original = connection.check_incoming
+
+    def check_incoming(message: stun.Message, addr: tuple[str, int], protocol: StunProtocol) -> None:
+        original(message, addr, protocol)
+        for pair in list(connection._check_list):
+            if (
+                pair.protocol is protocol
+                and pair.remote_addr == (addr[0], addr[1])
+                and pair.state == CandidatePair.State.IN_PROGRESS
+            ):
+                for transaction in list(protocol.transactions.values()):
+                    if transaction._Transaction__addr == pair.remote_addr:  # type: ignore[attr-defined]
+                        request = transaction._Transaction__request  # type: ignore[attr-defined]
+                        protocol.send_stun(request, pair.remote_addr)
+
+    connection.check_incoming = check_incoming  # type: ignore[method-assign]
+
+
+def check_list(connection: Connection) -> list[CandidatePair]:
+    """aioice 0.13.0: ``Connection._check_list``."""
+    return list(connection._check_list)
+
+
+# --- aiortc: DTLS transport and RTP sender/receiver (aiortc 1.16.0) --------------------------------
+
+
+def dtls_role(transport: RTCDtlsTransport) -> str:
+    """aiortc 1.16.0: ``RTCDtlsTransport._role`` is "auto", "client" or "server"."""
+    role: str = transport._role
+    return role
+
+
+def set_dtls_role(transport: RTCDtlsTransport, role: str) -> None:
+    """aiortc 1.16.0: ``RTCDtlsTransport._set_role(role)``."""
+    transport._set_role(role)
+
+
+def dtls_srtp_sessions(transport: RTCDtlsTransport) -> tuple[Any, Any]:
+    """aiortc 1.16.0: ``_rx_srtp`` / ``_tx_srtp``, the pylibsrtp sessions (same objects = no rekey)."""
+    return transport._rx_srtp, transport._tx_srtp
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    """aiortc 1.16.0: ``RTCRtpSender._ssrc`` (random at construction)."""
+    ssrc: int = sender._ssrc
+    return ssrc
+
+
+def set_sender_stream_id(sender: RTCRtpSender, stream_id: str) -> None:
+    """aiortc 1.16.0: ``RTCRtpSender._stream_id`` (the msid stream id)."""
+    sender._stream_id = stream_id
+
+
+def sender_track_id(sender: RTCRtpSender) -> str:
+    """aiortc 1.16.0: ``RTCRtpSender._track_id`` (the msid track id)."""
+    track_id: str = sender._track_id
+    return track_id
+
+
+def set_receiver_track(receiver: RTCRtpReceiver, kind: str, track_id: str) -> RemoteStreamTrack:
+    """aiortc 1.16.0: ``RTCRtpReceiver._track`` must hold a RemoteStreamTrack before receive()."""
+    track = RemoteStreamTrack(kind=kind, id=track_id)
+    receiver._track = track
+    return track
+
+
+def set_receiver_rtcp_ssrc(receiver: RTCRtpReceiver, ssrc: int) -> None:
+    """aiortc 1.16.0: ``RTCRtpReceiver._set_rtcp_ssrc(ssrc)``, the SSRC its RTCP reports use."""
+    receiver._set_rtcp_ssrc(ssrc)
+
+
+# The DTLS transport calls ``transport._recv()``, ``transport._send(data)``,
+# ``transport.role`` and (for stats) nothing else on its ICE transport
+# (aiortc 1.16.0 rtcdtlstransport.py: _recv_next, _send_rtp, _write_ssl, start,
+# _get_stats). softphone.rtc.ice.IceTransport provides exactly those.
+DTLS_ICE_TRANSPORT_METHODS = ("_recv", "_send", "role")
+
+
+def close_connection_in_background(connection: Connection) -> asyncio.Future[None]:
+    """Start ``connection.close()`` in its own task; callers may wait on it but never cancel it.
+
+    aioice 0.13.0: ``StunProtocol.close()`` awaits a future shared with
+    ``connection_lost``; cancelling the task awaiting it cancels that future
+    and later closes fail. Deleting a TURN allocation on a dead server retries
+    for ~30 s, so callers bound their wait with ``asyncio.wait`` (which does
+    not cancel) rather than ``wait_for``.
+    """
+    return asyncio.ensure_future(connection.close())

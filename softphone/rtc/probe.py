@@ -1,0 +1,174 @@
+"""In-process call helpers for tests and the bench: a tone track, a frame recorder, signaling.
+
+They measure what a listener would notice during an ICE restart: the longest
+gap between received audio frames, and RTP packets lost. Kept with the rtc
+package (not the media package) so rtc tests and the bench depend on nothing
+else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+
+from .descriptions import Candidate, Description
+from .peer import PeerConnection
+
+SAMPLE_RATE = 48000
+FRAME_SAMPLES = 960  # 20 ms
+
+
+class ToneTrack(MediaStreamTrack):
+    """A sine tone paced in real time, 20 ms s16 mono frames."""
+
+    kind = "audio"
+
+    def __init__(self, hz: float = 440.0) -> None:
+        super().__init__()
+        self._hz = hz
+        self._pts = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._pts / SAMPLE_RATE - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        t = (np.arange(FRAME_SAMPLES) + self._pts) / SAMPLE_RATE
+        samples = (0.3 * 32767 * np.sin(2 * math.pi * self._hz * t)).astype(np.int16)
+        frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        self._pts += FRAME_SAMPLES
+        return frame
+
+
+@dataclass
+class FrameRecorder:
+    """Consumes a received track; records arrival times to find gaps."""
+
+    arrivals: list[float] = field(default_factory=list)
+    task: asyncio.Future[None] | None = None
+
+    def start(self, track: MediaStreamTrack) -> None:
+        self.task = asyncio.ensure_future(self._run(track))
+
+    async def _run(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                await track.recv()
+                self.arrivals.append(time.monotonic())
+        except (MediaStreamError, asyncio.CancelledError):
+            return
+
+    def max_gap_ms(self, since: float | None = None, until: float | None = None) -> float:
+        """Longest interval between consecutive frames within [since, until]."""
+        times = [t for t in self.arrivals if (since is None or t >= since) and (until is None or t <= until)]
+        if len(times) < 2:
+            return float("inf")
+        return max(b - a for a, b in zip(times, times[1:], strict=False)) * 1000
+
+    async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
+        target = len(self.arrivals) + count
+        deadline = time.monotonic() + timeout
+        while len(self.arrivals) < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(self.arrivals)} of {target} frames arrived")
+            await asyncio.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class Signaling:
+    """Perfect negotiation between two in-process PeerConnections (caller impolite).
+
+    Mirrors what the session manager does over WebSocket: on negotiationneeded
+    send an offer; on an offer, the impolite side ignores it during a
+    collision, the polite side rolls back and answers. ``delay`` simulates the
+    signaling path.
+    """
+
+    def __init__(self, caller: PeerConnection, callee: PeerConnection, delay: float = 0.0) -> None:
+        self.peers = {"caller": caller, "callee": callee}
+        self.delay = delay
+        self.making_offer = {"caller": False, "callee": False}
+        self.ignored_offers = {"caller": 0, "callee": 0}
+        self.negotiations = 0
+        self.errors: list[BaseException] = []
+        self._tasks: set[asyncio.Future[None]] = set()
+        for side, pc in self.peers.items():
+            pc.on("negotiationneeded", lambda side=side: self._spawn(self._negotiate(side)))
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def other(self, side: str) -> str:
+        return "callee" if side == "caller" else "caller"
+
+    async def _negotiate(self, side: str) -> None:
+        pc = self.peers[side]
+        try:
+            self.making_offer[side] = True
+            await pc.setLocalDescription()
+            offer = pc.localDescription
+        except BaseException as exc:  # noqa: BLE001
+            self.errors.append(exc)
+            return
+        finally:
+            self.making_offer[side] = False
+        assert offer is not None
+        await self._deliver(self.other(side), offer)
+
+    async def _deliver(self, side: str, description: Description) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        pc = self.peers[side]
+        polite = side == "callee"
+        try:
+            if description.type == "offer":
+                collision = self.making_offer[side] or pc.signalingState != "stable"
+                if collision and not polite:
+                    self.ignored_offers[side] += 1
+                    return
+                await pc.setRemoteDescription(description)  # implicit rollback when polite
+                await pc.setLocalDescription()
+                answer = pc.localDescription
+                assert answer is not None
+                self._spawn(self._deliver(self.other(side), answer))
+            else:
+                await pc.setRemoteDescription(description)
+                self.negotiations += 1
+        except BaseException as exc:  # noqa: BLE001
+            self.errors.append(exc)
+
+    async def start(self) -> None:
+        """The first offer, from the caller."""
+        await self._negotiate("caller")
+
+    async def trickle(self, side: str, candidate: Candidate | None) -> None:
+        await self.peers[side].addIceCandidate(candidate)
+
+
+async def wait_for(predicate: object, timeout: float = 10.0, interval: float = 0.01) -> None:
+    """Poll ``predicate()`` until true; raise TimeoutError with a readable message."""
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

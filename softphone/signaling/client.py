@@ -1,0 +1,381 @@
+"""The JSON-over-WebSocket signaling client: PROTOCOL.md section 1 behind :class:`Signaling`.
+
+The session manager must never see a frame or an exception from the reader, so
+everything the server says (including garbage) becomes an adapter event, and a
+lost link turns into ``ConnectionChanged`` events while the client reconnects
+and re-registers under the same name on its own.
+
+Refusals are handled differently at start and later: at :meth:`start` a
+``name-taken``/``unauthorized``/``bad-message`` reply is the user's problem and
+raised as :class:`SignalingRefused`; after a reconnect ``name-taken`` usually
+means the server has not yet noticed that our old connection died, so the
+client keeps retrying, while ``unauthorized`` or ``bad-message`` cannot get
+better by retrying and end the link (``SignalingError`` then
+``ConnectionChanged("closed")``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from typing import Final
+
+import aiohttp
+from yarl import URL
+
+from softphone.signaling import messages as m
+from softphone.signaling.adapter import (
+    Accepted,
+    Candidate,
+    ConnectionChanged,
+    Declined,
+    Description,
+    HungUp,
+    Invited,
+    Listener,
+    Presence,
+    Registered,
+    RemoteCandidate,
+    RemoteDescription,
+    Ringing,
+    Signaling,
+    SignalingError,
+    SignalingEvent,
+    SignalingUnavailable,
+)
+
+log = logging.getLogger("softphone.signaling")
+
+__all__ = ["JsonSignalingClient", "SignalingRefused"]
+
+# Frames from the server may be larger than what we may send (a welcome with a
+# long online list), so the client's receive limit is generous.
+_MAX_RECEIVE: Final = 16 * 1024 * 1024
+_CLOSE_TIMEOUT: Final = 1.0
+
+
+class SignalingRefused(Exception):
+    """The server refused to register us (``code`` as in PROTOCOL.md section 1)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+_UNREACHABLE: Final = (OSError, aiohttp.ClientError, TimeoutError, ConnectionError)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short reason for a failed connection, free of URLs and credentials."""
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return f"WebSocket handshake refused (HTTP {exc.status})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        err = exc.os_error
+        return err.strerror or type(err).__name__
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def _close_detail(code: int | None) -> str:
+    if code == aiohttp.WSCloseCode.GOING_AWAY:
+        return "server is shutting down"
+    if code is None:
+        return "connection lost"
+    return f"connection closed (code {code})"
+
+
+class JsonSignalingClient(Signaling):
+    """A user on a JSON signaling server, reconnecting by itself until :meth:`close`."""
+
+    def __init__(
+        self,
+        url: str,
+        user: str,
+        token: str | None = None,
+        *,
+        reconnect: bool = True,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 5.0,
+        start_timeout: float = 3.0,
+        handshake_timeout: float = 5.0,
+        heartbeat: float | None = 15.0,
+    ) -> None:
+        self.user = user
+        self._url = url
+        self._token = token
+        self._reconnect = reconnect
+        self._backoff_initial = backoff_initial
+        self._backoff_max = max(backoff_max, backoff_initial)
+        self._start_timeout = start_timeout
+        self._handshake_timeout = handshake_timeout
+        self._heartbeat = heartbeat
+        self._listener: Listener | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        """True while registered on a live connection."""
+        return self._ws is not None and not self._ws.closed
+
+    @property
+    def shown_url(self) -> str:
+        """The server URL without user info or query (safe to show and log)."""
+        try:
+            return str(URL(self._url).with_user(None).with_query(None))
+        except (ValueError, TypeError):
+            return "<invalid URL>"
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self, listener: Listener) -> None:
+        if self._listener is not None:
+            raise RuntimeError("start() was already called")
+        if self._closed:
+            raise RuntimeError("client is closed")
+        self._listener = listener
+        self._session = aiohttp.ClientSession()
+        self._emit(ConnectionChanged("connecting"))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._start_timeout
+        attempt = 0
+        while True:
+            try:
+                ws, welcome = await self._connect()
+                break
+            except _Refused as refused:
+                await self._drop_session()
+                raise SignalingRefused(refused.code, refused.message) from None
+            except _UNREACHABLE as exc:
+                delay = self._backoff(attempt)
+                attempt += 1
+                if self._closed or loop.time() + delay >= deadline:
+                    await self._drop_session()
+                    raise SignalingUnavailable(
+                        f"cannot reach the signaling server at {self.shown_url}: {_describe(exc)}"
+                    ) from None
+                await asyncio.sleep(delay)
+        self._registered(ws, welcome)
+        self._task = asyncio.create_task(self._run(ws), name=f"signaling-{self.user}")
+
+    async def close(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_CLOSE_TIMEOUT):
+                    await ws.close()
+        await self._drop_session()
+
+    async def _drop_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self._backoff_max, math.ldexp(self._backoff_initial, min(attempt, 30)))
+        return base * random.uniform(0.5, 1.0)
+
+    # --- connection -------------------------------------------------------------
+
+    async def _connect(self) -> tuple[aiohttp.ClientWebSocketResponse, m.Welcome]:
+        """Connect and register; raises ``_Refused`` or one of ``_UNREACHABLE``."""
+        session = self._session
+        if session is None:
+            raise ConnectionError("client is closed")
+        async with asyncio.timeout(self._handshake_timeout):
+            ws = await session.ws_connect(
+                self._url,
+                heartbeat=self._heartbeat,
+                max_msg_size=_MAX_RECEIVE,
+                autoping=True,
+            )
+            try:
+                await ws.send_str(m.encode(m.Hello(user=self.user, token=self._token)))
+                while True:
+                    frame = await ws.receive()
+                    if frame.type is not aiohttp.WSMsgType.TEXT:
+                        if frame.type is aiohttp.WSMsgType.BINARY:
+                            continue
+                        raise ConnectionError(_close_detail(ws.close_code))
+                    try:
+                        msg = m.parse_frame(frame.data)
+                    except m.ProtocolError as err:
+                        log.warning("malformed frame from server at hello: %s", err.message)
+                        continue
+                    if isinstance(msg, m.Welcome):
+                        return ws, msg
+                    if isinstance(msg, m.Error):
+                        raise _Refused(msg.code, msg.message)
+                    log.debug("ignoring %s before welcome", type(msg).__name__)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                raise
+
+    def _registered(self, ws: aiohttp.ClientWebSocketResponse, welcome: m.Welcome) -> None:
+        self._ws = ws
+        log.info("registered as %r on %s", self.user, self.shown_url)
+        self._emit(ConnectionChanged("connected"))
+        self._emit(Registered(user=welcome.user, online=welcome.online, regions=welcome.regions))
+
+    async def _run(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Read until the link is lost, then reconnect; repeat until closed."""
+        current: aiohttp.ClientWebSocketResponse | None = ws
+        while current is not None and not self._closed:
+            detail = await self._read(current)
+            self._ws = None
+            with contextlib.suppress(Exception):
+                await current.close()
+            if self._closed:
+                return
+            log.info("signaling link lost: %s", detail)
+            if not self._reconnect:
+                self._emit(ConnectionChanged("closed", detail))
+                return
+            current = await self._reconnect_loop(detail)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        while True:
+            frame = await ws.receive()
+            if frame.type is aiohttp.WSMsgType.TEXT:
+                self._dispatch(frame.data)
+            elif frame.type is aiohttp.WSMsgType.BINARY:
+                log.warning("binary frame from server ignored")
+                self._emit(SignalingError("bad-message", "server sent a binary frame"))
+            elif frame.type is aiohttp.WSMsgType.ERROR:
+                return f"connection error: {_describe(ws.exception() or ConnectionError())}"
+            else:
+                return _close_detail(ws.close_code)
+
+    async def _reconnect_loop(self, detail: str) -> aiohttp.ClientWebSocketResponse | None:
+        attempt = 0
+        while not self._closed:
+            delay = self._backoff(attempt)
+            attempt += 1
+            self._emit(ConnectionChanged("reconnecting", detail, retry_in=delay))
+            await asyncio.sleep(delay)
+            if self._closed:
+                return None
+            try:
+                ws, welcome = await self._connect()
+            except _Refused as refused:
+                if refused.code == "name-taken":
+                    detail = "the server still has our name; retrying"
+                    continue
+                log.warning("server refused to register again: %s", refused.code)
+                self._emit(SignalingError(refused.code, refused.message))
+                self._emit(ConnectionChanged("closed", f"server refused: {refused.code}"))
+                return None
+            except _UNREACHABLE as exc:
+                detail = _describe(exc)
+                continue
+            self._registered(ws, welcome)
+            return ws
+        return None
+
+    # --- events -------------------------------------------------------------------
+
+    def _emit(self, event: SignalingEvent) -> None:
+        listener = self._listener
+        if self._closed or listener is None:
+            return
+        try:
+            listener(event)
+        except Exception:
+            log.exception("signaling listener failed on %s", type(event).__name__)
+
+    def _dispatch(self, text: str) -> None:
+        try:
+            msg = m.parse_frame(text)
+        except m.ProtocolError as err:
+            log.warning("malformed frame from server: %s", err.message)
+            self._emit(SignalingError("bad-message", f"malformed frame from server: {err.message}"))
+            return
+        event = self._event_for(msg)
+        if event is not None:
+            self._emit(event)
+
+    def _event_for(self, msg: m.Message) -> SignalingEvent | None:
+        match msg:
+            case m.Presence(user=user, online=online):
+                return Presence(user=user, online=online)
+            case m.Error(code=code, message=message, call=call):
+                return SignalingError(code, message, call)
+            case m.Invite(call=call, sender=sender):
+                if sender is None:
+                    return SignalingError(
+                        "bad-message", 'server sent an invite without "from"', call
+                    )
+                return Invited(call=call, caller=sender)
+            case m.Ringing(call=call):
+                return Ringing(call=call)
+            case m.Accept(call=call):
+                return Accepted(call=call)
+            case m.Decline(call=call, reason=reason):
+                return Declined(call=call, reason=reason)
+            case m.Hangup(call=call, reason=reason):
+                return HungUp(call=call, reason=reason)
+            case m.Sdp(call=call, description=description):
+                return RemoteDescription(call=call, description=description)
+            case m.Ice(call=call, candidate=candidate):
+                return RemoteCandidate(call=call, candidate=candidate)
+            case _:
+                log.debug("ignoring unexpected %s from server", type(msg).__name__)
+                return None
+
+    # --- sends ----------------------------------------------------------------------
+
+    async def _send(self, msg: m.Message) -> None:
+        ws = self._ws
+        if self._closed or ws is None or ws.closed:
+            raise SignalingUnavailable("not connected to the signaling server")
+        try:
+            await ws.send_str(m.encode(msg))
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            raise SignalingUnavailable(
+                f"lost the signaling server while sending: {_describe(exc)}"
+            ) from None
+
+    async def invite(self, call: str, to: str) -> None:
+        await self._send(m.Invite(call=call, to=to))
+
+    async def ringing(self, call: str) -> None:
+        await self._send(m.Ringing(call=call))
+
+    async def accept(self, call: str) -> None:
+        await self._send(m.Accept(call=call))
+
+    async def decline(self, call: str, reason: str = "declined") -> None:
+        await self._send(m.Decline(call=call, reason=reason))
+
+    async def hangup(self, call: str, reason: str | None = None) -> None:
+        await self._send(m.Hangup(call=call, reason=reason))
+
+    async def send_description(self, call: str, description: Description) -> None:
+        await self._send(m.Sdp(call=call, description=description))
+
+    async def send_candidate(self, call: str, candidate: Candidate | None) -> None:
+        await self._send(m.Ice(call=call, candidate=candidate))

@@ -1,0 +1,426 @@
+"""The signaling server: registers users and relays call messages between two parties.
+
+Design points:
+
+* Every frame is validated by :mod:`softphone.signaling.messages`; a bad frame
+  gets exactly one ``error`` reply and the connection stays open.
+* Sends never block the sender: each client has its own outgoing queue drained
+  by its own writer task. A client that does not read fills its queue; past
+  ``max_queue_bytes`` it is disconnected, so one slow client cannot hold memory
+  or delay anybody else.
+* A call belongs to the two *connections* that set it up, not to two names, so a
+  user who reconnects never inherits a stale call.
+* Frames up to ``max_frame`` bytes are handled; bigger ones up to four times that
+  size reach the handler and get ``too-large``. Beyond that aiohttp refuses to
+  buffer the frame and closes the socket with 1009 (message too big).
+* SDP bodies are relayed opaquely once their shape is valid (see
+  :mod:`softphone.signaling.messages`).
+
+The token and SDP bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import signal
+import ssl
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from softphone.signaling import messages as m
+
+log = logging.getLogger("softphone.signaling")
+
+__all__ = ["SignalingServer", "run_server"]
+
+_GOING_AWAY = WSCloseCode.GOING_AWAY
+
+
+class _Client:
+    """One WebSocket connection and its outgoing queue."""
+
+    __slots__ = (
+        "calls",
+        "closed",
+        "name",
+        "queue",
+        "queued_bytes",
+        "request",
+        "wakeup",
+        "writer",
+        "ws",
+    )
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        self.request = request
+        self.name: str | None = None
+        self.calls: set[str] = set()
+        self.queue: deque[str] = deque()
+        self.queued_bytes = 0
+        self.wakeup = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def label(self) -> str:
+        if self.name is not None:
+            return repr(self.name)
+        peer = self.request.remote or "?"
+        return f"<unregistered from {peer}>"
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a closing handshake."""
+        self.closed = True
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+
+@dataclass(slots=True)
+class _Call:
+    caller: _Client
+    callee: _Client
+
+    def other(self, party: _Client) -> _Client | None:
+        if party is self.caller:
+            return self.callee
+        if party is self.callee:
+            return self.caller
+        return None
+
+
+class SignalingServer:
+    """The JSON-over-WebSocket signaling server of PROTOCOL.md section 1.
+
+    :attr:`app` is a plain :class:`aiohttp.web.Application` with ``GET /ws``;
+    others may add routes (a page at ``/``, say) before :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        regions: list[dict[str, Any]] | None = None,
+        max_frame: int = m.MAX_FRAME,
+        max_queue_bytes: int = 8 * 1024 * 1024,
+        heartbeat: float | None = 20.0,
+        close_timeout: float = 1.0,
+    ) -> None:
+        self._token = token.encode() if token is not None else None
+        self._regions = tuple(regions) if regions is not None else None
+        self._max_frame = max_frame
+        self._max_queue_bytes = max_queue_bytes
+        self._heartbeat = heartbeat
+        self._close_timeout = close_timeout
+        self._clients: set[_Client] = set()
+        self._users: dict[str, _Client] = {}
+        self._calls: dict[str, _Call] = {}
+        self._runner: web.AppRunner | None = None
+        self._host = "127.0.0.1"
+        self._port: int | None = None
+        self._scheme = "ws"
+        self.app = web.Application()
+        self.app.router.add_get("/ws", self._handle)
+        self.app.on_shutdown.append(self._on_shutdown)
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Listen on ``host:port`` (``port`` 0 picks a free one, see :attr:`port`)."""
+        if self._runner is not None:
+            raise RuntimeError("server already started")
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=self._close_timeout)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._host = host
+        self._scheme = "wss" if ssl_context is not None else "ws"
+        self._port = int(runner.addresses[0][1])
+        log.info("signaling server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Close every connection (1001 going away) and stop listening."""
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        await runner.cleanup()
+        log.info("signaling server stopped")
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("server not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{self._scheme}://{host}:{self.port}/ws"
+
+    @property
+    def online(self) -> list[str]:
+        """Registered user names (for status pages and tests)."""
+        return sorted(self._users)
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        clients = list(self._clients)
+        if not clients:
+            return
+        log.info("closing %d signaling connection(s)", len(clients))
+        tasks = [asyncio.ensure_future(self._close_client(c)) for c in clients]
+        _done, pending = await asyncio.wait(tasks, timeout=self._close_timeout)
+        for task in pending:
+            task.cancel()
+        for client in clients:
+            if not client.ws.closed:
+                client.abort()
+
+    async def _close_client(self, client: _Client) -> None:
+        if client.writer is not None:
+            client.writer.cancel()
+        client.closed = True
+        with contextlib.suppress(Exception):
+            await client.ws.close(code=_GOING_AWAY, message=b"server shutting down", drain=False)
+
+    # --- connection --------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            compress=False,
+            heartbeat=self._heartbeat,
+            max_msg_size=self._max_frame * 4,
+            timeout=self._close_timeout,
+        )
+        await ws.prepare(request)
+        client = _Client(ws, request)
+        client.writer = asyncio.create_task(self._write_loop(client))
+        self._clients.add(client)
+        log.debug("connection from %s", request.remote)
+        try:
+            await self._read_loop(client)
+        finally:
+            self._clients.discard(client)
+            self._leave(client)
+            client.closed = True
+            client.writer.cancel()
+            if not ws.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(), self._close_timeout)
+        return ws
+
+    async def _read_loop(self, client: _Client) -> None:
+        ws = client.ws
+        while not client.closed:
+            msg = await ws.receive()
+            kind = msg.type
+            if kind is WSMsgType.TEXT:
+                self._on_text(client, msg.data)
+            elif kind is WSMsgType.BINARY:
+                self._reply_error(
+                    client, m.ProtocolError("bad-message", "binary frames are not accepted")
+                )
+            elif kind is WSMsgType.ERROR:
+                log.debug("connection %s failed: %s", client.label(), ws.exception())
+                return
+            else:  # CLOSE, CLOSING, CLOSED
+                return
+
+    async def _write_loop(self, client: _Client) -> None:
+        """Drain the client's queue; a blocked socket only blocks this task."""
+        queue = client.queue
+        wakeup = client.wakeup
+        send = client.ws.send_str
+        try:
+            while True:
+                if not queue:
+                    wakeup.clear()
+                    await wakeup.wait()
+                    continue
+                text = queue.popleft()
+                client.queued_bytes -= len(text)
+                await send(text)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # connection reset while sending
+            log.debug("send to %s failed: %s", client.label(), exc)
+            client.abort()
+
+    def _send(self, client: _Client, text: str) -> None:
+        if client.closed:
+            return
+        size = len(text)
+        if client.queued_bytes + size > self._max_queue_bytes:
+            log.info("disconnecting %s: it does not read its messages", client.label())
+            client.queue.clear()
+            client.queued_bytes = 0
+            client.abort()
+            return
+        client.queue.append(text)
+        client.queued_bytes += size
+        client.wakeup.set()
+
+    def _broadcast(self, text: str, targets: Iterable[_Client]) -> None:
+        for target in targets:
+            self._send(target, text)
+
+    def _reply_error(self, client: _Client, err: m.ProtocolError) -> None:
+        log.debug("error to %s: %s: %s", client.label(), err.code, err.message)
+        self._send(client, m.encode(err.to_message()))
+
+    # --- messages -------------------------------------------------------------------
+
+    def _on_text(self, client: _Client, text: str) -> None:
+        try:
+            if m.frame_too_large(text, self._max_frame):
+                raise m.ProtocolError("too-large", f"frame is larger than {self._max_frame} bytes")
+            msg, obj = m.decode(text)
+            if client.name is None:
+                if not isinstance(msg, m.Hello):
+                    raise m.ProtocolError(
+                        "not-registered", "the first message must be hello", _call_of(msg)
+                    )
+                self._on_hello(client, msg)
+                return
+            if isinstance(msg, m.Invite):
+                self._on_invite(client, msg, obj)
+            elif isinstance(msg, m.Ringing | m.Accept | m.Decline | m.Hangup | m.Sdp | m.Ice):
+                self._on_call_message(client, msg, obj)
+            elif isinstance(msg, m.Hello):
+                raise m.ProtocolError("bad-message", "hello: already registered")
+            else:
+                raise m.ProtocolError(
+                    "bad-message", f"{obj['type']}: only the server sends this message"
+                )
+        except m.ProtocolError as err:
+            self._reply_error(client, err)
+
+    def _on_hello(self, client: _Client, hello: m.Hello) -> None:
+        if self._token is not None:
+            given = (hello.token or "").encode()
+            if not hmac.compare_digest(given, self._token):
+                log.info("refused %s: wrong or missing token", client.label())
+                raise m.ProtocolError("unauthorized", "hello: missing or wrong token")
+        name = hello.user
+        if name in self._users:
+            raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
+        others = sorted(self._users)
+        presence = m.encode(m.Presence(user=name, online=True))
+        self._broadcast(presence, self._users.values())
+        client.name = name
+        self._users[name] = client
+        self._send(
+            client, m.encode(m.Welcome(user=name, online=tuple(others), regions=self._regions))
+        )
+        log.info("%r joined (%d online)", name, len(self._users))
+
+    def _leave(self, client: _Client) -> None:
+        name = client.name
+        if name is None:
+            return
+        for call_id in list(client.calls):
+            call = self._calls.pop(call_id, None)
+            if call is None:
+                continue
+            other = call.other(client)
+            if other is not None and other is not client:
+                other.calls.discard(call_id)
+                self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
+        client.calls.clear()
+        if self._users.get(name) is client:
+            del self._users[name]
+            presence = m.encode(m.Presence(user=name, online=False))
+            self._broadcast(presence, self._users.values())
+        log.info("%r left (%d online)", name, len(self._users))
+
+    def _on_invite(self, client: _Client, invite: m.Invite, obj: dict[str, Any]) -> None:
+        call_id = invite.call
+        existing = self._calls.get(call_id)
+        callee = self._users.get(invite.to)
+        if existing is not None:
+            if existing.caller is not client or existing.callee is not callee:
+                raise m.ProtocolError(
+                    "bad-message", "invite: this call id is already in use; pick a new one", call_id
+                )
+            # The same invite again (a retransmission): ring again.
+        elif invite.to == client.name:
+            raise m.ProtocolError("bad-message", "invite: cannot call yourself", call_id)
+        elif callee is None:
+            raise m.ProtocolError(
+                "unavailable", f'invite: user "{invite.to}" is not online', call_id
+            )
+        else:
+            self._calls[call_id] = _Call(caller=client, callee=callee)
+            client.calls.add(call_id)
+            callee.calls.add(call_id)
+        assert callee is not None
+        self._relay(client, callee, obj)
+
+    def _on_call_message(self, client: _Client, msg: m.CallMessage, obj: dict[str, Any]) -> None:
+        call_id = msg.call
+        call = self._calls.get(call_id)
+        other = call.other(client) if call is not None else None
+        if call is None or other is None:
+            raise m.ProtocolError(
+                "unknown-call", f"{obj['type']}: no call with this id is yours", call_id
+            )
+        if isinstance(msg, m.Decline | m.Hangup):
+            del self._calls[call_id]
+            call.caller.calls.discard(call_id)
+            call.callee.calls.discard(call_id)
+        self._relay(client, other, obj)
+
+    def _relay(self, sender: _Client, target: _Client, obj: dict[str, Any]) -> None:
+        obj["from"] = sender.name
+        self._send(target, m.dumps(obj))
+
+
+def _call_of(msg: m.Message) -> str | None:
+    call = getattr(msg, "call", None)
+    return call if isinstance(call, str) else None
+
+
+async def run_server(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    *,
+    regions: list[dict[str, Any]] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
+    """Serve until cancelled or until SIGINT/SIGTERM (``softphone serve``)."""
+    server = SignalingServer(token=token, regions=regions)
+    await server.start(host, port, ssl_context=ssl_context)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stopping.set)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or not supported here
+        installed.append(sig)
+    try:
+        await stopping.wait()
+        log.info("signal received, shutting down")
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await server.stop()

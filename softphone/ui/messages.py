@@ -1,0 +1,33 @@
+"""Messages the app posts to itself.
+
+Session events arrive in a plain callback; turning each into a message means
+widgets are only ever changed from the app's own message handlers, in order,
+never from inside the session manager's call stack.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from softphone.events import Event
+
+
+class SessionEvent(Message):
+    """One session event, stamped with the UI clock when it arrived."""
+
+    def __init__(self, event: Event, at: float) -> None:
+        super().__init__()
+        self.event = event
+        self.at = at
+
+
+class SessionStarted(Message):
+    """``session.start()`` returned: we are registered."""
+
+
+class SessionFailed(Message):
+    """``session.start()`` raised; the UI stays up and shows why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

@@ -1,0 +1,139 @@
+"""The call-controls panel: who you are, who is online, the call, the mic, the keys."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.markup import escape
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from softphone.events import Event
+from softphone.ui.clock import format_duration
+from softphone.ui.health import state_markup
+from softphone.ui.keymap import ACTIONS
+
+NBSP = "\u00a0"
+
+
+def keys_markup() -> str:
+    """``d dial  a answer …``; each entry glued with no-break spaces so it never splits."""
+    entries = [
+        f"[b $accent]{escape(a.key_display)}[/]{NBSP}{a.label.lower().replace(' ', NBSP)}"
+        for a in ACTIONS
+    ]
+    return "  ".join(entries)
+
+
+class CallPanel(Widget):
+    """Renders from reactive attributes only; the app feeds it session events."""
+
+    DEFAULT_CSS = """
+    CallPanel { height: auto; }
+    """
+
+    user: reactive[str] = reactive("")
+    signaling: reactive[str] = reactive("connecting")
+    signaling_detail: reactive[str] = reactive("")
+    contacts: reactive[tuple[tuple[str, bool], ...]] = reactive(())
+    call_state: reactive[str | None] = reactive(None)
+    remote: reactive[str | None] = reactive(None)
+    direction: reactive[str | None] = reactive(None)
+    end_reason: reactive[str | None] = reactive(None)
+    active_at: reactive[float | None] = reactive(None)
+    now: reactive[float] = reactive(0.0)
+    muted: reactive[bool] = reactive(False)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._presence: dict[str, bool] = {}
+
+    # --- feeding ------------------------------------------------------------
+
+    def set_online(self, users: list[str] | set[str] | tuple[str, ...]) -> None:
+        for name in list(self._presence):
+            self._presence[name] = False
+        for name in users:
+            self._presence[name] = True
+        self._publish_contacts()
+
+    def handle(self, event: Event, at: float) -> None:
+        name = event.name
+        if name == "registered":
+            self.user = str(event.get("user", self.user))
+            self.set_online(list(event.get("online", [])))
+        elif name == "presence":
+            self._presence[str(event.get("user"))] = bool(event.get("online"))
+            self._publish_contacts()
+        elif name == "signaling":
+            self.signaling = str(event.get("state", ""))
+            detail = str(event.get("detail") or "")
+            retry = event.get("retry_in")
+            if retry is not None:
+                detail = f"{detail}, retry in {retry:.1f}s" if detail else f"retry in {retry:.1f}s"
+            self.signaling_detail = detail
+        elif name == "mute":
+            self.muted = bool(event.get("on"))
+        elif name == "call-state":
+            self._on_call_state(event, at)
+
+    def _on_call_state(self, event: Event, at: float) -> None:
+        state = str(event.get("state"))
+        if state in ("dialing", "incoming"):
+            self.remote = event.get("to") or event.get("from") or self.remote
+            self.direction = "outgoing" if state == "dialing" else "incoming"
+            self.active_at = None
+            self.end_reason = None
+        elif state == "active" and self.active_at is None:
+            self.active_at = at
+        elif state == "ended":
+            self.end_reason = event.get("reason")
+        self.now = at
+        self.call_state = state
+
+    def _publish_contacts(self) -> None:
+        self.contacts = tuple(
+            sorted((n, on) for n, on in self._presence.items() if n != self.user)
+        )
+
+    # --- rendering ------------------------------------------------------------
+
+    def render(self) -> Content:
+        signaling = state_markup(self.signaling)
+        if self.signaling_detail:
+            signaling += f" [$text-muted]({escape(self.signaling_detail)})[/]"
+        lines = [
+            f"[b]You[/]     [b]{escape(self.user or '?')}[/]  {signaling}",
+            f"[b]Call[/]    {self._call_markup()}",
+            f"[b]Mic[/]     "
+            + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
+            f"[b]Online[/]  {self._contacts_markup()}",
+            f"[b]Keys[/]    {keys_markup()}",
+        ]
+        return Content.from_markup("\n".join(lines))
+
+    def _call_markup(self) -> str:
+        state = self.call_state
+        who = escape(self.remote or "?")
+        if state is None:
+            return "[$text-muted]idle — press [b]d[/b] to dial[/]"
+        if state == "dialing":
+            return f"{state_markup('dialing')} {who}…"
+        if state == "ringing":
+            return f"{state_markup('ringing')} at {who}…"
+        if state == "incoming":
+            return f"{state_markup('incoming')} from [b]{who}[/]"
+        if state == "active":
+            since = self.active_at if self.active_at is not None else self.now
+            return f"{state_markup('active')} with [b]{who}[/]  {format_duration(self.now - since)}"
+        reason = f" ({escape(self.end_reason)})" if self.end_reason else ""
+        return f"[$text-muted]ended{reason} — was with {who}[/]"
+
+    def _contacts_markup(self) -> str:
+        if not self.contacts:
+            return "[$text-muted]nobody else online[/]"
+        parts = [
+            f"[$success]●[/]{NBSP}{escape(name)}" if online
+            else f"[$text-muted]○{NBSP}{escape(name)}[/]"
+            for name, online in self.contacts
+        ]
+        return "  ".join(parts)

@@ -1,0 +1,239 @@
+"""The connection panel: the four W3C states, the selected pair and live stats.
+
+Stats arrive as cumulative counters about once a second; loss and bitrate
+are computed here from the difference between two samples, so the panel
+shows what is happening now rather than an average since the call began.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.markup import escape
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Label, Sparkline
+
+from softphone.events import Event
+from softphone.ui.clock import format_offset
+from softphone.ui.health import state_markup
+
+STATE_ROWS: tuple[tuple[str, str], ...] = (
+    ("signaling-state", "signaling"),
+    ("ice-gathering-state", "gathering"),
+    ("ice-connection-state", "ICE"),
+    ("connection-state", "peer"),
+)
+HISTORY = 60
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """One rendered sample: what the panel shows, derived from two raw samples."""
+
+    rtt_ms: float | None = None
+    jitter_ms: float | None = None
+    loss_percent: float | None = None
+    send_kbps: float | None = None
+    recv_kbps: float | None = None
+    packets_sent: int = 0
+    packets_received: int = 0
+    packets_lost: int = 0
+
+
+def describe_candidate(candidate: dict[str, Any] | None) -> str:
+    """``relay udp 10.0.0.1:50000``; the url, when known, is shown by the ICE panel."""
+    if not candidate:
+        return "—"
+    return (
+        f"{candidate.get('type', '?')} {candidate.get('protocol', '?')} "
+        f"{candidate.get('address', '?')}:{candidate.get('port', '?')}"
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+class StatesView(Widget):
+    DEFAULT_CSS = """
+    StatesView { height: auto; }
+    """
+
+    states: reactive[dict[str, tuple[str, float]]] = reactive(dict, always_update=True)
+    pair: reactive[dict[str, Any] | None] = reactive(None)
+    live: reactive[LiveStats | None] = reactive(None)
+    origin: reactive[float] = reactive(0.0)
+
+    def render(self) -> Content:
+        lines = []
+        for key, label in STATE_ROWS:
+            entry = self.states.get(key)
+            if entry is None:
+                lines.append(f"[b]{label:<9}[/] {state_markup(None)}")
+            else:
+                state, at = entry
+                lines.append(
+                    f"[b]{label:<9}[/] {state_markup(state)} "
+                    f"[$text-muted]{format_offset(at - self.origin)}[/]"
+                )
+        pair = self.pair or {}
+        lines.append(f"[b]local[/]     {escape(describe_candidate(pair.get('local')))}")
+        lines.append(f"[b]remote[/]    {escape(describe_candidate(pair.get('remote')))}")
+        lines.extend(self._stats_lines())
+        return Content.from_markup("\n".join(lines))
+
+    def _stats_lines(self) -> list[str]:
+        live = self.live
+        if live is None:
+            return ["[b]RTT[/] —  [b]jitter[/] —  [b]loss[/] —", "[b]rate[/] —"]
+
+        def ms(value: float | None) -> str:
+            return "—" if value is None else f"{value:.1f}ms"
+
+        loss = "—" if live.loss_percent is None else f"{live.loss_percent:.1f}%"
+        loss_style = "$error" if (live.loss_percent or 0) >= 2 else "$success"
+
+        def kbps(value: float | None) -> str:
+            return "—" if value is None else f"{value:.1f}"
+
+        return [
+            f"[b]RTT[/] {ms(live.rtt_ms)}  [b]jitter[/] {ms(live.jitter_ms)}  "
+            f"[b]loss[/] [{loss_style}]{loss}[/]",
+            f"[b]rate[/] ↑{kbps(live.send_kbps)} ↓{kbps(live.recv_kbps)} kb/s  "
+            f"[$text-muted]{live.packets_received} pkts in[/]",
+        ]
+
+
+class ConnectionPanel(Vertical):
+    """States + pair + stats, and sparklines of RTT and loss."""
+
+    DEFAULT_CSS = """
+    ConnectionPanel { height: auto; }
+    ConnectionPanel .history { height: 1; }
+    ConnectionPanel .history Label { width: auto; padding-right: 1; }
+    ConnectionPanel .history Sparkline { width: 1fr; height: 1; margin-right: 1; }
+    """
+
+    def __init__(self, *, origin: float, id: str | None = None) -> None:
+        super().__init__(id=id, classes="panel")
+        self.border_title = "Connection"
+        self._origin = origin
+        self._last: tuple[float, dict[str, Any]] | None = None
+        self.rtt_history: deque[float] = deque(maxlen=HISTORY)
+        self.loss_history: deque[float] = deque(maxlen=HISTORY)
+
+    def compose(self) -> ComposeResult:
+        view = StatesView(id="states")
+        view.origin = self._origin
+        yield view
+        with Horizontal(classes="history"):
+            yield Label("[b]RTT[/]")
+            yield Sparkline([], id="rtt-history")
+            yield Label("[b]loss[/]")
+            yield Sparkline([], id="loss-history")
+
+    @property
+    def view(self) -> StatesView:
+        return self.query_one(StatesView)
+
+    def handle(self, event: Event, at: float) -> None:
+        name = event.name
+        view = self.view
+        if name == "call-state" and event.get("state") in ("dialing", "incoming"):
+            view.states = {}
+            view.pair = None
+            view.live = None
+            self._last = None
+            self.rtt_history.clear()
+            self.loss_history.clear()
+            self._publish_history()
+        elif name in dict(STATE_ROWS):
+            states = dict(view.states)
+            states[name] = (str(event.get("state")), at)
+            view.states = states
+        elif name == "selected-pair":
+            view.pair = {"local": event.get("local"), "remote": event.get("remote")}
+        elif name == "stats":
+            self._on_stats(event.fields, at)
+
+    def _on_stats(self, fields: dict[str, Any], at: float) -> None:
+        view = self.view
+        pair = fields.get("selected_pair")
+        if isinstance(pair, dict) and pair.get("local"):
+            view.pair = pair
+        live = self._derive(fields, at)
+        self._last = (at, fields)
+        view.live = live
+        if live.rtt_ms is not None:
+            self.rtt_history.append(live.rtt_ms)
+        if live.loss_percent is not None:
+            self.loss_history.append(live.loss_percent)
+        self._publish_history()
+
+    def _derive(self, fields: dict[str, Any], at: float) -> LiveStats:
+        sent = int(fields.get("packets_sent") or 0)
+        received = int(fields.get("packets_received") or 0)
+        lost = int(fields.get("packets_lost") or 0)
+        loss = send_kbps = recv_kbps = None
+        if self._last is not None:
+            then, before = self._last
+            dt = at - then
+            got = received - int(before.get("packets_received") or 0)
+            missed = lost - int(before.get("packets_lost") or 0)
+            if got + missed > 0:
+                loss = 100.0 * max(0, missed) / (got + max(0, missed))
+            if dt > 0:
+                send_kbps = (
+                    8 * (int(fields.get("bytes_sent") or 0) - int(before.get("bytes_sent") or 0))
+                    / dt / 1000
+                )
+                recv_kbps = (
+                    8
+                    * (
+                        int(fields.get("bytes_received") or 0)
+                        - int(before.get("bytes_received") or 0)
+                    )
+                    / dt / 1000
+                )
+        elif received + lost > 0:
+            loss = 100.0 * lost / (received + lost)
+        return LiveStats(
+            rtt_ms=_number(fields.get("rtt_ms")),
+            jitter_ms=_number(fields.get("jitter_ms")),
+            loss_percent=loss,
+            send_kbps=send_kbps,
+            recv_kbps=recv_kbps,
+            packets_sent=sent,
+            packets_received=received,
+            packets_lost=lost,
+        )
+
+    def _publish_history(self) -> None:
+        self.query_one("#rtt-history", Sparkline).data = list(self.rtt_history)
+        self.query_one("#loss-history", Sparkline).data = list(self.loss_history)
+
+    def copy_text(self) -> str | None:
+        """The selected pair and the last stats as plain text, for the clipboard."""
+        view = self.view
+        if view.pair is None and view.live is None:
+            return None
+        pair = view.pair or {}
+        lines = [
+            f"local  {describe_candidate(pair.get('local'))}",
+            f"remote {describe_candidate(pair.get('remote'))}",
+        ]
+        live = view.live
+        if live is not None:
+            lines.append(
+                f"rtt_ms={live.rtt_ms} jitter_ms={live.jitter_ms} loss_percent="
+                f"{None if live.loss_percent is None else round(live.loss_percent, 2)} "
+                f"packets_sent={live.packets_sent} packets_received={live.packets_received} "
+                f"packets_lost={live.packets_lost}"
+            )
+        return "\n".join(lines)

@@ -1,0 +1,181 @@
+"""The event log: every session event as one line, scrollable and filterable.
+
+Entries are kept as data, not only as rendered lines, so a new filter or a
+theme change re-renders them all with the right colours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.color import Color, ColorParseError
+from textual.containers import Vertical
+from textual.widgets import Input, RichLog
+
+from softphone.events import Event
+from softphone.ui.clock import format_offset
+
+MAX_ENTRIES = 2000
+# Fields that are noise on one line (they are in the stats panel already).
+_QUIET_FIELDS = {"call"}
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    at: float
+    kind: str
+    text: str
+
+    def line(self, origin: float) -> str:
+        return f"{format_offset(self.at - origin):>9} {self.kind:<20} {self.text}"
+
+
+def describe(event: Event) -> str:
+    """A compact, credential-free one-line summary of an event's fields."""
+    fields = event.fields
+    name = event.name
+    if name in ("error", "notice"):
+        code = fields.get("code")
+        message = str(fields.get("message", ""))
+        return f"{code}: {message}" if code else message
+    if name == "selected-pair":
+        return f"{_candidate(fields.get('local'))} ⇄ {_candidate(fields.get('remote'))}"
+    if name == "stats":
+        return (
+            f"rtt={fields.get('rtt_ms')}ms jitter={fields.get('jitter_ms')}ms "
+            f"rx={fields.get('packets_received')} lost={fields.get('packets_lost')}"
+        )
+    parts = []
+    for key, value in fields.items():
+        if key in _QUIET_FIELDS:
+            continue
+        if isinstance(value, str | int | float | bool) or value is None:
+            parts.append(f"{key}={value}")
+        else:
+            parts.append(f"{key}={json.dumps(value, separators=(',', ':'))}")
+    return " ".join(parts)
+
+
+def _candidate(candidate: Any) -> str:
+    if not isinstance(candidate, dict):
+        return "?"
+    return (
+        f"{candidate.get('type')}/{candidate.get('protocol')} "
+        f"{candidate.get('address')}:{candidate.get('port')}"
+    )
+
+
+def _color_for(kind: str) -> str:
+    if kind == "error":
+        return "error"
+    if kind == "notice":
+        return "warning"
+    if kind in ("ice-restart", "set-configuration", "region", "selected-pair"):
+        return "accent"
+    if kind.endswith("-sent") or kind.endswith("-received") or kind == "negotiationneeded":
+        return "primary"
+    return "foreground"
+
+
+class EventLog(Vertical):
+    """``/`` opens the filter; Esc in the filter clears it and returns to the log."""
+
+    DEFAULT_CSS = """
+    EventLog { height: 1fr; min-height: 5; }
+    EventLog > Input { display: none; height: 1; border: none; padding: 0 1; }
+    EventLog > Input.-shown { display: block; }
+    EventLog > RichLog { height: 1fr; scrollbar-size-vertical: 1; }
+    """
+
+    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
+
+    def __init__(self, *, origin: float, id: str | None = None) -> None:
+        super().__init__(id=id, classes="panel")
+        self.border_title = "Event log"
+        self._origin = origin
+        self.entries: deque[LogEntry] = deque(maxlen=MAX_ENTRIES)
+        self.filter_text = ""
+        self.show_stats = False
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: text to match, Esc clears", id="log-filter")
+        yield RichLog(id="log-lines", wrap=False, markup=False, max_lines=MAX_ENTRIES)
+
+    @property
+    def lines(self) -> RichLog:
+        return self.query_one(RichLog)
+
+    def add(self, event: Event, at: float) -> None:
+        if event.name == "stats" and not self.show_stats:
+            return  # once a second: it would drown every other line
+        self.add_entry(LogEntry(at, event.name, describe(event)))
+
+    def add_entry(self, entry: LogEntry) -> None:
+        self.entries.append(entry)
+        if self._matches(entry):
+            self.lines.write(self._render_entry(entry))
+
+    def visible_lines(self) -> list[str]:
+        return [e.line(self._origin) for e in self.entries if self._matches(e)]
+
+    def _matches(self, entry: LogEntry) -> bool:
+        if not self.filter_text:
+            return True
+        return self.filter_text.lower() in entry.line(self._origin).lower()
+
+    def _theme_style(self, variable: str, *, bold: bool = False) -> Style:
+        """A theme colour as a Rich style (RichLog lines are Rich text, not markup)."""
+        variables = self.app.theme_variables
+        try:
+            color = Color.parse(variables[variable])
+            if color.a < 1:
+                color = Color.parse(variables.get("background", "black")) + color
+        except (KeyError, ColorParseError):
+            return Style(bold=bold)
+        return Style(color=color.rich_color, bold=bold)
+
+    def _render_entry(self, entry: LogEntry) -> Text:
+        color = _color_for(entry.kind)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{format_offset(entry.at - self._origin):>9} ", Style(dim=True))
+        text.append(f"{entry.kind:<18} ", self._theme_style(color, bold=True))
+        text.append(entry.text, self._theme_style(color))
+        return text
+
+    def rerender(self) -> None:
+        log = self.lines
+        log.clear()
+        for entry in self.entries:
+            if self._matches(entry):
+                log.write(self._render_entry(entry))
+        self.border_subtitle = f"filter: {self.filter_text}" if self.filter_text else ""
+
+    def open_filter(self) -> None:
+        field = self.query_one(Input)
+        field.add_class("-shown")
+        field.focus()
+
+    @on(Input.Changed, "#log-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.rerender()
+
+    @on(Input.Submitted, "#log-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.lines.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one(Input)
+        field.value = ""
+        field.remove_class("-shown")
+        self.filter_text = ""
+        self.rerender()
+        self.lines.focus()

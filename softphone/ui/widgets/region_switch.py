@@ -1,0 +1,215 @@
+"""Step-by-step progress of a region switch or an ICE restart.
+
+The steps are the ones the W3C flow goes through (setConfiguration,
+restartIce, negotiationneeded, offer, answer, checks, new pair); each is
+ticked off when the session's event for it arrives, with the time since the
+key was pressed. A step whose event never came but whose successor did is
+shown as passed without a time: the flow cannot skip it, the event was just
+not reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from textual.content import Content
+from textual.markup import escape
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from softphone.events import Event
+from softphone.ui.clock import format_elapsed_ms
+
+StepState = Literal["pending", "done", "failed"]
+NBSP = "\u00a0"
+
+START_PHASES = {"start", "started", "begin", "begun", "requested", "restart"}
+DONE_PHASES = {"done", "completed", "complete", "succeeded", "success", "connected", "selected"}
+FAIL_PHASES = {"failed", "failure", "timeout", "timed-out", "error", "rolled-back", "abandoned"}
+SET_CONFIGURATION_ERRORS = {
+    "SyntaxError",
+    "InvalidAccessError",
+    "InvalidModificationError",
+    "InvalidStateError",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    state: StepState = "pending"
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class Switch:
+    title: str
+    started: float
+    steps: tuple[Step, ...]
+    outcome: str | None = None  # None while running, else "done" or "failed"
+    finished: float | None = None
+    message: str = ""
+
+
+def _steps(with_configuration: bool) -> tuple[Step, ...]:
+    steps = [
+        Step("restart", "restartIce"),
+        Step("negotiationneeded", "negotiationneeded"),
+        Step("offer", "offer sent"),
+        Step("answer", "answer received"),
+        Step("checking", "ICE checking"),
+        Step("pair", "new pair selected"),
+    ]
+    if with_configuration:
+        steps.insert(0, Step("configuration", "setConfiguration"))
+    return tuple(steps)
+
+
+class SwitchProgress(Widget):
+    DEFAULT_CSS = """
+    SwitchProgress { height: auto; display: none; }
+    SwitchProgress.-shown { display: block; }
+    """
+
+    switch: reactive[Switch | None] = reactive(None)
+    target: str | None = None
+    in_call: bool = False
+
+    def watch_switch(self, switch: Switch | None) -> None:
+        self.set_class(switch is not None, "-shown")
+
+    # --- starting -------------------------------------------------------------
+
+    def begin_region(self, name: str, at: float, *, in_call: bool) -> None:
+        self.target = name
+        self.in_call = in_call
+        if in_call:
+            steps = _steps(with_configuration=True)
+        else:
+            steps = (Step("configuration", "setConfiguration"),)
+        self.switch = Switch(f"Region switch → {name}", at, steps)
+
+    def begin_restart(self, at: float) -> None:
+        self.target = None
+        self.in_call = True
+        self.switch = Switch("ICE restart", at, _steps(with_configuration=False))
+
+    def fail(self, message: str, at: float) -> None:
+        switch = self.switch
+        if switch is None or switch.outcome is not None:
+            return
+        steps = list(switch.steps)
+        for i, step in enumerate(steps):
+            if step.state == "pending":
+                steps[i] = replace(step, state="failed", at=at)
+                break
+        self.switch = replace(
+            switch, steps=tuple(steps), outcome="failed", finished=at, message=message
+        )
+
+    # --- events -------------------------------------------------------------------
+
+    def handle(self, event: Event, at: float) -> None:
+        switch = self.switch
+        if switch is None or switch.outcome is not None:
+            return
+        name = event.name
+        if name == "set-configuration":
+            self._tick("configuration", at)
+        elif name == "region" and not self.in_call and event.get("name") == self.target:
+            self._tick("configuration", at)
+            self._finish(at, "no call: the servers are used by the next call")
+        elif name == "error":
+            self._on_error(event, at)
+        elif name == "ice-restart":
+            phase = str(event.get("phase", "")).lower()
+            if phase in START_PHASES:
+                self._tick("restart", at)
+            elif phase in DONE_PHASES:
+                self._finish(at)
+            elif phase in FAIL_PHASES:
+                detail = event.get("reason") or event.get("detail") or phase
+                self.fail(f"ICE restart {phase}: {detail}", at)
+        elif name == "negotiationneeded":
+            self._tick("negotiationneeded", at)
+        elif name == "offer-sent":
+            self._tick("offer", at)
+        elif name == "answer-received":
+            self._tick("answer", at)
+        elif name == "ice-connection-state":
+            state = event.get("state")
+            if state == "checking":
+                self._tick("checking", at)
+            elif state == "failed":
+                self.fail("ICE connection failed", at)
+        elif name == "selected-pair":
+            if self._is_done("offer") or self._is_done("answer"):
+                self._tick("pair", at)
+                self._finish(at)
+        elif name == "call-state" and event.get("state") == "ended":
+            self.fail("the call ended", at)
+
+    def _on_error(self, event: Event, at: float) -> None:
+        code = str(event.get("code", ""))
+        message = str(event.get("message", ""))
+        if code in SET_CONFIGURATION_ERRORS or "setConfiguration" in message:
+            self.fail(f"{code}: {message}" if code else message, at)
+
+    def _is_done(self, key: str) -> bool:
+        switch = self.switch
+        return switch is not None and any(s.key == key and s.state == "done" for s in switch.steps)
+
+    def _tick(self, key: str, at: float) -> None:
+        switch = self.switch
+        if switch is None:
+            return
+        steps = list(switch.steps)
+        index = next((i for i, s in enumerate(steps) if s.key == key), None)
+        if index is None or steps[index].state == "done":
+            return
+        steps[index] = replace(steps[index], state="done", at=at)
+        for i in range(index):
+            if steps[i].state == "pending":
+                steps[i] = replace(steps[i], state="done")
+        self.switch = replace(switch, steps=tuple(steps))
+
+    def _finish(self, at: float, message: str = "") -> None:
+        switch = self.switch
+        if switch is None:
+            return
+        self.switch = replace(switch, outcome="done", finished=at, message=message)
+
+    # --- rendering -------------------------------------------------------------
+
+    def render(self) -> Content:
+        switch = self.switch
+        if switch is None:
+            return Content("")
+        parts = []
+        for step in switch.steps:
+            label = step.label.replace(" ", NBSP)
+            elapsed = (
+                f"{NBSP}[$text-muted]{format_elapsed_ms(step.at - switch.started)}[/]"
+                if step.at is not None and step.state != "failed"
+                else ""
+            )
+            if step.state == "done":
+                parts.append(f"[$success]✓[/]{NBSP}{label}{elapsed}")
+            elif step.state == "failed":
+                parts.append(f"[b $error]✗{NBSP}{label}[/]")
+            elif switch.outcome is None:
+                parts.append(f"[$warning]…[/]{NBSP}[$text-muted]{label}[/]")
+            else:
+                parts.append(f"[$text-muted]·{NBSP}{label}[/]")
+        header = f"[b]{escape(switch.title)}[/]"
+        text = header + "  " + " → ".join(parts)
+        if switch.outcome == "done" and switch.finished is not None:
+            took = format_elapsed_ms(switch.finished - switch.started)
+            text += f"  [b $success]done in {took}[/]"
+        elif switch.outcome == "failed":
+            text += f"\n[$error]{escape(switch.message)}[/]"
+        if switch.outcome is not None and switch.message and switch.outcome == "done":
+            text += f"  [$text-muted]({escape(switch.message)})[/]"
+        return Content.from_markup(text)

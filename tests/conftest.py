@@ -1,0 +1,35 @@
+"""Shared fixtures. End-to-end tests run real processes on loopback only."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Server
+
+
+def _interfaces() -> set[str]:
+    return {name for _, name in socket.if_nameindex()}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI (and under scripts/run-tests) refuse to run anywhere but a loopback-only namespace."""
+    if os.environ.get("CI") or os.environ.get("SOFTPHONE_LOOPBACK_NAMESPACE"):
+        extra = _interfaces() - {"lo"}
+        if extra:
+            raise pytest.UsageError(
+                f"tests must run in a loopback-only network namespace, but {sorted(extra)} exist: "
+                "use scripts/run-tests"
+            )
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    """``softphone serve`` as a real subprocess on 127.0.0.1 with the echo user."""
+    proc = await Server.start(tmp_path)
+    yield proc
+    await proc.stop()

@@ -1,0 +1,115 @@
+"""Real coturn ``turnserver`` regions on loopback addresses, for tests and the bench.
+
+One process per region, each on its own 127.x address with its own sqlite
+--db (TESTING.md); ``--allow-loopback-peers`` is what lets ChannelBind to a
+127.x peer succeed. Ready means it answered a STUN Binding request.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from softphone.rtc.configuration import Configuration, IceServer
+
+USER = "softphone"
+PASSWORD = "loopback-secret"
+REALM = "softphone.test"
+
+
+@dataclass
+class TurnRegion:
+    """One running turnserver; ``kill()`` and ``start()`` simulate an outage."""
+
+    address: str
+    port: int = 3478
+    min_port: int = 49160
+    max_port: int = 49200
+    workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="turn-"))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"turn:{self.address}:{self.port}?transport=udp"
+
+    def ice_server(self) -> IceServer:
+        return IceServer(urls=(self.url,), username=USER, credential=PASSWORD)
+
+    def configuration(self, policy: str = "relay") -> Configuration:
+        return Configuration(ice_servers=(self.ice_server(),), ice_transport_policy=policy)  # type: ignore[arg-type]
+
+    def start(self, timeout: float = 5.0) -> None:
+        binary = shutil.which("turnserver") or "/usr/bin/turnserver"
+        args = [
+            binary, "-n", "--no-cli", "--no-tls", "--no-dtls",
+            f"--listening-ip={self.address}", f"--listening-port={self.port}",
+            f"--relay-ip={self.address}", f"--min-port={self.min_port}",
+            f"--max-port={self.max_port}", "--lt-cred-mech", f"--user={USER}:{PASSWORD}",
+            f"--realm={REALM}", "--allow-loopback-peers", "--fingerprint",
+            f"--db={os.path.join(self.workdir, 'turn.sqlite')}",
+            f"--pidfile={os.path.join(self.workdir, 'turn.pid')}",
+            f"--log-file={os.path.join(self.workdir, 'turn.log')}",
+            "--simple-log", "--no-stdout-log",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"turnserver on {self.address} exited: see {self.workdir}")
+            if stun_ping(self.address, self.port, 0.1):
+                return
+        self.kill()
+        raise RuntimeError(f"turnserver on {self.address}:{self.port} did not answer STUN")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def stun_ping(address: str, port: int, timeout: float) -> bool:
+    """Whether a STUN Binding request to (address, port) gets any answer within ``timeout``."""
+    request = bytes.fromhex("0001 0000 2112a442".replace(" ", "")) + os.urandom(12)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(request, (address, port))
+            data, _ = sock.recvfrom(2048)
+        except OSError:
+            return False
+    return len(data) >= 20 and data[8:20] == request[8:20]
+
+
+def start_regions(*addresses: str, base_port: int = 49160) -> list[TurnRegion]:
+    """Start one region per address, with disjoint relay port ranges."""
+    regions = []
+    try:
+        for i, address in enumerate(addresses):
+            region = TurnRegion(
+                address=address, min_port=base_port + 100 * i, max_port=base_port + 100 * i + 60
+            )
+            region.start()
+            regions.append(region)
+    except BaseException:
+        for region in regions:
+            region.stop()
+        raise
+    return regions
+
+
+def in_loopback_namespace() -> bool:
+    """True when the only interface is lo (``unshare --net``), where 127.0.0.2+ just work."""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]

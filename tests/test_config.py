@@ -1,0 +1,401 @@
+"""The TOML configuration file and command-line overrides (PROTOCOL.md section 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from softphone.config import (
+    ConfigError,
+    Region,
+    Settings,
+    default_config_path,
+    load_settings,
+    with_overrides,
+)
+from softphone.rtc.configuration import Configuration, IceServer
+
+TURN_USER = "turnuser-Qx81"
+TURN_SECRET = "hunter2-Vb55"
+TOKEN = "tok-Mm93-secret"
+
+FULL = f"""
+user = "alice"
+server = "ws://127.0.0.1:8765/ws"
+token = "{TOKEN}"
+ice_transport_policy = "relay"
+ice_host_addresses = ["127.0.0.1", "::1"]
+region = "eu-west"
+fallback_region = "us-east"
+audio_in = "tone:440"
+audio_out = "null"
+theme = "nord"
+
+[[regions]]
+name = "eu-west"
+[[regions.ice_servers]]
+urls = ["stun:127.0.0.1:3478"]
+[[regions.ice_servers]]
+urls = "turn:127.0.0.2:3478?transport=udp"
+username = "{TURN_USER}"
+credential = "{TURN_SECRET}"
+
+[[regions]]
+name = "us-east"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert_no_secret(message)
+    return message
+
+
+def assert_no_secret(text: str) -> None:
+    for secret in (TURN_USER, TURN_SECRET, TOKEN):
+        assert secret not in text
+
+
+@pytest.fixture(autouse=True)
+def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Never read the developer's real config."""
+    monkeypatch.setenv("SOFTPHONE_CONFIG", str(tmp_path / "absent" / "config.toml"))
+
+
+# -- loading -------------------------------------------------------------------
+
+
+def test_full_file_loads(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FULL))
+    assert settings.user == "alice"
+    assert settings.server == "ws://127.0.0.1:8765/ws"
+    assert settings.token == TOKEN
+    assert settings.ice_transport_policy == "relay"
+    assert settings.ice_host_addresses == ("127.0.0.1", "::1")
+    assert settings.region == "eu-west"
+    assert settings.fallback_region == "us-east"
+    assert (settings.audio_in, settings.audio_out, settings.theme) == ("tone:440", "null", "nord")
+    assert settings.regions == (
+        Region(
+            "eu-west",
+            (
+                IceServer(("stun:127.0.0.1:3478",)),
+                IceServer(("turn:127.0.0.2:3478?transport=udp",), TURN_USER, TURN_SECRET),
+            ),
+        ),
+        Region("us-east", ()),
+    )
+
+
+def test_missing_default_file_gives_defaults() -> None:
+    assert not default_config_path().exists()
+    assert load_settings() == Settings()
+    assert Settings().audio_in == "default"
+    assert Settings().ice_transport_policy == "all"
+
+
+def test_default_path_comes_from_env(tmp_path: Path) -> None:
+    path = write(tmp_path, 'user = "bob"\n')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOFTPHONE_CONFIG", str(path))
+        assert default_config_path() == path
+        assert load_settings().user == "bob"
+
+
+def test_default_path_without_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOFTPHONE_CONFIG")
+    expected = Path(platformdirs.user_config_dir("softphone")) / "config.toml"
+    assert default_config_path() == expected
+
+
+def test_missing_explicit_file_is_error(tmp_path: Path) -> None:
+    path = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(path) in str(info.value)
+    assert "no such" in str(info.value)
+
+
+def test_path_may_be_a_string(tmp_path: Path) -> None:
+    assert load_settings(str(write(tmp_path, 'user = "bob"\n'))).user == "bob"
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, "")) == Settings()
+
+
+def test_malformed_toml_names_line_and_column(tmp_path: Path) -> None:
+    message = load_error(tmp_path, f'user = "alice"\ncredential = {TURN_SECRET}\n')
+    assert "line 2, column" in message
+    assert "TOML syntax error" in message
+
+
+def test_not_utf8_is_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'user = "\xff"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert "UTF-8" in str(info.value)
+
+
+def test_directory_is_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path)
+    assert "cannot read" in str(info.value)
+
+
+# -- top-level keys ------------------------------------------------------------
+
+
+def test_unknown_top_level_key_suggests_fix(tmp_path: Path) -> None:
+    message = load_error(tmp_path, 'regoin = "eu-west"\n')
+    assert "unknown key 'regoin'" in message
+    assert "did you mean 'region'" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "problem"),
+    [
+        ("user = 3", "user", "expected a string, got an integer"),
+        (f'token = ["{TOKEN}"]', "token", "expected a string, got an array"),
+        ("server = true", "server", "got a boolean"),
+        ('ice_host_addresses = "127.0.0.1"', "ice_host_addresses", "expected an array"),
+        ("ice_host_addresses = [1]", "ice_host_addresses[0]", "expected an IP address string"),
+        ("audio_in = 1.5", "audio_in", "got a float"),
+        ("theme = {}", "theme", "got a table"),
+        ('regions = "eu"', "regions", "expected an array of [[regions]] tables"),
+    ],
+)
+def test_wrong_types_are_named(tmp_path: Path, line: str, key: str, problem: str) -> None:
+    message = load_error(tmp_path, line + "\n")
+    assert f": {key}: " in message
+    assert problem in message
+
+
+@pytest.mark.parametrize("name", ["", "a" * 65, "al ice", "bob!", "émile"])
+def test_user_name_rule(tmp_path: Path, name: str) -> None:
+    message = load_error(tmp_path, f'user = "{name}"\n')
+    assert ": user: invalid user name" in message
+    assert "1-64 letters, digits" in message
+
+
+def test_user_name_rule_accepts_allowed_characters(tmp_path: Path) -> None:
+    name = "A.b_c-9" + "x" * 57
+    assert load_settings(write(tmp_path, f'user = "{name}"\n')).user == name
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:8765/ws", "got scheme 'http'"),
+        ("127.0.0.1:8765", "must be a ws:// or wss:// URL"),
+        ("ws:///ws", "has no host"),
+        ("ws://127.0.0.1:99999/ws", "bad host or port"),
+    ],
+)
+def test_server_must_be_websocket_url(tmp_path: Path, url: str, problem: str) -> None:
+    message = load_error(tmp_path, f'server = "{url}"\n')
+    assert ": server: " in message
+    assert problem in message
+
+
+def test_server_url_with_token_is_not_echoed(tmp_path: Path) -> None:
+    message = load_error(tmp_path, f'server = "http://h/ws?token={TOKEN}"\n')
+    assert "ws://" in message
+
+
+def test_wss_server_is_accepted(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, 'server = "wss://example.net/ws"\n'))
+    assert settings.server == "wss://example.net/ws"
+
+
+def test_ice_transport_policy_values(tmp_path: Path) -> None:
+    message = load_error(tmp_path, 'ice_transport_policy = "relayed"\n')
+    assert ": ice_transport_policy: must be 'all' or 'relay', got 'relayed'" in message
+
+
+def test_ice_host_addresses_must_be_ips(tmp_path: Path) -> None:
+    message = load_error(tmp_path, 'ice_host_addresses = ["127.0.0.1", "localhost"]\n')
+    assert "ice_host_addresses[1]: 'localhost' is not an IP address" in message
+
+
+# -- regions -------------------------------------------------------------------
+
+
+def test_unknown_start_region_lists_known(tmp_path: Path) -> None:
+    text = FULL.replace('region = "eu-west"', 'region = "ap-south"')
+    message = load_error(tmp_path, text)
+    assert ": region: unknown region 'ap-south'" in message
+    assert "configured regions: eu-west, us-east" in message
+
+
+def test_unknown_fallback_region(tmp_path: Path) -> None:
+    text = FULL.replace('fallback_region = "us-east"', 'fallback_region = "mars"')
+    message = load_error(tmp_path, text)
+    assert ": fallback_region: unknown region 'mars'" in message
+
+
+def test_region_without_any_regions(tmp_path: Path) -> None:
+    message = load_error(tmp_path, 'region = "eu-west"\n')
+    assert "no regions are configured" in message
+
+
+def test_duplicate_region_names(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[[regions]]\nname = "a"\n[[regions]]\nname = "a"\n')
+    assert "regions[1].name: region 'a' is already defined at regions[0]" in message
+
+
+def test_region_needs_a_name(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "[[regions]]\n[[regions.ice_servers]]\nurls = []\n")
+    assert "regions[0]: missing required key 'name'" in message
+
+
+def test_unknown_region_key(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[[regions]]\nname = "a"\nice_server = []\n')
+    assert "regions[0].ice_server: unknown key 'ice_server'" in message
+    assert "did you mean 'ice_servers'" in message
+
+
+def test_unknown_ice_server_key_hides_nothing_secret(tmp_path: Path) -> None:
+    text = '[[regions]]\nname = "a"\n[[regions.ice_servers]]\nurls = ["stun:h"]\npassword = "x"\n'
+    message = load_error(tmp_path, text)
+    assert 'regions[0].ice_servers[0].password (region "a"): unknown key' in message
+
+
+def test_urls_wrong_type_names_key_path(tmp_path: Path) -> None:
+    text = '[[regions]]\nname = "a"\n[[regions]]\nname = "b"\n[[regions.ice_servers]]\nurls = [1]\n'
+    message = load_error(tmp_path, text)
+    assert 'regions[1].ice_servers[0].urls (region "b"): expected a string or an array' in message
+
+
+def test_credential_wrong_type_not_echoed(tmp_path: Path) -> None:
+    text = (
+        '[[regions]]\nname = "a"\n[[regions.ice_servers]]\n'
+        f'urls = ["turn:h"]\nusername = "{TURN_USER}"\ncredential = ["{TURN_SECRET}"]\n'
+    )
+    message = load_error(tmp_path, text)
+    assert 'regions[0].ice_servers[0].credential (region "a"): expected a string' in message
+
+
+def test_turn_url_without_credentials(tmp_path: Path) -> None:
+    text = (
+        '[[regions]]\nname = "eu-west"\n[[regions.ice_servers]]\nurls = ["stun:127.0.0.1"]\n'
+        f'[[regions.ice_servers]]\nurls = ["turn:127.0.0.2:3478"]\nusername = "{TURN_USER}"\n'
+    )
+    message = load_error(tmp_path, text)
+    assert message.endswith(
+        'config.toml: region "eu-west": InvalidAccessError: TURN URL turn:127.0.0.2:3478 '
+        "needs a username and credential (regions[0].ice_servers[1])"
+    )
+
+
+def test_bad_url_scheme(tmp_path: Path) -> None:
+    text = (
+        '[[regions]]\nname = "eu-west"\n[[regions.ice_servers]]\n'
+        f'urls = ["http://127.0.0.1:3478"]\nusername = "{TURN_USER}"\n'
+        f'credential = "{TURN_SECRET}"\n'
+    )
+    message = load_error(tmp_path, text)
+    assert 'config.toml: region "eu-west": SyntaxError: ' in message
+    assert "http://127.0.0.1:3478" in message
+    assert "unknown scheme 'http'" in message
+    assert "(regions[0].ice_servers[0])" in message
+
+
+def test_empty_urls_is_syntax_error(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[[regions]]\nname = "x"\n[[regions.ice_servers]]\nurls = []\n')
+    assert 'region "x": SyntaxError: an ICE server has an empty urls list' in message
+
+
+def test_settings_repr_hides_secrets(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FULL))
+    assert_no_secret(repr(settings))
+    assert "turn:127.0.0.2:3478" in repr(settings)
+
+
+# -- Settings methods ------------------------------------------------------------
+
+
+def test_region_named_and_unknown(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FULL))
+    assert settings.region_named("us-east") == Region("us-east", ())
+    with pytest.raises(ConfigError) as info:
+        settings.region_named("mars")
+    assert "unknown region 'mars'" in str(info.value)
+    assert "eu-west, us-east" in str(info.value)
+
+
+def test_configuration_for(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FULL))
+    config = settings.configuration_for("eu-west")
+    assert config == Configuration(
+        ice_servers=settings.regions[0].ice_servers, ice_transport_policy="relay"
+    )
+    assert settings.configuration_for("us-east").ice_servers == ()
+    assert settings.configuration_for(None) == Configuration(ice_transport_policy="relay")
+
+
+# -- command-line overrides ------------------------------------------------------
+
+
+def test_overrides_apply_and_none_means_not_given(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FULL))
+    result = with_overrides(
+        settings, user="bob", region="us-east", server=None, audio_in="silence",
+        ice_host_addresses=["10.0.0.1"],
+    )  # fmt: skip
+    assert (result.user, result.region, result.audio_in) == ("bob", "us-east", "silence")
+    assert result.server == settings.server
+    assert result.ice_host_addresses == ("10.0.0.1",)
+    assert with_overrides(settings) == settings
+
+
+def test_override_unknown_region(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, FULL))
+    with pytest.raises(ConfigError) as info:
+        with_overrides(settings, region="mars")
+    assert "command line: --region: unknown region 'mars'" in str(info.value)
+    assert "eu-west, us-east" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("user", "no spaces", "--user: invalid user name"),
+        ("server", "http://h/ws", "--server: must be a ws:// or wss:// URL"),
+        ("ice_transport_policy", "none", "--ice-transport-policy: must be 'all' or 'relay'"),
+        ("ice_host_addresses", "eth0", "--ice-host[0]: 'eth0' is not an IP address"),
+        ("fallback_region", "x", "--fallback-region: unknown region 'x'"),
+        ("audio_out", "", "--audio-out: must not be empty"),
+    ],
+)
+def test_overrides_are_validated(option: str, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        with_overrides(Settings(), **{option: value})
+    assert "command line" in str(info.value)
+    assert problem in str(info.value)
+
+
+def test_override_token_is_never_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        with_overrides(Settings(), token=123)
+    assert "--token: expected a string" in str(info.value)
+    assert repr(TOKEN) not in repr(with_overrides(Settings(), token=TOKEN))
+    assert TOKEN not in repr(with_overrides(Settings(), token=TOKEN))
+
+
+def test_override_unknown_option_is_type_error() -> None:
+    with pytest.raises(TypeError):
+        with_overrides(Settings(), colour="red")

@@ -1,0 +1,133 @@
+"""A real call between real processes: ``softphone serve`` and ``softphone --headless``.
+
+Issue 2, "what must be shown" 1-3: a tone crosses a real Opus/DTLS-SRTP call
+on loopback and is found in the other side's recording; the echo user sends
+it back; every way a call can end is seen by both sides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from softphone.media.analysis import dominant_frequency, read_wav
+from tests.harness import Headless, Server, connected_call
+
+pytestmark = pytest.mark.e2e
+
+
+def assert_tone(path: Path, hz: float, min_seconds: float = 2.0) -> None:
+    samples, rate = read_wav(path)
+    seconds = len(samples) / rate
+    assert seconds >= min_seconds, f"{path.name}: only {seconds:.2f} s recorded"
+    # Skip the first half second: the jitter buffer and codec settle there.
+    steady = samples[rate // 2 :]
+    found = dominant_frequency(steady, rate)
+    assert abs(found - hz) <= 5, f"{path.name}: dominant frequency {found:.1f} Hz, expected {hz}"
+
+
+async def test_tone_crosses_a_call_and_both_see_it_end(server: Server, tmp_path: Path) -> None:
+    recording = tmp_path / "bob.wav"
+    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:440",
+                                 "--audio-out", "null")
+    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in", "silence",
+                               "--audio-out", f"file:{recording}")
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        call_id = await connected_call(alice, bob, "bob")
+        await alice.wait_for("call-state", call=call_id, state="active")
+        pair = await bob.wait_for("selected-pair")
+        assert pair["local"]["address"].startswith("127.")
+        await asyncio.sleep(3.0)
+        await bob.send(cmd="stats")
+        stats = await bob.wait_for("stats")
+        assert stats["packets_received"] > 50
+        assert stats["selected_pair"] is not None
+        await alice.send(cmd="hangup")
+        await alice.wait_for("call-state", call=call_id, state="ended")
+        ended = await bob.wait_for("call-state", call=call_id, state="ended")
+        assert ended.get("reason") == "hangup"
+    finally:
+        assert await alice.quit() == 0
+        assert await bob.quit() == 0
+    assert_tone(recording, 440)
+
+
+async def test_echo_user_returns_the_callers_audio(server: Server, tmp_path: Path) -> None:
+    recording = tmp_path / "alice.wav"
+    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:660",
+                                 "--audio-out", f"file:{recording}")
+    try:
+        registered = await alice.wait_for("registered")
+        assert "echo" in registered["online"]
+        await alice.send(cmd="call", to="echo")
+        await alice.wait_for("connection-state", 30, state="connected")
+        await asyncio.sleep(3.5)
+        await alice.send(cmd="hangup")
+        await alice.wait_for("call-state", state="ended")
+    finally:
+        await alice.quit()
+    assert_tone(recording, 660)
+
+
+async def test_decline_busy_unavailable_and_cancel(server: Server, tmp_path: Path) -> None:
+    args = ("--audio-in", "silence", "--audio-out", "null")
+    alice = await Headless.start(tmp_path, "alice", server.url, *args)
+    bob = await Headless.start(tmp_path, "bob", server.url, *args)
+    carol = await Headless.start(tmp_path, "carol", server.url, *args)
+    try:
+        for party in (alice, bob, carol):
+            await party.wait_for("registered")
+
+        # declined
+        await alice.send(cmd="call", to="bob")
+        incoming = await bob.wait_for("incoming")
+        assert incoming["from"] == "alice"
+        await alice.wait_for("call-state", state="ringing")
+        await bob.send(cmd="decline")
+        ended = await alice.wait_for("call-state", state="ended", call=incoming["call"])
+        assert ended["reason"] == "declined"
+        await bob.wait_for("call-state", state="ended", call=incoming["call"])
+
+        # busy: bob is ringing for carol when alice calls
+        mark_a, mark_b = alice.mark(), bob.mark()
+        await carol.send(cmd="call", to="bob")
+        first = await bob.wait_for("incoming", since=mark_b)
+        await alice.send(cmd="call", to="bob")
+        busy = await alice.wait_for("call-state", since=mark_a, state="ended")
+        assert busy["reason"] == "busy"
+        assert bob.find("call-state", since=mark_b, state="ended", call=first["call"]) is None
+
+        # hangup before answer: carol gives up while bob's phone rings
+        await carol.send(cmd="hangup")
+        cancelled = await bob.wait_for("call-state", since=mark_b, state="ended",
+                                       call=first["call"])
+        assert cancelled["reason"] == "hangup"
+
+        # unavailable
+        mark_a = alice.mark()
+        await alice.send(cmd="call", to="nobody")
+        gone = await alice.wait_for("call-state", since=mark_a, state="ended")
+        assert gone["reason"] == "unavailable"
+    finally:
+        for party in (alice, bob, carol):
+            assert await party.quit() == 0
+
+
+async def test_party_killed_mid_call_ends_with_gone(server: Server, tmp_path: Path) -> None:
+    args = ("--audio-in", "tone", "--audio-out", "null")
+    alice = await Headless.start(tmp_path, "alice", server.url, *args)
+    bob = await Headless.start(tmp_path, "bob", server.url, *args)
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        call_id = await connected_call(alice, bob, "bob")
+        bob.kill()
+        ended = await alice.wait_for("call-state", timeout=5, call=call_id, state="ended")
+        assert ended["reason"] == "gone"
+    finally:
+        await alice.quit()
+        await bob.stop()

@@ -1,0 +1,84 @@
+"""The headless front end: commands parsed at the edge, bad lines answered with errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from softphone.headless import BadCommand, Dial, Mute, SwitchRegion, parse_command
+from tests.harness import Headless, Server
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"cmd":"call","to":"bob"}', Dial("bob")),
+        ('{"cmd":"mute","on":false}', Mute(False)),
+        ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
+    ],
+)
+def test_good_commands_parse(line: str, expected: object) -> None:
+    assert parse_command(line) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"to":"bob"}', 'field "cmd"'),
+        ('{"cmd":"call"}', '"call" needs a non-empty string field "to"'),
+        ('{"cmd":"call","to":7}', 'field "to"'),
+        ('{"cmd":"region"}', '"region" needs a non-empty string field "name"'),
+        ('{"cmd":"mute","on":"yes"}', '"mute": field "on" must be true or false'),
+        ('{"cmd":"dance"}', 'unknown command "dance"'),
+    ],
+)
+def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
+    with pytest.raises(BadCommand) as info:
+        parse_command(line)
+    assert fragment in str(info.value)
+
+
+async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_path: Path) -> None:
+    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone",
+                                 "--audio-out", "null")
+    try:
+        await alice.wait_for("registered")
+        cases = [
+            ("{oops", "bad-command"),
+            ('{"cmd":"teleport"}', "bad-command"),
+            ('{"cmd":"call"}', "bad-command"),
+            ("42", "bad-command"),
+            ('{"cmd":"answer"}', "no-call"),
+            ('{"cmd":"hangup"}', "no-call"),
+            ('{"cmd":"restart-ice"}', "no-call"),
+            ('{"cmd":"region","name":"atlantis"}', "unknown-region"),
+        ]
+        for line, code in cases:
+            mark = alice.mark()
+            await alice.send_line(line)
+            error = await alice.wait_for("error", since=mark)
+            assert error["code"] == code, (line, error)
+            assert error["message"]
+        # still alive and useful: a real call to the echo user works
+        await alice.send(cmd="call", to="echo")
+        await alice.wait_for("connection-state", 30, state="connected")
+        mark = alice.mark()
+        await alice.send_line('{"cmd":"call","to":"bob"}')
+        busy = await alice.wait_for("error", since=mark)
+        assert busy["code"] == "busy"
+        await alice.send(cmd="hangup")
+        await alice.wait_for("call-state", state="ended")
+    finally:
+        assert await alice.quit() == 0
+
+
+async def test_end_of_stdin_quits_cleanly(server: Server, tmp_path: Path) -> None:
+    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "silence",
+                                 "--audio-out", "null")
+    await alice.wait_for("registered")
+    assert alice.proc.stdin is not None
+    alice.proc.stdin.close()
+    assert await alice.quit() == 0
