@@ -80,7 +80,7 @@ class EchoPeer:
     async def _answer(self, call_id: str, caller: str) -> None:
         source, sink = create_echo()
 
-        def log_event(name: str, **fields: Any) -> None:
+        def log_event(name: str, /, **fields: Any) -> None:
             logger.debug("echo call %s with %s: %s %s", call_id, caller, name, fields)
             if name == "call-state" and fields.get("state") == "ended":
                 self.calls.pop(call_id, None)

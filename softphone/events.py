@@ -45,7 +45,7 @@ class EventBus:
 
         return unsubscribe
 
-    def emit(self, name: str, **fields: Any) -> None:
+    def emit(self, name: str, /, **fields: Any) -> None:
         event = Event(name, fields)
         for sink in list(self._subscribers):
             try:

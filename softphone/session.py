@@ -94,7 +94,7 @@ class SessionManager:
     def subscribe(self, sink: EventSink) -> Callable[[], None]:
         return self.bus.subscribe(sink)
 
-    def emit(self, name: str, **fields: Any) -> None:
+    def emit(self, name: str, /, **fields: Any) -> None:
         self.bus.emit(name, **fields)
 
     async def start(self) -> None:

@@ -1,0 +1,419 @@
+"""setConfiguration, restartIce, negotiationneeded and make-before-break region switches.
+
+Two in-process PeerConnections call each other through real coturn regions on
+127.0.0.2 / 127.0.0.3 with ``ice_transport_policy = "relay"``, so every path
+crosses a region's TURN server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+
+from softphone.rtc import internals
+from softphone.rtc.configuration import Configuration, IceServer
+from softphone.rtc.descriptions import Description
+from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
+from softphone.rtc.peer import PeerConnection
+from softphone.rtc.probe import FrameRecorder, Signaling, ToneTrack, wait_for
+from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
+
+LOOPBACK = ["127.0.0.1"]
+MAX_GAP_MS = 60
+
+
+@pytest.fixture(scope="module")
+def regions() -> Iterator[list[TurnRegion]]:
+    started = start_regions("127.0.0.2", "127.0.0.3", base_port=51000)
+    yield started
+    for region in started:
+        region.stop()
+
+
+class Call:
+    """Two PeerConnections in a call, recording what each hears and every icerestart event."""
+
+    def __init__(self, config: Configuration, **kwargs: Any) -> None:
+        self.caller = PeerConnection(config, host_addresses=LOOPBACK, **kwargs)
+        self.callee = PeerConnection(config, host_addresses=LOOPBACK, **kwargs)
+        self.heard = {"caller": FrameRecorder(), "callee": FrameRecorder()}
+        self.events: dict[str, list[tuple[str, dict[str, Any]]]] = {"caller": [], "callee": []}
+        self.negotiationneeded = {"caller": 0, "callee": 0}
+        self.states: dict[str, list[tuple[float, str]]] = {"caller": [], "callee": []}
+        for side, pc in self.sides():
+            pc.addTrack(ToneTrack(440 if side == "caller" else 660))
+            pc.on("track", self.heard[side].start)
+            pc.on("icerestart", lambda phase, detail, s=side: self._event(s, phase, detail))
+            pc.on("negotiationneeded", lambda s=side: self._count(s))
+            pc.on(
+                "connectionstatechange",
+                lambda state, s=side: self.states[s].append((time.monotonic(), state)),
+            )
+        self.signaling = Signaling(self.caller, self.callee)
+
+    def _event(self, side: str, phase: str, detail: dict[str, Any]) -> None:
+        self.events[side].append((phase, detail))
+
+    def _count(self, side: str) -> None:
+        self.negotiationneeded[side] += 1
+
+    def sides(self) -> list[tuple[str, PeerConnection]]:
+        return [("caller", self.caller), ("callee", self.callee)]
+
+    async def connect(self) -> None:
+        await self.signaling.start()
+        await wait_for(
+            lambda: self.caller.connectionState == self.callee.connectionState == "connected", 15
+        )
+        for recorder in self.heard.values():
+            await recorder.wait_frames(10)
+
+    async def packets_lost(self) -> int:
+        return sum([(await pc.getStats()).packets_lost for _, pc in self.sides()])
+
+    def phases(self, side: str) -> list[str]:
+        return [phase for phase, _ in self.events[side]]
+
+    async def close(self) -> None:
+        for recorder in self.heard.values():
+            recorder.stop()
+        await asyncio.gather(self.caller.close(), self.callee.close())
+
+
+@pytest.fixture
+async def calls() -> AsyncIterator[list[Call]]:
+    made: list[Call] = []
+    yield made
+    for call in made:
+        await call.close()
+
+
+async def switch(call: Call, side: str, region: TurnRegion) -> float:
+    """Switch one side to ``region``; returns ms until both use a pair through it."""
+    pc = call.caller if side == "caller" else call.callee
+    other = call.callee if side == "caller" else call.caller
+    pc.setConfiguration(region.configuration("relay"))
+    start = time.monotonic()
+    pc.restartIce()
+
+    def on_region() -> bool:
+        mine, theirs = pc.selected_pair(), other.selected_pair()
+        return (
+            mine is not None
+            and theirs is not None
+            and mine.local.address == region.address
+            and theirs.remote.address == region.address
+        )
+
+    await wait_for(on_region, 10)
+    return (time.monotonic() - start) * 1000
+
+
+# --- setConfiguration -------------------------------------------------------------------------
+
+
+async def test_set_configuration_replaces_and_rejects(regions: list[TurnRegion]) -> None:
+    a, b = regions
+    pc = PeerConnection(a.configuration("relay"), host_addresses=LOOPBACK)
+    try:
+        pc.setConfiguration(b.configuration("relay"))
+        assert pc.getConfiguration().ice_servers == (b.ice_server(),)  # replaced, not merged
+        before = pc.getConfiguration()
+        bad = IceServer(urls=("turn:",), username="u", credential="p")
+        bad_url = Configuration(ice_servers=(bad,))
+        with pytest.raises(RTCSyntaxError):
+            pc.setConfiguration(bad_url)
+        with pytest.raises(InvalidAccessError):
+            pc.setConfiguration(Configuration(ice_servers=(IceServer(urls=(a.url,)),)))
+        with pytest.raises(InvalidModificationError):
+            pc.setConfiguration(Configuration(bundle_policy="balanced"))
+        assert pc.getConfiguration() is before  # nothing changed on error
+    finally:
+        await pc.close()
+
+
+async def test_new_configuration_is_used_by_the_next_gathering_only(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    a, b = regions
+    call = Call(a.configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    call.caller.setConfiguration(b.configuration("relay"))
+    await asyncio.sleep(0.3)
+    pair = call.caller.selected_pair()
+    assert pair is not None and pair.local.address == a.address  # no immediate effect
+    await switch(call, "caller", b)
+
+
+# --- region switch, make-before-break -------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["caller", "callee"])
+async def test_region_switch_without_gap_or_loss(
+    calls: list[Call], regions: list[TurnRegion], side: str
+) -> None:
+    a, b = regions
+    call = Call(a.configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    dtls = {s: pc.dtls_transport for s, pc in call.sides()}
+    srtp = {s: internals.dtls_srtp_sessions(pc.dtls_transport) for s, pc in call.sides()}
+    start = time.monotonic()
+    await switch(call, side, b)
+    await asyncio.sleep(0.5)
+    end = time.monotonic()
+    pc = call.caller if side == "caller" else call.callee
+    pair = pc.selected_pair()
+    assert pair is not None and pair.local.type == "relay" and pair.local.address == b.address
+    assert pair.local.url == b.url
+    for s, other in call.sides():
+        assert other.dtls_transport is dtls[s]
+        assert internals.dtls_srtp_sessions(other.dtls_transport) == srtp[s]
+        assert call.heard[s].max_gap_ms(start - 0.1, end) < MAX_GAP_MS
+    assert await call.packets_lost() == 0
+    assert call.phases(side)[:2] == ["begun", "gathered"] and "done" in call.phases(side)
+    assert not call.signaling.errors
+
+
+async def test_three_switches_in_a_row(calls: list[Call], regions: list[TurnRegion]) -> None:
+    a, b = regions
+    call = Call(a.configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    dtls = call.caller.dtls_transport
+    start = time.monotonic()
+    for region in (b, a, b):
+        await switch(call, "caller", region)
+        await asyncio.sleep(0.3)
+    assert call.caller.dtls_transport is dtls
+    for s in ("caller", "callee"):
+        assert call.heard[s].max_gap_ms(start, time.monotonic()) < MAX_GAP_MS
+    assert await call.packets_lost() == 0
+    assert call.phases("caller").count("done") == 3
+
+
+# --- negotiationneeded, queued restarts, glare ---------------------------------------------
+
+
+async def test_negotiationneeded_fires_once_per_restart(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    call = Call(regions[0].configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    before = call.caller.ice_generation
+    call.caller.restartIce()
+    call.caller.restartIce()  # same pending restart: no second event
+    await wait_for(lambda: call.caller.ice_generation != before, 10)
+    await asyncio.sleep(0.3)
+    assert call.negotiationneeded == {"caller": 1, "callee": 0}
+    call.caller.restartIce()
+    await wait_for(lambda: call.negotiationneeded["caller"] == 2, 5)
+    await wait_for(lambda: call.phases("caller").count("done") == 2, 10)
+    await asyncio.sleep(0.3)
+    assert call.negotiationneeded == {"caller": 2, "callee": 0}
+
+
+async def test_restart_requested_during_outstanding_offer_happens_after_it(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    call = Call(regions[0].configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    first = call.caller.ice_generation
+    offer = await call.caller.createOffer()  # a plain renegotiation, no restart
+    await call.caller.setLocalDescription(offer)
+    call.caller.restartIce()
+    await asyncio.sleep(0.2)
+    assert call.negotiationneeded["caller"] == 0  # queued until stable
+    await call.callee.setRemoteDescription(offer)
+    await call.callee.setLocalDescription()
+    assert call.callee.localDescription is not None
+    await call.caller.setRemoteDescription(call.callee.localDescription)
+    assert call.caller.ice_generation == first  # that negotiation did not restart
+    await wait_for(lambda: call.negotiationneeded["caller"] == 1, 5)
+    await wait_for(lambda: call.caller.ice_generation != first, 10)
+
+
+async def test_rollback_keeps_the_restart_request(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    call = Call(regions[0].configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    first = call.caller.ice_generation
+    call.caller.on("negotiationneeded", lambda: None)
+    # Take negotiation away from the helper for this check.
+    call.signaling.peers = {}
+    call.caller.restartIce()
+    offer = await call.caller.createOffer()
+    assert first is not None and f"a=ice-ufrag:{first}" not in offer.sdp
+    await call.caller.setLocalDescription(offer)
+    before = call.negotiationneeded["caller"]
+    await call.caller.setLocalDescription(Description(type="rollback", sdp=""))
+    assert call.caller.signalingState == "stable"
+    await wait_for(lambda: call.negotiationneeded["caller"] == before + 1, 5)
+    again = await call.caller.createOffer()
+    assert f"a=ice-ufrag:{first}" not in again.sdp  # still a restart
+    assert call.caller.ice_generation == first  # media never left the old generation
+    await call.heard["callee"].wait_frames(5)
+
+
+async def test_glare_both_restart_and_converge(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    call = Call(regions[0].configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    gens = {s: pc.ice_generation for s, pc in call.sides()}
+    start = time.monotonic()
+    call.caller.restartIce()
+    call.callee.restartIce()
+    await wait_for(
+        lambda: all(pc.ice_generation != gens[s] for s, pc in call.sides()), 10
+    )
+    await asyncio.sleep(0.5)
+    assert call.caller.signalingState == call.callee.signalingState == "stable"
+    assert call.signaling.ignored_offers["caller"] == 1  # the impolite side ignored one
+    assert not call.signaling.errors
+    for s in ("caller", "callee"):
+        assert call.heard[s].max_gap_ms(start, time.monotonic()) < MAX_GAP_MS
+    # No restart left pending on either side.
+    await asyncio.sleep(0.3)
+    assert call.negotiationneeded == {"caller": 1, "callee": 1}
+
+
+# --- failures -------------------------------------------------------------------------------
+
+
+async def test_unreachable_region_keeps_the_old_path(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    a, _ = regions
+    call = Call(a.configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    dead = Configuration(
+        ice_servers=(IceServer(urls=("turn:127.0.0.9:3478",), username="u", credential="p"),),
+        ice_transport_policy="relay",
+    )
+    call.caller.setConfiguration(dead)
+    start = time.monotonic()
+    call.caller.restartIce()
+    await wait_for(lambda: "failed" in call.phases("caller"), 15)
+    detail = dict(call.events["caller"])["failed"]
+    assert "no candidates" in str(detail["reason"]) or "failed" in str(detail["reason"])
+    gathered = dict(call.events["caller"])["gathered"]
+    assert gathered["failures"] and gathered["failures"][0]["url"].startswith("turn:127.0.0.9")
+    pair = call.caller.selected_pair()
+    assert pair is not None and pair.local.address == a.address
+    assert call.caller.connectionState == "connected"
+    await call.heard["callee"].wait_frames(10)
+    assert call.heard["callee"].max_gap_ms(start, time.monotonic()) < MAX_GAP_MS
+    assert "u" not in str(call.events) or "p" not in str(dict(call.events["caller"]))
+
+
+async def test_peer_without_ice_restart_keeps_old_path(regions: list[TurnRegion]) -> None:
+    """Plain aiortc 1.16 answers a restart with its old credentials; the call stays up."""
+    a, _ = regions
+    ours = PeerConnection(a.configuration("relay"), host_addresses=LOOPBACK, restart_timeout=3)
+    theirs = RTCPeerConnection(
+        RTCConfiguration(
+            iceServers=[RTCIceServer(urls=[a.url], username=USER, credential=PASSWORD)],
+            iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+        )
+    )
+    heard = FrameRecorder()
+    events: list[tuple[str, dict[str, Any]]] = []
+    ours.on("track", heard.start)
+    ours.on("icerestart", lambda phase, detail: events.append((phase, detail)))
+    ours.addTrack(ToneTrack())
+    theirs.addTrack(ToneTrack(660))
+    try:
+        await ours.setLocalDescription()
+        assert ours.localDescription is not None
+        await theirs.setRemoteDescription(RTCSessionDescription(**vars(ours.localDescription)))
+        await theirs.setLocalDescription(await theirs.createAnswer())
+        answer = theirs.localDescription
+        await ours.setRemoteDescription(Description(type="answer", sdp=answer.sdp))
+        await wait_for(lambda: ours.connectionState == "connected", 15)
+        await heard.wait_frames(10)
+        start = time.monotonic()
+        await ours.setLocalDescription(await ours.createOffer(iceRestart=True))
+        await theirs.setRemoteDescription(RTCSessionDescription(**vars(ours.localDescription)))
+        await theirs.setLocalDescription(await theirs.createAnswer())
+        await ours.setRemoteDescription(
+            Description(type="answer", sdp=theirs.localDescription.sdp)
+        )
+        await wait_for(lambda: any(p == "failed" for p, _ in events), 10)
+        detail = next(d for p, d in events if p == "failed")
+        assert detail["kept_old_path"] is True
+        await heard.wait_frames(20)
+        assert heard.max_gap_ms(start, time.monotonic()) < MAX_GAP_MS
+        assert ours.connectionState == "connected" and ours.signalingState == "stable"
+    finally:
+        heard.stop()
+        await ours.close()
+        await theirs.close()
+
+
+@pytest.fixture
+def region_c() -> Iterator[TurnRegion]:
+    (region,) = start_regions("127.0.0.4", base_port=52000)
+    yield region
+    region.stop()
+
+
+@pytest.mark.parametrize("outage", ["kill", "silent"])
+async def test_dead_region_detected_and_recovered_through_fallback(
+    calls: list[Call], regions: list[TurnRegion], region_c: TurnRegion, outage: str
+) -> None:
+    fallback = regions[1]
+    call = Call(region_c.configuration("relay"))
+    calls.append(call)
+    for _, pc in call.sides():
+        # What the session manager does: on disconnected, configure the fallback region.
+        pc.on(
+            "connectionstatechange",
+            lambda state, pc=pc: state == "disconnected"
+            and pc.setConfiguration(fallback.configuration("relay")),
+        )
+    await call.connect()
+    assert region_c.process is not None
+    killed = time.monotonic()
+    if outage == "kill":
+        region_c.kill()
+    else:
+        region_c.process.send_signal(19)  # SIGSTOP: the server goes silent, no ICMP
+    try:
+
+        def disconnected() -> bool:
+            return any(s == "disconnected" for t, s in call.states["caller"] if t > killed)
+
+        await wait_for(disconnected, 5)
+        detected = time.monotonic() - killed
+
+        def back() -> bool:
+            pair = call.caller.selected_pair()
+            return pair is not None and pair.local.address == fallback.address
+
+        await wait_for(back, 5 - detected)
+        await call.heard["caller"].wait_frames(5, timeout=5 - (time.monotonic() - killed))
+        await call.heard["callee"].wait_frames(5, timeout=5 - (time.monotonic() - killed))
+        assert time.monotonic() - killed < 5
+        assert call.caller.connectionState == "connected"
+    finally:
+        if region_c.process is not None:
+            region_c.process.send_signal(18)  # SIGCONT so it can be killed cleanly
