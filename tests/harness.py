@@ -60,7 +60,7 @@ class Process:
 
 
 async def _spawn(args: list[str], name: str, workdir: Path, env: dict[str, str] | None,
-                 stdin: bool) -> Process:
+                 stdin: bool, prefix: list[str] | None = None) -> Process:
     stderr_path = workdir / f"{name}.stderr"
     full_env = dict(os.environ)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
@@ -70,7 +70,7 @@ async def _spawn(args: list[str], name: str, workdir: Path, env: dict[str, str] 
         full_env.update(env)
     with open(stderr_path, "wb") as err:
         proc = await asyncio.create_subprocess_exec(
-            *SOFTPHONE, *args,
+            *(prefix or []), *SOFTPHONE, *args,
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
@@ -110,11 +110,12 @@ class Headless(Process):
 
     @classmethod
     async def start(cls, workdir: Path, user: str, server_url: str, *extra: str,
-                    env: dict[str, str] | None = None, ice_host: bool = True) -> Headless:
+                    env: dict[str, str] | None = None, ice_host: bool = True,
+                    prefix: list[str] | None = None) -> Headless:
         args = ["--headless", "--user", user, "--server", server_url, *extra]
         if ice_host:
             args += ["--ice-host", LOOPBACK]
-        base = await _spawn(args, user, workdir, env, stdin=True)
+        base = await _spawn(args, user, workdir, env, stdin=True, prefix=prefix)
         self = cls(base.proc, user, base.stderr_path)
         self.events = []
         self._new_event = asyncio.Condition()

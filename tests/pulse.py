@@ -8,6 +8,7 @@ directory, hence its own server, so parallel test runs do not share one.
 from __future__ import annotations
 
 import contextlib
+import ctypes.util
 import os
 import subprocess
 import time
@@ -74,3 +75,25 @@ def pulseaudio(runtime_dir: Path) -> Iterator[dict[str, str]]:
         yield env
     finally:
         stop_pulseaudio(env)
+
+
+def portaudio_path() -> Path:
+    name = ctypes.util.find_library("portaudio")
+    assert name, "libportaudio2 must be installed for this test"
+    for line in subprocess.run(
+        ["ldconfig", "-p"], capture_output=True, text=True, check=True
+    ).stdout.splitlines():
+        if name in line and "=>" in line:
+            return Path(line.split("=>")[1].strip()).resolve()
+    raise AssertionError(f"{name} not in the ldconfig cache")
+
+
+def without_portaudio_prefix() -> list[str]:
+    """A command prefix running its command where PortAudio truly cannot load.
+
+    A private mount namespace binds /dev/null over the library file, so
+    dlopen fails exactly as on a machine without libportaudio2 (needs root).
+    """
+    library = portaudio_path()
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            f'mount --bind /dev/null "{library}" && exec "$0" "$@"']  # fmt: skip

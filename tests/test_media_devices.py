@@ -7,7 +7,6 @@ and PULSE_SERVER when it initialises, once per process.
 
 from __future__ import annotations
 
-import ctypes.util
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import pytest
 
 from softphone.media.analysis import dominant_frequency, longest_silence_ms, rms
 
-from .pulse import pulse_env, pulseaudio
+from .pulse import pulse_env, pulseaudio, without_portaudio_prefix
 
 pytestmark = pytest.mark.audio
 
@@ -188,23 +187,9 @@ def assert_fallback(result: dict[str, Any], source_cause: str, sink_cause: str) 
     assert result["sink_frames"] >= 5  # the null sink still counts
 
 
-def portaudio_path() -> Path:
-    name = ctypes.util.find_library("portaudio")
-    assert name, "libportaudio2 must be installed for this test"
-    for line in subprocess.run(
-        ["ldconfig", "-p"], capture_output=True, text=True, check=True
-    ).stdout.splitlines():
-        if name in line and "=>" in line:
-            return Path(line.split("=>")[1].strip()).resolve()
-    raise AssertionError(f"{name} not in the ldconfig cache")
-
-
 def test_without_portaudio_library_falls_back(tmp_path: Path) -> None:
     assert os.geteuid() == 0, "needs root for unshare --mount"
-    library = portaudio_path()
-    # A private mount namespace where the library file is empty: dlopen truly fails.
-    prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-              f'mount --bind /dev/null "{library}" && exec "$0" "$@"']  # fmt: skip
+    prefix = without_portaudio_prefix()
     env = pulse_env(tmp_path / "nothing")
     result = run_script(FALLBACK_CHECK, env, prefix)
     cause = "PortAudio library not found (install libportaudio2)"

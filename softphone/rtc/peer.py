@@ -256,6 +256,22 @@ class PeerConnection:
         self._offer_gen = gen
         await self._gather(gen)
         self._assert_open()
+        if gen is not self._gen and self._gen is not None and not gen.local_candidates:
+            # Nothing gathered with the new configuration: offering it could only fail.
+            # Keep the running generation and report why (without credentials).
+            self._discard_generation(gen)
+            self._restart_requested = False
+            self._emit(
+                "icerestart",
+                "failed",
+                {
+                    "ufrag": gen.ufrag,
+                    "reason": "no candidates: " + _failures_text(gen),
+                    "kept_old_path": self._ice.active is not None,
+                },
+            )
+            gen = self._gen
+            self._offer_gen = None
 
         if self._mid is None:
             self._mid = "0"
@@ -813,12 +829,6 @@ class PeerConnection:
                     "failures": [{"url": u, "reason": r} for u, r in result.failures],
                 },
             )
-            if not result.candidates:
-                self._emit(
-                    "icerestart",
-                    "failed",
-                    {"ufrag": gen.ufrag, "reason": "no candidates: no configured server answered"},
-                )
 
     def _generation_of(self, description: Description) -> IceGeneration:
         ufrag = sdpbuild.local_ufrag(description.sdp)
@@ -894,6 +904,13 @@ class PeerConnection:
             self._dtls_task.cancel()
         self._set_ice_state("closed")
         self._update_connection_state()
+
+
+def _failures_text(gen: IceGeneration) -> str:
+    failures = gen.gathered.failures if gen.gathered else []
+    if not failures:
+        return "no ICE server configured for this policy"
+    return "; ".join(f"{url}: {reason}" for url, reason in failures)
 
 
 def _answer_direction(local: str, remote_offer: str) -> str:

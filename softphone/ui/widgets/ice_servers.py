@@ -99,14 +99,14 @@ class ServerList(Widget):
     ServerList { height: auto; }
     """
 
-    region: reactive[str | None] = reactive(None)
+    region_name: reactive[str | None] = reactive(None)
     rows: reactive[tuple[ServerRow, ...]] = reactive(())
     carrier_url: reactive[str | None] = reactive(None)
     pair_type: reactive[str | None] = reactive(None)
     probes: reactive[dict[str, Probe]] = reactive(dict, always_update=True)
 
     def render(self) -> Content:
-        region = escape(self.region) if self.region else "[$text-muted]none[/]"
+        region = escape(self.region_name) if self.region_name else "[$text-muted]none[/]"
         count = len(self.rows)
         header = f"[b]Region[/] [b $accent]{region}[/]  [$text-muted]{count} server URL"
         header += "s[/]" if count != 1 else "[/]"
@@ -179,7 +179,7 @@ class IceServersPanel(Vertical):
 
     def show_region(self, name: str | None, urls: Sequence[str] = ()) -> None:
         servers = self.servers
-        servers.region = name
+        servers.region_name = name
         if name is not None and name in self._regions:
             servers.rows = tuple(server_rows(self._regions[name]))
         else:
