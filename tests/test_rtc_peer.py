@@ -40,8 +40,10 @@ class Call:
     async def connect(self) -> None:
         await self.signaling.start()
         await wait_for(
-            lambda: self.caller.connectionState == "connected"
-            and self.callee.connectionState == "connected",
+            lambda: (
+                self.caller.connectionState == "connected"
+                and self.callee.connectionState == "connected"
+            ),
             15,
         )
         await self.heard["caller"].wait_frames(10)

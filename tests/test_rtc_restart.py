@@ -282,9 +282,7 @@ async def test_glare_both_restart_and_converge(
     start = time.monotonic()
     call.caller.restartIce()
     call.callee.restartIce()
-    await wait_for(
-        lambda: all(pc.ice_generation != gens[s] for s, pc in call.sides()), 10
-    )
+    await wait_for(lambda: all(pc.ice_generation != gens[s] for s, pc in call.sides()), 10)
     await asyncio.sleep(0.5)
     assert call.caller.signalingState == call.callee.signalingState == "stable"
     assert call.signaling.ignored_offers["caller"] == 1  # the impolite side ignored one
@@ -359,9 +357,7 @@ async def test_peer_without_ice_restart_keeps_old_path(regions: list[TurnRegion]
         await ours.setLocalDescription(await ours.createOffer(iceRestart=True))
         await theirs.setRemoteDescription(RTCSessionDescription(**vars(ours.localDescription)))
         await theirs.setLocalDescription(await theirs.createAnswer())
-        await ours.setRemoteDescription(
-            Description(type="answer", sdp=theirs.localDescription.sdp)
-        )
+        await ours.setRemoteDescription(Description(type="answer", sdp=theirs.localDescription.sdp))
         await wait_for(lambda: any(p == "failed" for p, _ in events), 10)
         detail = next(d for p, d in events if p == "failed")
         assert detail["kept_old_path"] is True
@@ -392,8 +388,9 @@ async def test_dead_region_detected_and_recovered_through_fallback(
         # What the session manager does: on disconnected, configure the fallback region.
         pc.on(
             "connectionstatechange",
-            lambda state, pc=pc: state == "disconnected"
-            and pc.setConfiguration(fallback.configuration("relay")),
+            lambda state, pc=pc: (
+                state == "disconnected" and pc.setConfiguration(fallback.configuration("relay"))
+            ),
         )
     await call.connect()
     assert region_c.process is not None

@@ -76,7 +76,9 @@ class IceGeneration:
     def local_candidates(self) -> list[Candidate]:
         return self.connection.local_candidates
 
-    async def gather(self, configuration: Configuration, host_addresses: Sequence[str]) -> GatherResult:
+    async def gather(
+        self, configuration: Configuration, host_addresses: Sequence[str]
+    ) -> GatherResult:
         """Gather once; concurrent callers share the same gathering."""
         if self._gather_task is None:
             self.state = "gathering"
@@ -313,7 +315,7 @@ class IceTransport:
         return rtt
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Close every generation, waiting at most ``timeout`` (a dead TURN server can take ~30 s)."""
+        """Close every generation, waiting at most ``timeout`` (a dead TURN server takes ~30 s)."""
         self.state = "closed"
         self.active = None
         closes = {gen.close() for gen in self._generations}

@@ -96,7 +96,7 @@ def remote_password_key(connection: Connection) -> bytes:
     return connection.remote_password.encode("utf8")
 
 
-# --- aioice triggered checks (RFC 8445 section 7.3.1.4) --------------------------------------------
+# --- aioice triggered checks (RFC 8445 section 7.3.1.4) ---
 
 
 def install_triggered_check_fix(connection: Connection) -> None:
@@ -117,7 +117,9 @@ def install_triggered_check_fix(connection: Connection) -> None:
     """
     original = connection.check_incoming
 
-    def check_incoming(message: stun.Message, addr: tuple[str, int], protocol: StunProtocol) -> None:
+    def check_incoming(
+        message: stun.Message, addr: tuple[str, int], protocol: StunProtocol
+    ) -> None:
         original(message, addr, protocol)
         for pair in list(connection._check_list):
             if (
@@ -138,7 +140,7 @@ def check_list(connection: Connection) -> list[CandidatePair]:
     return list(connection._check_list)
 
 
-# --- aiortc: DTLS transport and RTP sender/receiver (aiortc 1.16.0) --------------------------------
+# --- aiortc: DTLS transport and RTP sender/receiver (aiortc 1.16.0) ---
 
 
 def dtls_role(transport: RTCDtlsTransport) -> str:
@@ -153,7 +155,7 @@ def set_dtls_role(transport: RTCDtlsTransport, role: str) -> None:
 
 
 def dtls_srtp_sessions(transport: RTCDtlsTransport) -> tuple[Any, Any]:
-    """aiortc 1.16.0: ``_rx_srtp`` / ``_tx_srtp``, the pylibsrtp sessions (same objects = no rekey)."""
+    """aiortc 1.16.0: ``_rx_srtp`` / ``_tx_srtp``, pylibsrtp sessions (same objects = no rekey)."""
     return transport._rx_srtp, transport._tx_srtp
 
 

@@ -333,9 +333,7 @@ class PeerConnection:
             self._set_signaling("have-local-offer")
         elif description.type == "answer":
             if self.signalingState != "have-remote-offer":
-                raise InvalidStateError(
-                    f"cannot set a local answer in state {self.signalingState}"
-                )
+                raise InvalidStateError(f"cannot set a local answer in state {self.signalingState}")
             gen = self._generation_of(description)
             remote = self._pending_remote_audio
             assert remote is not None
@@ -364,9 +362,7 @@ class PeerConnection:
             raise InvalidStateError(f"unsupported remote description type {description.type!r}")
         if description.type == "offer":
             if self.signalingState not in ("stable", "have-remote-offer", "have-local-offer"):
-                raise InvalidStateError(
-                    f"cannot set a remote offer in state {self.signalingState}"
-                )
+                raise InvalidStateError(f"cannot set a remote offer in state {self.signalingState}")
             parsed, remote = sdpbuild.parse(description.sdp, "offer")
             codecs = find_common_codecs(CODECS["audio"], remote.codecs)
             if not codecs:
@@ -384,7 +380,8 @@ class PeerConnection:
             parsed, remote = sdpbuild.parse(description.sdp, "answer")
             if remote.mid != self._mid:
                 raise ValueError(
-                    f"invalid SDP answer: audio mid {remote.mid!r} does not match offer {self._mid!r}"
+                    f"invalid SDP answer: audio mid {remote.mid!r} does not match "
+                    f"offer {self._mid!r}"
                 )
             codecs = find_common_codecs(CODECS["audio"], remote.codecs)
             if not codecs:
@@ -568,9 +565,8 @@ class PeerConnection:
         self._answer_gen = None
         if self._restart_requested and gen.ufrag != self._restart_baseline and previous is not None:
             self._restart_requested = False
-        if gen is not previous or gen.state in ("gathered", "new"):
-            if gen.state in ("gathered", "new", "gathering"):
-                self._spawn(self._run_generation(gen, restart=previous is not None))
+        if gen.state in ("gathered", "new", "gathering"):
+            self._spawn(self._run_generation(gen, restart=previous is not None))
         self._negotiation_needed = False
         self._update_negotiation_needed()
 
@@ -585,7 +581,9 @@ class PeerConnection:
 
     def _rollback_local(self) -> None:
         if self.signalingState != "have-local-offer":
-            raise InvalidStateError(f"cannot roll back a local offer in state {self.signalingState}")
+            raise InvalidStateError(
+                f"cannot roll back a local offer in state {self.signalingState}"
+            )
         gen = self._offer_gen
         self._pending_local = None
         self._offer_gen = None
@@ -640,7 +638,11 @@ class PeerConnection:
                 self._emit(
                     "icerestart",
                     "failed",
-                    {"ufrag": gen.ufrag, "reason": reason, "kept_old_path": self._ice.active is not None},
+                    {
+                        "ufrag": gen.ufrag,
+                        "reason": reason,
+                        "kept_old_path": self._ice.active is not None,
+                    },
                 )
             if self._ice.active is None or self._ice_health in ("disconnected", "failed"):
                 self._set_health("failed")
@@ -654,7 +656,11 @@ class PeerConnection:
             self._emit(
                 "icerestart",
                 "done",
-                {"ufrag": gen.ufrag, "elapsed_ms": round(elapsed_ms, 1), "pair": pair.to_dict() if pair else None},
+                {
+                    "ufrag": gen.ufrag,
+                    "elapsed_ms": round(elapsed_ms, 1),
+                    "pair": pair.to_dict() if pair else None,
+                },
             )
         self._auto_restarts = 0
         self._set_health("connected")
@@ -674,7 +680,9 @@ class PeerConnection:
             return
         assert self._mid is not None
         if remote.direction in ("sendrecv", "recvonly"):
-            rtcp = RTCRtcpParameters(cname=self._cname, ssrc=internals.sender_ssrc(self._sender), mux=True)
+            rtcp = RTCRtcpParameters(
+                cname=self._cname, ssrc=internals.sender_ssrc(self._sender), mux=True
+            )
             await self._sender.send(
                 RTCRtpSendParameters(
                     codecs=self._codecs,
@@ -742,9 +750,7 @@ class PeerConnection:
             ):
                 self._set_health("disconnected")
                 bad_since = now
-            elif (
-                self._ice_health == "disconnected" and now - bad_since >= self._failed_after
-            ):
+            elif self._ice_health == "disconnected" and now - bad_since >= self._failed_after:
                 self._set_health("failed")
             elif self._ice_health == "failed" and now - bad_since >= self._failed_after * 3:
                 # Still dead after a restart attempt: try again, a few times at most.

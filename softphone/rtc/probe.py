@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -75,10 +76,14 @@ class FrameRecorder:
 
     def max_gap_ms(self, since: float | None = None, until: float | None = None) -> float:
         """Longest interval between consecutive frames within [since, until]."""
-        times = [t for t in self.arrivals if (since is None or t >= since) and (until is None or t <= until)]
+        times = [
+            t
+            for t in self.arrivals
+            if (since is None or t >= since) and (until is None or t <= until)
+        ]
         if len(times) < 2:
             return float("inf")
-        return max(b - a for a, b in zip(times, times[1:], strict=False)) * 1000
+        return max(b - a for a, b in itertools.pairwise(times)) * 1000
 
     async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
         target = len(self.arrivals) + count
@@ -127,7 +132,7 @@ class Signaling:
             self.making_offer[side] = True
             await pc.setLocalDescription()
             offer = pc.localDescription
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self.errors.append(exc)
             return
         finally:
@@ -154,7 +159,7 @@ class Signaling:
             else:
                 await pc.setRemoteDescription(description)
                 self.negotiations += 1
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self.errors.append(exc)
 
     async def start(self) -> None:

@@ -103,9 +103,11 @@ def parse_candidate(line: str) -> Candidate:
         text = text[len("candidate:") :]
     bits = text.split()
     if len(bits) < 8 or bits[6] != "typ":
-        raise ValueError(f"malformed ICE candidate {line!r}: expected "
-                         "'candidate:<foundation> <component> <transport> <priority> <address> "
-                         "<port> typ <type> ...'")
+        raise ValueError(
+            f"malformed ICE candidate {line!r}: expected "
+            "'candidate:<foundation> <component> <transport> <priority> <address> "
+            "<port> typ <type> ...'"
+        )
     try:
         return candidate_to_aioice(aiosdp.candidate_from_sdp(text))
     except Exception as exc:
@@ -135,7 +137,7 @@ def build(
     rejected: Sequence[aiosdp.MediaDescription] = (),
     audio_index: int = 0,
 ) -> str:
-    """Serialise an offer/answer with our audio m-line at ``audio_index`` and ``rejected`` others."""
+    """Serialise an offer/answer: our audio m-line at ``audio_index``, ``rejected`` around it."""
     ntp_seconds = current_ntp_time() >> 32
     description = aiosdp.SessionDescription()
     description.origin = f"- {ntp_seconds} {ntp_seconds} IN IP4 0.0.0.0"

@@ -30,7 +30,12 @@ class CandidateInfo:
     url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "protocol": self.protocol, "address": self.address, "port": self.port}
+        return {
+            "type": self.type,
+            "protocol": self.protocol,
+            "address": self.address,
+            "port": self.port,
+        }
 
 
 @dataclass(frozen=True)

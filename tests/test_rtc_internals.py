@@ -1,0 +1,120 @@
+"""Fails loudly when aiortc/aioice change what softphone/rtc/internals.py relies on.
+
+Every private name used there is checked here for existence and shape, so an
+upgrade shows exactly which assumption broke instead of a call dying mid-way.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import aioice
+import aiortc
+from aioice import Connection, stun
+from aioice.ice import CandidatePair, StunProtocol
+from aiortc import RTCCertificate, RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport as DtlsModuleClass
+
+from softphone.rtc import internals
+from softphone.rtc.ice import IceTransport
+
+
+def test_pinned_versions() -> None:
+    assert aiortc.__version__ == internals.AIORTC_VERSION == "1.16.0"
+    assert aioice.__version__ == internals.AIOICE_VERSION == "0.13.0"
+    assert internals.versions_match()
+
+
+async def test_aioice_connection_private_attributes() -> None:
+    conn = Connection(ice_controlling=True)
+    for name, kind in [
+        ("_local_candidates", list),
+        ("_protocols", list),
+        ("_local_candidates_start", bool),
+        ("_local_candidates_end", bool),
+        ("_nominated", dict),
+        ("_check_list", list),
+        ("_remote_candidates", list),
+    ]:
+        assert isinstance(getattr(conn, name), kind), name
+    for method in ("data_received", "check_incoming", "build_request", "_find_pair", "close"):
+        assert callable(getattr(conn, method)), method
+    params = list(inspect.signature(conn.check_incoming).parameters)
+    assert params == ["message", "addr", "protocol"]
+    assert list(inspect.signature(conn.data_received).parameters) == ["data", "component"]
+    assert list(inspect.signature(conn.build_request).parameters) == ["pair", "nominate"]
+    await conn.close()
+
+
+async def test_aioice_protocol_and_transaction_shape() -> None:
+    conn = Connection(ice_controlling=True)
+    protocol = StunProtocol(conn)
+    assert isinstance(protocol.transactions, dict)
+    assert "retransmissions" in inspect.signature(protocol.request).parameters
+    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.REQUEST)
+    transaction = stun.Transaction(request, ("127.0.0.1", 9), protocol)
+    assert transaction._Transaction__request is request  # type: ignore[attr-defined]
+    assert transaction._Transaction__addr == ("127.0.0.1", 9)  # type: ignore[attr-defined]
+    assert CandidatePair.State.IN_PROGRESS.name == "IN_PROGRESS"
+    pair = CandidatePair(protocol, aioice.Candidate("f", 1, "udp", 1, "127.0.0.1", 9, "host"))
+    for name in ("protocol", "state", "remote_candidate", "task"):
+        assert hasattr(pair, name), name
+    assert isinstance(CandidatePair.remote_addr, property)
+    assert isinstance(CandidatePair.local_candidate, property)
+    await conn.close()
+
+
+async def test_aiortc_dtls_and_rtp_private_attributes() -> None:
+    ice = IceTransport()
+    dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])  # type: ignore[arg-type]
+    assert DtlsModuleClass is RTCDtlsTransport
+    assert internals.dtls_role(dtls) == "auto"
+    internals.set_dtls_role(dtls, "client")
+    assert internals.dtls_role(dtls) == "client"
+    assert internals.dtls_srtp_sessions(dtls) == (None, None)
+    sender = RTCRtpSender("audio", dtls)
+    assert isinstance(internals.sender_ssrc(sender), int)
+    assert isinstance(internals.sender_track_id(sender), str)
+    internals.set_sender_stream_id(sender, "stream")
+    assert sender._stream_id == "stream"
+    receiver = RTCRtpReceiver("audio", dtls)
+    internals.set_receiver_rtcp_ssrc(receiver, 1234)
+    assert receiver._RTCRtpReceiver__rtcp_ssrc == 1234  # type: ignore[attr-defined]
+    track = internals.set_receiver_track(receiver, "audio", "t")
+    assert receiver.track is track
+    # What RTCDtlsTransport calls on its ICE transport, provided by IceTransport.
+    source = inspect.getsource(DtlsModuleClass)
+    for name in ("transport._recv()", "transport._send(data)", "transport.role"):
+        assert name in source, name
+    for name in internals.DTLS_ICE_TRANSPORT_METHODS:
+        assert hasattr(ice, name), name
+    await ice.close()
+
+
+def test_aiortc_sdp_and_codec_helpers_exist() -> None:
+    from aiortc.codecs import CODECS, HEADER_EXTENSIONS
+    from aiortc.rtcicetransport import candidate_from_aioice, candidate_to_aioice
+    from aiortc.rtcpeerconnection import find_common_codecs, find_common_header_extensions
+
+    assert CODECS["audio"] and HEADER_EXTENSIONS["audio"]
+    assert callable(candidate_from_aioice) and callable(candidate_to_aioice)
+    assert callable(find_common_codecs) and callable(find_common_header_extensions)
+
+
+def test_aioice_gathering_helpers_keep_their_signature() -> None:
+    from aioice.ice import relayed_candidate, server_reflexive_candidate
+
+    assert list(inspect.signature(relayed_candidate).parameters) == [
+        "component",
+        "hide_related_address",
+        "protocol_factory",
+        "turn_server",
+        "turn_username",
+        "turn_password",
+        "turn_ssl",
+        "turn_transport",
+    ]
+    assert list(inspect.signature(server_reflexive_candidate).parameters) == [
+        "protocol",
+        "stun_server",
+    ]
