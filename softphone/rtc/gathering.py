@@ -104,7 +104,8 @@ async def gather(
             result.candidates.append(protocol.local_candidate)
 
     protocols: list[StunProtocol] = list(host_protocols)
-    tasks: dict[asyncio.Task[tuple[Candidate, StunProtocol | None]], str] = {}
+    Found = tuple[Candidate, StunProtocol | None]
+    tasks: dict[asyncio.Future[Found], str] = {}
     for server in configuration.ice_servers:
         for url in server.urls:
             try:
@@ -118,13 +119,13 @@ async def gather(
                 for protocol in host_protocols:
                     if ipaddress.ip_address(protocol.local_candidate.host).version != 4:
                         continue
-                    task = asyncio.ensure_future(
+                    srflx: asyncio.Future[Found] = asyncio.ensure_future(
                         server_reflexive_candidate(protocol, (parsed.host, parsed.port))
                     )
-                    tasks[task] = parsed.url
+                    tasks[srflx] = parsed.url
             elif parsed.scheme in ("turn", "turns"):
                 transport_name = parsed.transport or ("tcp" if parsed.scheme == "turns" else "udp")
-                task = asyncio.ensure_future(
+                relay: asyncio.Future[Found] = asyncio.ensure_future(
                     relayed_candidate(
                         component=1,
                         hide_related_address=relay_only,
@@ -136,7 +137,7 @@ async def gather(
                         turn_transport=transport_name,
                     )
                 )
-                tasks[task] = parsed.url
+                tasks[relay] = parsed.url
             else:
                 result.failures.append((shown_url(url), f"{parsed.scheme}: not supported"))
 
@@ -152,9 +153,9 @@ async def gather(
         )
         for task in done:
             url = shown_url(tasks[task])
-            exc = task.exception()
-            if exc is not None:
-                result.failures.append((url, _reason(exc)))
+            error = task.exception()
+            if error is not None:
+                result.failures.append((url, _reason(error)))
                 continue
             candidate, relay_protocol = task.result()
             answered = True

@@ -87,6 +87,7 @@ class PeerConnection:
         auto_restart: bool = True,
         old_generation_linger: float = 2.0,
         triggered_check_fix: bool = True,
+        make_before_break: bool = True,
     ) -> None:
         self._configuration = set_configuration(None, configuration)
         self._host_addresses = (
@@ -99,6 +100,7 @@ class PeerConnection:
         self._failed_after = failed_after
         self._auto_restart = auto_restart
         self._triggered_check_fix = triggered_check_fix
+        self._make_before_break = make_before_break
         self._handlers: dict[str, list[Handler]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -171,7 +173,7 @@ class PeerConnection:
                 self._spawn(result)
 
     def _spawn(self, awaitable: Any) -> asyncio.Future[Any]:
-        task = asyncio.ensure_future(awaitable)
+        task: asyncio.Future[Any] = asyncio.ensure_future(awaitable)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -247,8 +249,7 @@ class PeerConnection:
                 if self._offer_gen is not None and self._offer_gen is not self._gen:
                     self._discard_generation(self._offer_gen)
                 gen = self._new_generation()
-                self._restart_started[gen.serial] = time.monotonic()
-                self._emit("icerestart", "begun", {"ufrag": gen.ufrag, "side": "local"})
+                self._begin_restart(gen, "local")
         elif self._gen is not None:
             gen = self._gen
         else:
@@ -451,8 +452,7 @@ class PeerConnection:
                 self._ice.set_controlling(remote.ice_lite)
         elif restart:
             gen = self._new_generation()
-            self._restart_started[gen.serial] = time.monotonic()
-            self._emit("icerestart", "begun", {"ufrag": gen.ufrag, "side": "remote"})
+            self._begin_restart(gen, "remote")
         else:
             gen = self._gen
         self._answer_gen = gen if gen is not self._gen else None
@@ -569,6 +569,13 @@ class PeerConnection:
             self._spawn(self._run_generation(gen, restart=previous is not None))
         self._negotiation_needed = False
         self._update_negotiation_needed()
+
+    def _begin_restart(self, gen: IceGeneration, side: str) -> None:
+        self._restart_started[gen.serial] = time.monotonic()
+        self._emit("icerestart", "begun", {"ufrag": gen.ufrag, "side": side})
+        if not self._make_before_break and self._ice.active is not None:
+            # Only for comparison (bench): drop the old path before the new one exists.
+            self._ice.release(self._ice.active)
 
     def _offer_gen_is_fresh(self) -> bool:
         gen = self._offer_gen
@@ -697,7 +704,7 @@ class PeerConnection:
                 encodings = [
                     RTCRtpDecodingParameters(ssrc=remote.ssrc, payloadType=c.payloadType)
                     for c in self._codecs
-                    if c.name.lower() != "rtx"
+                    if c.name.lower() != "rtx" and c.payloadType is not None
                 ][:1]
             await self._receiver.receive(
                 RTCRtpReceiveParameters(

@@ -13,7 +13,9 @@ import fractions
 import itertools
 import math
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from aiortc import MediaStreamTrack
@@ -118,8 +120,8 @@ class Signaling:
         for side, pc in self.peers.items():
             pc.on("negotiationneeded", lambda side=side: self._spawn(self._negotiate(side)))
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -170,10 +172,12 @@ class Signaling:
         await self.peers[side].addIceCandidate(candidate)
 
 
-async def wait_for(predicate: object, timeout: float = 10.0, interval: float = 0.01) -> None:
+async def wait_for(
+    predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01
+) -> None:
     """Poll ``predicate()`` until true; raise TimeoutError with a readable message."""
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)

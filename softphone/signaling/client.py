@@ -157,8 +157,9 @@ class JsonSignalingClient(Signaling):
         deadline = loop.time() + self._start_timeout
         attempt = 0
         while True:
+            remaining = deadline - loop.time()
             try:
-                ws, welcome = await self._connect()
+                ws, welcome = await self._connect(min(self._handshake_timeout, max(remaining, 1.0)))
                 break
             except _Refused as refused:
                 await self._drop_session()
@@ -200,12 +201,14 @@ class JsonSignalingClient(Signaling):
 
     # --- connection -------------------------------------------------------------
 
-    async def _connect(self) -> tuple[aiohttp.ClientWebSocketResponse, m.Welcome]:
+    async def _connect(
+        self, timeout: float | None = None
+    ) -> tuple[aiohttp.ClientWebSocketResponse, m.Welcome]:
         """Connect and register; raises ``_Refused`` or one of ``_UNREACHABLE``."""
         session = self._session
         if session is None:
             raise ConnectionError("client is closed")
-        async with asyncio.timeout(self._handshake_timeout):
+        async with asyncio.timeout(timeout if timeout is not None else self._handshake_timeout):
             ws = await session.ws_connect(
                 self._url,
                 heartbeat=self._heartbeat,
