@@ -20,7 +20,8 @@ from softphone.media import AudioSink
 from softphone.rtc.configuration import Configuration
 from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import DOMException
-from softphone.rtc.peer import CallStats, PeerConnection, SelectedPair
+from softphone.rtc.peer import PeerConnection
+from softphone.rtc.stats import CallStats, SelectedPair
 from softphone.signaling.adapter import Signaling, SignalingUnavailable
 
 logger = logging.getLogger("softphone.call")
@@ -38,7 +39,7 @@ PEER_STATE_EVENTS = {
 
 
 def pair_fields(pair: SelectedPair | None) -> dict[str, Any] | None:
-    """The ``selected-pair`` shape of PROTOCOL.md section 2 (no credentials, no URLs with secrets)."""
+    """The ``selected-pair`` shape of PROTOCOL.md section 2 (never a credential)."""
     if pair is None:
         return None
     return {
@@ -176,7 +177,11 @@ class Call:
             # aiortc puts every candidate in the SDP; say so, as browsers expect.
             await self._signaling.send_candidate(self.id, None)
         except SignalingUnavailable as exc:
-            self._emit("error", code="signaling-unavailable", message=f"could not send {description.type}: {exc}")
+            self._emit(
+                "error",
+                code="signaling-unavailable",
+                message=f"could not send {description.type}: {exc}",
+            )
             return
         self._emit(f"{description.type}-sent", call=self.id)
 

@@ -10,6 +10,7 @@ or a bad headless line cannot break a call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -287,10 +288,8 @@ class SessionManager:
 
     async def _on_invited(self, call_id: str, caller: str) -> None:
         if self.call is not None:
-            try:
+            with contextlib.suppress(SignalingUnavailable):
                 await self.signaling.decline(call_id, "busy")
-            except SignalingUnavailable:
-                pass
             self.emit("missed", call=call_id, **{"from": caller}, reason="busy")
             return
         call = self._new_call(call_id, caller, "incoming")

@@ -744,8 +744,13 @@ class PeerConnection:
             rtt = await self._ice.consent_check()
             now = time.monotonic()
             failures = 0 if rtt is not None else failures + 1
-            silent = self._ice.rx_packets > 0 and now - self._ice.last_rx > self._disconnected_after
-            if failures == 0 and not silent:
+            # Silence alone is no failure (the peer may be on hold); with a failed check it is.
+            silent = (
+                failures > 0
+                and self._ice.rx_packets > 0
+                and now - self._ice.last_rx > self._disconnected_after
+            )
+            if failures == 0:
                 bad_since = None
                 if self._ice_health in ("disconnected", "failed"):
                     self._set_health("connected")
@@ -825,12 +830,9 @@ class PeerConnection:
     async def _gather(self, gen: IceGeneration) -> None:
         if gen.gathered is not None:
             return
-        first = self._gen is None
-        if first:
-            self._set_gathering("gathering")
+        self._set_gathering("gathering")
         result = await gen.gather(self._configuration, self._host_addresses)
-        if first:
-            self._set_gathering("complete")
+        self._set_gathering("complete")
         if gen.serial in self._restart_started:
             self._emit(
                 "icerestart",

@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.containers import Grid, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from softphone.events import Event
 from softphone.ui.clock import Clock, monotonic
@@ -31,6 +29,7 @@ from softphone.ui.screens.confirm import ConfirmScreen
 from softphone.ui.screens.dial import DialScreen
 from softphone.ui.screens.help import HelpScreen
 from softphone.ui.screens.incoming import IncomingCallScreen, IncomingChoice
+from softphone.ui.screens.main import MainScreen
 from softphone.ui.screens.region_picker import RegionPickerScreen
 from softphone.ui.themes import DEFAULT_THEME, discover_themes, next_theme
 from softphone.ui.ui_state import UiState, load_ui_state, save_ui_state
@@ -50,7 +49,7 @@ LIVE_CALL_STATES = ("dialing", "ringing", "incoming", "active")
 
 
 def _is_refusal(exc: BaseException) -> bool:
-    """``CommandRefused`` without importing the session module at import time (keeps startup fast)."""
+    """Is ``exc`` a CommandRefused? Imported late: the session module is slow to import."""
     from softphone.session import CommandRefused
 
     return isinstance(exc, CommandRefused)
@@ -106,37 +105,34 @@ class SoftphoneApp(App[int]):
 
     # --- layout -----------------------------------------------------------------
 
-    def compose(self) -> ComposeResult:
+    def get_default_screen(self) -> MainScreen:
         settings = self.session.settings
         regions = {region.name: region.ice_servers for region in settings.regions}
-        with VerticalScroll(id="body"):
-            with Grid(id="panels"):
-                yield CallPanel(id="call")
-                yield ConnectionPanel(origin=self.origin, id="connection")
-                yield IceServersPanel(regions=regions, origin=self.origin, id="ice")
-            yield EventLog(origin=self.origin, id="log")
-        yield Footer(compact=True)
+        self.main = MainScreen(regions=regions, origin=self.origin)
+        return self.main
 
     @property
     def call_panel(self) -> CallPanel:
-        return self.query_one(CallPanel)
+        return self.main.query_one(CallPanel)
 
     @property
     def connection_panel(self) -> ConnectionPanel:
-        return self.query_one(ConnectionPanel)
+        return self.main.query_one(ConnectionPanel)
 
     @property
     def ice_panel(self) -> IceServersPanel:
-        return self.query_one(IceServersPanel)
+        return self.main.query_one(IceServersPanel)
 
     @property
     def event_log(self) -> EventLog:
-        return self.query_one(EventLog)
+        return self.main.query_one(EventLog)
 
     # --- lifecycle ------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self._apply_initial_theme()
+
+    def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
         panel = self.call_panel
         panel.border_title = "Call"
         state = self.session.state
@@ -145,11 +141,11 @@ class SoftphoneApp(App[int]):
         panel.muted = state.muted
         panel.set_online(sorted(state.online))
         self.ice_panel.show_region(state.region)
-        self._unsubscribe = self.session.subscribe(self._on_session_event)
+        self._unsubscribe = self.session.subscribe(self._session_callback)
         self._stats_timer = self.set_interval(self.stats_interval, self._tick, pause=True)
         self._start_session()
 
-    def _on_session_event(self, event: Event) -> None:
+    def _session_callback(self, event: Event) -> None:
         """Called by the session on this loop; widgets are only touched in the handler."""
         self.post_message(SessionEvent(event, self.clock()))
 
@@ -222,11 +218,11 @@ class SoftphoneApp(App[int]):
         self.call_panel.handle(event, at)
         self.connection_panel.handle(event, at)
         self.ice_panel.handle(event, at)
-        handler = getattr(self, f"_on_{event.name.replace('-', '_')}", None)
+        handler = getattr(self, f"_handle_{event.name.replace('-', '_')}", None)
         if handler is not None:
             handler(event, at)
 
-    def _on_call_state(self, event: Event, at: float) -> None:
+    def _handle_call_state(self, event: Event, at: float) -> None:
         state = str(event.get("state"))
         self.call_state = state
         if state in ("dialing", "incoming"):
@@ -246,7 +242,7 @@ class SoftphoneApp(App[int]):
                 timeout=4,
             )
 
-    def _on_incoming(self, event: Event, at: float) -> None:
+    def _handle_incoming(self, event: Event, at: float) -> None:
         caller = str(event.get("from", "?"))
         self.remote = caller
         self._dismiss_incoming()
@@ -267,14 +263,14 @@ class SoftphoneApp(App[int]):
         if screen is not None and screen.is_attached and screen in self.screen_stack:
             screen.dismiss(None)
 
-    def _on_notice(self, event: Event, at: float) -> None:
+    def _handle_notice(self, event: Event, at: float) -> None:
         self.notify(str(event.get("message", "")), title="Notice", severity="warning", timeout=8)
 
-    def _on_error(self, event: Event, at: float) -> None:
+    def _handle_error(self, event: Event, at: float) -> None:
         code = str(event.get("code", "error"))
         self.notify(str(event.get("message", "")), title=code, severity="error", timeout=8)
 
-    def _on_missed(self, event: Event, at: float) -> None:
+    def _handle_missed(self, event: Event, at: float) -> None:
         reason = event.get("reason")
         self.notify(
             f"missed call from {event.get('from', '?')}" + (f" ({reason})" if reason else ""),
@@ -282,7 +278,7 @@ class SoftphoneApp(App[int]):
             severity="warning",
         )
 
-    def _on_signaling(self, event: Event, at: float) -> None:
+    def _handle_signaling(self, event: Event, at: float) -> None:
         state = event.get("state")
         if state == "reconnecting":
             retry = event.get("retry_in")
@@ -293,7 +289,7 @@ class SoftphoneApp(App[int]):
         elif state == "connected" and self._started:
             self.notify("signaling connection restored", title="Connected", timeout=3)
 
-    def _on_ice_restart(self, event: Event, at: float) -> None:
+    def _handle_ice_restart(self, event: Event, at: float) -> None:
         if event.get("phase") == "failed":
             reason = event.get("reason", "")
             kept = " — the call stays on the old path" if event.get("kept_old_path") else ""

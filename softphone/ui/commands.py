@@ -29,12 +29,16 @@ class SoftphoneCommands(Provider):
         ]
         for name in app.region_names():
             entries.append(
-                (f"Switch region: {name}", "setConfiguration + restartIce",
-                 partial(app.switch_region, name))
+                (
+                    f"Switch region: {name}",
+                    "setConfiguration + restartIce",
+                    partial(app.switch_region, name),
+                )
             )
         for theme in CYCLE:
-            entries.append((f"Theme: {theme}", "Use this theme from now on",
-                            partial(app.set_theme, theme)))
+            entries.append(
+                (f"Theme: {theme}", "Use this theme from now on", partial(app.set_theme, theme))
+            )
         return entries
 
     async def discover(self) -> Hits:

@@ -49,9 +49,7 @@ ACTIONS: tuple[UiAction, ...] = (
 
 def screen_bindings() -> list[Binding]:
     """The plain keys, for the main screen (letters a modal must not see)."""
-    return [
-        Binding(a.key, f"app.{a.action}", a.label, key_display=a.key_display) for a in ACTIONS
-    ]
+    return [Binding(a.key, f"app.{a.action}", a.label, key_display=a.key_display) for a in ACTIONS]
 
 
 def global_bindings() -> list[Binding]:

@@ -7,10 +7,10 @@ an F-key), so it never outlives the call it announces.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -20,7 +20,7 @@ IncomingChoice = Literal["answer", "decline"]
 
 
 class IncomingCallScreen(ModalScreen[IncomingChoice | None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a,enter", "choose('answer')", "Answer", key_display="a"),
         Binding("x,escape", "choose('decline')", "Decline", key_display="x"),
     ]
@@ -48,9 +48,7 @@ class IncomingCallScreen(ModalScreen[IncomingChoice | None]):
                 id="caller",
             )
             yield Static(
-                Content.from_markup(
-                    "[b $success]a[/]/Enter answer    [b $error]x[/]/Esc decline"
-                ),
+                Content.from_markup("[b $success]a[/]/Enter answer    [b $error]x[/]/Esc decline"),
                 id="keys",
             )
 

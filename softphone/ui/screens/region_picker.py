@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
@@ -15,7 +16,7 @@ from textual.widgets.option_list import Option
 
 
 class RegionPickerScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape,q", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "cancel", "Cancel")]
 
     DEFAULT_CSS = """
     RegionPickerScreen { align: center middle; }

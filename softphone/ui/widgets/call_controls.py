@@ -91,9 +91,7 @@ class CallPanel(Widget):
         self.call_state = state
 
     def _publish_contacts(self) -> None:
-        self.contacts = tuple(
-            sorted((n, on) for n, on in self._presence.items() if n != self.user)
-        )
+        self.contacts = tuple(sorted((n, on) for n, on in self._presence.items() if n != self.user))
 
     # --- rendering ------------------------------------------------------------
 
@@ -104,8 +102,7 @@ class CallPanel(Widget):
         lines = [
             f"[b]You[/]     [b]{escape(self.user or '?')}[/]  {signaling}",
             f"[b]Call[/]    {self._call_markup()}",
-            f"[b]Mic[/]     "
-            + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
+            "[b]Mic[/]     " + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
             f"[b]Online[/]  {self._contacts_markup()}",
             f"[b]Keys[/]    {keys_markup()}",
         ]
@@ -132,7 +129,8 @@ class CallPanel(Widget):
         if not self.contacts:
             return "[$text-muted]nobody else online[/]"
         parts = [
-            f"[$success]●[/]{NBSP}{escape(name)}" if online
+            f"[$success]●[/]{NBSP}{escape(name)}"
+            if online
             else f"[$text-muted]○{NBSP}{escape(name)}[/]"
             for name, online in self.contacts
         ]

@@ -190,8 +190,10 @@ class ConnectionPanel(Vertical):
                 loss = 100.0 * max(0, missed) / (got + max(0, missed))
             if dt > 0:
                 send_kbps = (
-                    8 * (int(fields.get("bytes_sent") or 0) - int(before.get("bytes_sent") or 0))
-                    / dt / 1000
+                    8
+                    * (int(fields.get("bytes_sent") or 0) - int(before.get("bytes_sent") or 0))
+                    / dt
+                    / 1000
                 )
                 recv_kbps = (
                     8
@@ -199,7 +201,8 @@ class ConnectionPanel(Vertical):
                         int(fields.get("bytes_received") or 0)
                         - int(before.get("bytes_received") or 0)
                     )
-                    / dt / 1000
+                    / dt
+                    / 1000
                 )
         elif received + lost > 0:
             loss = 100.0 * lost / (received + lost)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog
@@ -95,7 +95,9 @@ class EventLog(Vertical):
     EventLog > RichLog { height: 1fr; scrollbar-size-vertical: 1; }
     """
 
-    BINDINGS = [Binding("escape", "clear_filter", "Clear filter", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", show=False)
+    ]
 
     def __init__(self, *, origin: float, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")

@@ -68,9 +68,7 @@ def row_for_url(url: str, has_credentials: bool = False) -> ServerRow:
         kind = url.split(":", 1)[0].upper()[:5] or "?"
         return ServerRow(shown_url(url), kind, "?", has_credentials, None)
     kind = {"stun": "STUN", "stuns": "STUNS", "turn": "TURN", "turns": "TURNS"}[parsed.scheme]
-    if parsed.scheme == "turns":
-        transport = "tls"
-    elif parsed.scheme == "stuns":
+    if parsed.scheme == "turns" or parsed.scheme == "stuns":
         transport = "tls"
     else:
         transport = parsed.transport or "udp"
@@ -140,7 +138,9 @@ class ServerList(Widget):
         text = ""
         if probe is not None:
             if probe.ok:
-                rtt = f" {format_elapsed_ms(probe.rtt_ms / 1000)}" if probe.rtt_ms is not None else ""
+                rtt = ""
+                if probe.rtt_ms is not None:
+                    rtt = f" {format_elapsed_ms(probe.rtt_ms / 1000)}"
                 text = f"  [$success]✓ answered{rtt}[/]"
             else:
                 detail = f" {escape(probe.detail)}" if probe.detail else ""

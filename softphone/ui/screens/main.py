@@ -1,0 +1,48 @@
+"""The main screen: the three panels and the event log.
+
+The plain-letter keys are bound here rather than on the app, so a modal on
+top (the incoming call, the dial box) hides them: pressing ``h`` while the
+incoming-call modal is up must not hang up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from softphone.ui.keymap import screen_bindings
+from softphone.ui.widgets.call_controls import CallPanel
+from softphone.ui.widgets.connection import ConnectionPanel
+from softphone.ui.widgets.event_log import EventLog
+from softphone.ui.widgets.ice_servers import IceServerLike, IceServersPanel
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [*screen_bindings()]
+
+    class Ready(Message):
+        """The panels exist; the app may now fill them and subscribe to the session."""
+
+    def __init__(self, *, regions: dict[str, Sequence[IceServerLike]], origin: float) -> None:
+        super().__init__(id="main")
+        self._regions = regions
+        self._origin = origin
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="body"):
+            with Grid(id="panels"):
+                yield CallPanel(id="call")
+                yield ConnectionPanel(origin=self._origin, id="connection")
+                yield IceServersPanel(regions=self._regions, origin=self._origin, id="ice")
+            yield EventLog(origin=self._origin, id="log")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.post_message(self.Ready())
