@@ -131,3 +131,40 @@ async def test_party_killed_mid_call_ends_with_gone(server: Server, tmp_path: Pa
     finally:
         await alice.quit()
         await bob.stop()
+
+
+async def test_mute_silences_the_microphone_and_unmute_restores_it(
+    server: Server, tmp_path: Path
+) -> None:
+    from softphone.media.analysis import rms
+
+    recording = tmp_path / "bob.wav"
+    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:440",
+                                 "--audio-out", "null")
+    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in", "silence",
+                               "--audio-out", f"file:{recording}")
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        await asyncio.sleep(1.5)
+        await alice.send(cmd="mute", on=True)
+        await alice.wait_for("mute", on=True)
+        await asyncio.sleep(1.5)
+        await alice.send(cmd="mute", on=False)
+        await alice.wait_for("mute", on=False)
+        await asyncio.sleep(1.5)
+        await alice.send(cmd="hangup")
+        await bob.wait_for("call-state", state="ended")
+    finally:
+        await alice.quit()
+        await bob.quit()
+    samples, rate = read_wav(recording)
+    block = rate // 10
+    levels = [rms(samples[i : i + block]) for i in range(0, samples.size - block, block)]
+    loud = [level > 0.05 for level in levels]
+    # loud, then a quiet stretch of at least a second, then loud again
+    first_quiet = loud.index(False, loud.index(True))
+    back = loud.index(True, first_quiet)
+    assert back - first_quiet >= 10, levels
+    assert any(loud[back:]), levels

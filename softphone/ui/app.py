@@ -102,6 +102,7 @@ class SoftphoneApp(App[int]):
         self._stats_timer: Timer | None = None
         self._closed = False
         self._started = False
+        self._signaling_state = "connecting"
 
     # --- layout -----------------------------------------------------------------
 
@@ -286,8 +287,9 @@ class SoftphoneApp(App[int]):
             self.notify(
                 f"signaling connection lost{when}", title="Reconnecting", severity="warning"
             )
-        elif state == "connected" and self._started:
+        elif state == "connected" and self._signaling_state == "reconnecting":
             self.notify("signaling connection restored", title="Connected", timeout=3)
+        self._signaling_state = str(state)
 
     def _handle_ice_restart(self, event: Event, at: float) -> None:
         if event.get("phase") == "failed":

@@ -11,17 +11,22 @@ from softphone.events import Event
 from softphone.ui.clock import format_duration
 from softphone.ui.health import state_markup
 from softphone.ui.keymap import ACTIONS
+from softphone.ui.wrapping import wrap_items
 
 NBSP = "\u00a0"
+KEYS_INDENT = 8
 
 
-def keys_markup() -> str:
-    """``d dial  a answer …``; each entry glued with no-break spaces so it never splits."""
-    entries = [
-        f"[b $accent]{escape(a.key_display)}[/]{NBSP}{a.label.lower().replace(' ', NBSP)}"
+def keys_lines(width: int) -> list[str]:
+    """``d dial  a answer …``, wrapped so that no entry is split across lines."""
+    items = [
+        (
+            f"{a.key_display} {a.label.lower()}",
+            f"[b $accent]{escape(a.key_display)}[/] {escape(a.label.lower())}",
+        )
         for a in ACTIONS
     ]
-    return "  ".join(entries)
+    return wrap_items(items, width)
 
 
 class CallPanel(Widget):
@@ -31,20 +36,21 @@ class CallPanel(Widget):
     CallPanel { height: auto; }
     """
 
-    user: reactive[str] = reactive("")
-    signaling: reactive[str] = reactive("connecting")
-    signaling_detail: reactive[str] = reactive("")
+    user: reactive[str] = reactive("", layout=True)
+    signaling: reactive[str] = reactive("connecting", layout=True)
+    signaling_detail: reactive[str] = reactive("", layout=True)
     contacts: reactive[tuple[tuple[str, bool], ...]] = reactive(())
-    call_state: reactive[str | None] = reactive(None)
-    remote: reactive[str | None] = reactive(None)
-    direction: reactive[str | None] = reactive(None)
-    end_reason: reactive[str | None] = reactive(None)
-    active_at: reactive[float | None] = reactive(None)
-    now: reactive[float] = reactive(0.0)
-    muted: reactive[bool] = reactive(False)
+    call_state: reactive[str | None] = reactive(None, layout=True)
+    remote: reactive[str | None] = reactive(None, layout=True)
+    direction: reactive[str | None] = reactive(None, layout=True)
+    end_reason: reactive[str | None] = reactive(None, layout=True)
+    active_at: reactive[float | None] = reactive(None, layout=True)
+    now: reactive[float] = reactive(0.0, layout=True)
+    muted: reactive[bool] = reactive(False, layout=True)
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes="panel")
+        self.border_title = "Call"
         self._presence: dict[str, bool] = {}
 
     # --- feeding ------------------------------------------------------------
@@ -104,8 +110,10 @@ class CallPanel(Widget):
             f"[b]Call[/]    {self._call_markup()}",
             "[b]Mic[/]     " + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
             f"[b]Online[/]  {self._contacts_markup()}",
-            f"[b]Keys[/]    {keys_markup()}",
         ]
+        keys = keys_lines(max(12, self.content_size.width - KEYS_INDENT))
+        lines.append(f"[b]Keys[/]    {keys[0]}")
+        lines.extend(" " * KEYS_INDENT + line for line in keys[1:])
         return Content.from_markup("\n".join(lines))
 
     def _call_markup(self) -> str:

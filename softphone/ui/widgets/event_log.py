@@ -148,7 +148,7 @@ class EventLog(Vertical):
         color = _color_for(entry.kind)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{format_offset(entry.at - self._origin):>9} ", Style(dim=True))
-        text.append(f"{entry.kind:<18} ", self._theme_style(color, bold=True))
+        text.append(f"{entry.kind:<20} ", self._theme_style(color, bold=True))
         text.append(entry.text, self._theme_style(color))
         return text
 

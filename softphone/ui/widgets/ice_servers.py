@@ -97,11 +97,11 @@ class ServerList(Widget):
     ServerList { height: auto; }
     """
 
-    region_name: reactive[str | None] = reactive(None)
+    region_name: reactive[str | None] = reactive(None, layout=True)
     rows: reactive[tuple[ServerRow, ...]] = reactive(())
-    carrier_url: reactive[str | None] = reactive(None)
-    pair_type: reactive[str | None] = reactive(None)
-    probes: reactive[dict[str, Probe]] = reactive(dict, always_update=True)
+    carrier_url: reactive[str | None] = reactive(None, layout=True)
+    pair_type: reactive[str | None] = reactive(None, layout=True)
+    probes: reactive[dict[str, Probe]] = reactive(dict, always_update=True, layout=True)
 
     def render(self) -> Content:
         region = escape(self.region_name) if self.region_name else "[$text-muted]none[/]"
@@ -143,8 +143,7 @@ class ServerList(Widget):
                     rtt = f" {format_elapsed_ms(probe.rtt_ms / 1000)}"
                 text = f"  [$success]✓ answered{rtt}[/]"
             else:
-                detail = f" {escape(probe.detail)}" if probe.detail else ""
-                text = f"  [$error]✗ no answer{detail}[/]"
+                text = f"  [$error]✗ {escape(probe.detail or 'no answer')}[/]"
         elif carries:
             text = "  [$success]✓ answered[/]"
         if carries:
@@ -197,6 +196,14 @@ class IceServersPanel(Vertical):
             pair = event.get("selected_pair")
             if isinstance(pair, dict):
                 self._on_pair(pair.get("local"))
+        elif name == "ice-restart" and event.get("phase") == "gathered":
+            failures = event.get("failures") or []
+            probes = dict(servers.probes)
+            for failure in failures:
+                if isinstance(failure, dict) and failure.get("url"):
+                    url = shown_url(str(failure["url"]))
+                    probes[url] = Probe(ok=False, detail=str(failure.get("reason") or ""))
+            servers.probes = probes
         elif name == "ice-server":
             url = str(event.get("url", ""))
             probes = dict(servers.probes)

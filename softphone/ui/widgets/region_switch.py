@@ -20,9 +20,9 @@ from textual.widget import Widget
 
 from softphone.events import Event
 from softphone.ui.clock import format_elapsed_ms
+from softphone.ui.wrapping import wrap_items
 
 StepState = Literal["pending", "done", "failed"]
-NBSP = "\u00a0"
 
 START_PHASES = {"start", "started", "begin", "begun", "requested", "restart"}
 DONE_PHASES = {"done", "completed", "complete", "succeeded", "success", "connected", "selected"}
@@ -73,7 +73,7 @@ class SwitchProgress(Widget):
     SwitchProgress.-shown { display: block; }
     """
 
-    switch: reactive[Switch | None] = reactive(None)
+    switch: reactive[Switch | None] = reactive(None, layout=True)
     target: str | None = None
     in_call: bool = False
 
@@ -89,12 +89,12 @@ class SwitchProgress(Widget):
             steps = _steps(with_configuration=True)
         else:
             steps = (Step("configuration", "setConfiguration"),)
-        self.switch = Switch(f"Region switch → {name}", at, steps)
+        self.switch = Switch(f"Region switch to {name}:", at, steps)
 
     def begin_restart(self, at: float) -> None:
         self.target = None
         self.in_call = True
-        self.switch = Switch("ICE restart", at, _steps(with_configuration=False))
+        self.switch = Switch("ICE restart:", at, _steps(with_configuration=False))
 
     def fail(self, message: str, at: float) -> None:
         switch = self.switch
@@ -127,6 +127,8 @@ class SwitchProgress(Widget):
             phase = str(event.get("phase", "")).lower()
             if phase in START_PHASES:
                 self._tick("restart", at)
+            elif phase == "checking":
+                self._tick("checking", at)
             elif phase in DONE_PHASES:
                 self._finish(at)
             elif phase in FAIL_PHASES:
@@ -187,29 +189,31 @@ class SwitchProgress(Widget):
         switch = self.switch
         if switch is None:
             return Content("")
-        parts = []
+        items: list[tuple[str, str]] = []
         for step in switch.steps:
-            label = step.label.replace(" ", NBSP)
-            elapsed = (
-                f"{NBSP}[$text-muted]{format_elapsed_ms(step.at - switch.started)}[/]"
-                if step.at is not None and step.state != "failed"
-                else ""
-            )
+            label = step.label
+            elapsed = ""
+            if step.at is not None and step.state != "failed":
+                elapsed = format_elapsed_ms(step.at - switch.started)
+            plain = f"✓ {label} {elapsed}".rstrip()
             if step.state == "done":
-                parts.append(f"[$success]✓[/]{NBSP}{label}{elapsed}")
+                markup = f"[$success]✓[/] {label}"
+                if elapsed:
+                    markup += f" [$text-muted]{elapsed}[/]"
             elif step.state == "failed":
-                parts.append(f"[b $error]✗{NBSP}{label}[/]")
+                markup = f"[b $error]✗ {label}[/]"
             elif switch.outcome is None:
-                parts.append(f"[$warning]…[/]{NBSP}[$text-muted]{label}[/]")
+                markup = f"[$warning]…[/] [$text-muted]{label}[/]"
             else:
-                parts.append(f"[$text-muted]·{NBSP}{label}[/]")
-        header = f"[b]{escape(switch.title)}[/]"
-        text = header + "  " + " → ".join(parts)
+                markup = f"[$text-muted]· {label}[/]"
+            items.append((plain, markup))
         if switch.outcome == "done" and switch.finished is not None:
-            took = format_elapsed_ms(switch.finished - switch.started)
-            text += f"  [b $success]done in {took}[/]"
-        elif switch.outcome == "failed":
-            text += f"\n[$error]{escape(switch.message)}[/]"
-        if switch.outcome is not None and switch.message and switch.outcome == "done":
-            text += f"  [$text-muted]({escape(switch.message)})[/]"
-        return Content.from_markup(text)
+            took = f"done in {format_elapsed_ms(switch.finished - switch.started)}"
+            items.append((took, f"[b $success]{took}[/]"))
+        width = max(20, self.content_size.width)
+        lines = wrap_items(items, width, first=len(switch.title) + 1, sep=" › ")
+        lines[0] = f"[b]{escape(switch.title)}[/] {lines[0]}"
+        if switch.message:
+            style = "$error" if switch.outcome == "failed" else "$text-muted"
+            lines.append(f"[{style}]{escape(switch.message)}[/]")
+        return Content.from_markup("\n".join(lines))
