@@ -80,6 +80,7 @@ class Call:
         host_addresses: list[str] | None,
         source: MediaStreamTrack,
         sink: AudioSink,
+        on_connection_state: Callable[[Call, str], None] | None = None,
     ) -> None:
         self.id = call_id
         self.remote_user = remote_user
@@ -100,6 +101,7 @@ class Call:
         self._ignore_offer = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._on_connection_state = on_connection_state
 
     # --- state -------------------------------------------------------------
 
@@ -140,6 +142,8 @@ class Call:
     def _state_forwarder(self, name: str) -> Callable[[str], None]:
         def forward(state: str) -> None:
             self._emit(name, state=state)
+            if name == "connection-state" and self._on_connection_state is not None:
+                self._on_connection_state(self, state)
 
         return forward
 

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
     serve.add_argument("--token", help="require this token in hello")
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
+    serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     return parser
 
 
@@ -139,6 +140,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
     server = SignalingServer(token=args.token or settings.token)
+    if not args.no_web:
+        from softphone.web import add_web_client
+
+        add_web_client(server.app)
     await server.start(args.host, args.port)
     echo: EchoPeer | None = None
     if not args.no_echo:

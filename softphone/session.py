@@ -42,6 +42,9 @@ from softphone.signaling.adapter import (
 
 logger = logging.getLogger("softphone.session")
 
+# How long a call may stay "failed" (the peer connection retrying ICE) before it is ended.
+FAILED_CALL_GRACE = 15.0
+
 
 @dataclass
 class MediaChoice:
@@ -88,7 +91,9 @@ class SessionManager:
         self.call: Call | None = None
         self._configuration = self._region_configuration(settings.region)
         self._notices_given: set[str] = set()
-        self._pending_tasks: set[asyncio.Task[Any]] = set()
+        self._pending_tasks: set[asyncio.Future[Any]] = set()
+        self._give_up: asyncio.TimerHandle | None = None
+        self._lost_at: float | None = None
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -220,11 +225,9 @@ class SessionManager:
     # --- signaling events --------------------------------------------------------
 
     def _on_signaling(self, event: SignalingEvent) -> None:
-        task = asyncio.ensure_future(self._handle(event))
-        self._pending_tasks.add(task)
-        task.add_done_callback(self._task_done)
+        self._spawn(self._handle(event))
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, task: asyncio.Future[Any]) -> None:
         self._pending_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("signaling event handler failed", exc_info=task.exception())
@@ -283,7 +286,12 @@ class SessionManager:
                     fields["call"] = call_id
                 self.emit("error", **fields)
                 call = self._current(call_id) if call_id else None
-                if call is not None and code in ("unavailable", "unknown-call"):
+                # After a server restart the server no longer knows an active
+                # call; its media is peer to peer and goes on, so only a call
+                # still being set up ends here.
+                if call is not None and (
+                    code == "unavailable" or (code == "unknown-call" and call.state != "active")
+                ):
                     await self._end_call(call, code)
 
     async def _on_invited(self, call_id: str, caller: str) -> None:
@@ -337,17 +345,77 @@ class SessionManager:
             host_addresses=list(self.settings.ice_host_addresses) or None,
             source=source,
             sink=sink_result.sink,
+            on_connection_state=self._on_connection_state,
         )
+
+    def _on_connection_state(self, call: Call, state: str) -> None:
+        """Recover from a dead path, or end the call cleanly and say so.
+
+        The peer connection restarts ICE by itself once the path has failed;
+        what it cannot know is where to: that is the fallback region, put in
+        force here as soon as the path is lost so the restart gathers from it.
+        """
+        if call is not self.call:
+            return
+        if state == "disconnected":
+            self._lost_at = asyncio.get_running_loop().time()
+            self.emit("notice", message=f'connection lost on region "{self.state.region}"; '
+                      "restarting ICE")
+            fallback = self.settings.fallback_region
+            if fallback and fallback != self.state.region and call.peer is not None:
+                try:
+                    configuration = self.settings.configuration_for(fallback)
+                    call.set_configuration(configuration)
+                except (ConfigError, DOMException) as exc:
+                    self.emit("error", code="fallback-failed", message=str(exc))
+                else:
+                    self._configuration = configuration
+                    self._emit_region(fallback, configuration)
+        elif state == "failed":
+            if self._give_up is None:
+                self._give_up = asyncio.get_running_loop().call_later(
+                    FAILED_CALL_GRACE, self._abandon, call
+                )
+        elif state == "connected":
+            if self._give_up is not None:
+                self._give_up.cancel()
+                self._give_up = None
+            if self._lost_at is not None:
+                lost_for = asyncio.get_running_loop().time() - self._lost_at
+                self._lost_at = None
+                self.emit("notice", message=f'call recovered on region "{self.state.region}" '
+                          f"after {lost_for:.1f} s")
+
+    def _abandon(self, call: Call) -> None:
+        """The path stayed dead: hang up for real rather than leave a silent call."""
+        self._give_up = None
+        if call is self.call:
+            self.emit("notice", message="connection could not be recovered; call ended")
+            self._spawn(self._hangup_failed(call))
+
+    async def _hangup_failed(self, call: Call) -> None:
+        with contextlib.suppress(SignalingUnavailable):
+            await self.signaling.hangup(call.id, "connection-failed")
+        await self._end_call(call, "connection-failed")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending_tasks.add(task)
+        task.add_done_callback(self._task_done)
 
     def _sink_fields(self) -> dict[str, Any]:
         sink = self._call_sink
         if sink is None:
             return {}
         stats = sink.stats
+        # Each stats event opens a new window, so two stats events bracket a
+        # moment (a region switch) and the second says the longest gap inside it.
+        sink.new_window()
         return {
             "audio_frames_received": stats.frames,
             "audio_seconds_received": round(stats.seconds, 3),
             "audio_max_gap_ms": round(stats.max_gap_ms, 1),
+            "audio_max_gap_since_last_stats_ms": round(stats.window_max_gap_ms, 1),
         }
 
     def _current(self, call_id: str | None) -> Call | None:
@@ -366,6 +434,10 @@ class SessionManager:
         if self.call is call:
             self.call = None
             self._call_source = None
+            self._lost_at = None
+            if self._give_up is not None:
+                self._give_up.cancel()
+                self._give_up = None
         await call.close(reason)
 
     def _region_configuration(self, name: str | None) -> Configuration:

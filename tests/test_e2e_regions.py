@@ -32,8 +32,10 @@ def regions() -> Iterator[dict[str, TurnRegion]]:
 
 
 def write_config(path: Path, regions: dict[str, TurnRegion], *, start: str = "eu-west",
-                 extra_region: str = "") -> Path:
+                 extra_region: str = "", fallback: str | None = None) -> Path:
     lines = ['ice_transport_policy = "relay"', f'region = "{start}"']
+    if fallback:
+        lines.append(f'fallback_region = "{fallback}"')
     for name, region in regions.items():
         lines += [
             "[[regions]]", f'name = "{name}"',
@@ -44,11 +46,11 @@ def write_config(path: Path, regions: dict[str, TurnRegion], *, start: str = "eu
     return path
 
 
-def relay_address(pair: dict[str, object]) -> str:
-    local = pair["local"]
-    assert isinstance(local, dict)
-    assert local["type"] == "relay", pair
-    return str(local["address"])
+def relay_address(pair: dict[str, object], side: str = "local") -> str:
+    candidate = pair[side]
+    assert isinstance(candidate, dict)
+    assert candidate["type"] == "relay", pair
+    return str(candidate["address"])
 
 
 async def test_relay_call_switches_region_and_never_shows_the_credential(
@@ -152,3 +154,142 @@ async def test_bad_config_file_names_the_problem(
     assert str(config) in message
     for fragment in fragments:
         assert fragment in message, message
+
+
+async def wait_relay(party: Headless, address: str, since: int, timeout: float = 10,
+                     side: str = "local") -> float:
+    """Wait until ``party``'s newest selected pair's ``side`` candidate relays through
+    ``address``; returns when it was seen."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pairs = [e for e in party.events[since:] if e["event"] == "selected-pair"]
+        if pairs and relay_address(pairs[-1], side) == address:
+            return float(pairs[-1]["_received"])
+        assert asyncio.get_running_loop().time() < deadline, party.events[since:]
+        await asyncio.sleep(0.05)
+
+
+async def fresh_stats(party: Headless) -> dict[str, object]:
+    mark = party.mark()
+    await party.send(cmd="stats")
+    return await party.wait_for("stats", since=mark)
+
+
+async def test_switches_by_either_side_keep_audio_without_gaps_or_loss(
+    server: Server, tmp_path: Path, regions: dict[str, TurnRegion]
+) -> None:
+    """Issue 3 item 2 through real processes: A->B by the callee, then B->A->B by the caller."""
+    config = write_config(tmp_path / "config.toml", regions)
+    common = ("--config", str(config))
+    alice = await Headless.start(tmp_path, "alice", server.url, *common,
+                                 "--audio-in", "tone:440", "--audio-out", "null")
+    bob = await Headless.start(tmp_path, "bob", server.url, *common,
+                               "--audio-in", "tone:880", "--audio-out", "null")
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        await wait_relay(alice, "127.0.0.2", 0)
+        await asyncio.sleep(1.0)
+        before = {p.name: await fresh_stats(p) for p in (alice, bob)}
+        # Each side relays through its own region: a switch moves the switching
+        # side's relay candidate, which the other side sees as its remote one.
+        plan = [(bob, alice, "us-east"), (alice, bob, "us-east"), (alice, bob, "eu-west"),
+                (alice, bob, "us-east")]
+        for who, other, region in plan:
+            # stats before and after bracket the switch: the second reports the
+            # longest gap in received audio inside it.
+            for party in (alice, bob):
+                await fresh_stats(party)
+            mark_who, mark_other = who.mark(), other.mark()
+            await who.send(cmd="region", name=region)
+            address = REGION_ADDRESSES[region]
+            await wait_relay(who, address, mark_who)
+            await wait_relay(other, address, mark_other, side="remote")
+            done = await who.wait_for("ice-restart", since=mark_who, phase="done")
+            assert done["elapsed_ms"] < 5000
+            await asyncio.sleep(0.5)
+            for party in (alice, bob):
+                stats = await fresh_stats(party)
+                gap = stats["audio_max_gap_since_last_stats_ms"]
+                assert isinstance(gap, float) and gap < 60, (party.name, region, stats)
+        for party in (alice, bob):
+            stats = await fresh_stats(party)
+            assert party.find("call-state", state="ended") is None
+            assert stats["packets_lost"] == before[party.name]["packets_lost"] == 0, stats
+            assert stats["packets_received"] > before[party.name]["packets_received"]
+    finally:
+        await alice.quit()
+        await bob.quit()
+
+
+async def test_unreachable_region_fails_clearly_and_the_call_stays(
+    server: Server, tmp_path: Path, regions: dict[str, TurnRegion]
+) -> None:
+    dead = (
+        '[[regions]]\nname = "dead"\n[[regions.ice_servers]]\n'
+        f'urls = ["turn:127.0.0.4:3478?transport=udp"]\nusername = "{USER}"\n'
+        f'credential = "{PASSWORD}"\n'
+    )
+    config = write_config(tmp_path / "config.toml", regions, extra_region=dead)
+    common = ("--config", str(config))
+    alice = await Headless.start(tmp_path, "alice", server.url, *common,
+                                 "--audio-in", "tone:440", "--audio-out", "null")
+    bob = await Headless.start(tmp_path, "bob", server.url, *common,
+                               "--audio-in", "tone:880", "--audio-out", "null")
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        await wait_relay(alice, "127.0.0.2", 0)
+        mark = alice.mark()
+        await alice.send(cmd="region", name="dead")
+        failed = await alice.wait_for("ice-restart", 20, since=mark, phase="failed")
+        assert "127.0.0.4" in json.dumps(failed), failed
+        assert PASSWORD not in json.dumps(failed)
+        before = await fresh_stats(bob)
+        await asyncio.sleep(1.0)
+        after = await fresh_stats(bob)
+        assert after["packets_received"] > before["packets_received"]
+        pair = after["selected_pair"]
+        assert isinstance(pair, dict) and relay_address(pair) == "127.0.0.2"
+        assert alice.find("call-state", state="ended") is None
+    finally:
+        await alice.quit()
+        await bob.quit()
+
+
+async def test_killed_turn_server_falls_back_to_the_next_region(
+    server: Server, tmp_path: Path, regions: dict[str, TurnRegion]
+) -> None:
+    """Issue 3 item 5: disconnected within 5 s of the kill, audio back via region B within 5 s."""
+    config = write_config(tmp_path / "config.toml", regions, fallback="us-east")
+    common = ("--config", str(config))
+    alice = await Headless.start(tmp_path, "alice", server.url, *common,
+                                 "--audio-in", "tone:440", "--audio-out", "null")
+    bob = await Headless.start(tmp_path, "bob", server.url, *common,
+                               "--audio-in", "tone:880", "--audio-out", "null")
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        await wait_relay(alice, "127.0.0.2", 0)
+        await asyncio.sleep(1.0)
+        mark_a, mark_b = alice.mark(), bob.mark()
+        killed_at = asyncio.get_running_loop().time()
+        regions["eu-west"].kill()
+        lost = await alice.wait_for("connection-state", 5, since=mark_a, state="disconnected")
+        assert lost["_received"] - killed_at < 5
+        back = await wait_relay(alice, "127.0.0.3", mark_a, timeout=8)
+        await wait_relay(bob, "127.0.0.3", mark_b, timeout=8)
+        await alice.wait_for("connection-state", 5, since=mark_a, state="connected")
+        assert back - killed_at < 5, f"audio path back after {back - killed_at:.1f} s"
+        first = await fresh_stats(bob)
+        await asyncio.sleep(1.0)
+        second = await fresh_stats(bob)
+        assert second["packets_received"] > first["packets_received"]
+        assert alice.find("region", since=mark_a, name="us-east") is not None
+        assert alice.find("call-state", state="ended") is None
+    finally:
+        await alice.quit()
+        await bob.quit()

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -31,6 +31,9 @@ class SinkStats:
     seconds: float = 0.0
     max_gap_ms: float = 0.0
     last_frame_at: float | None = None
+    # The longest gap since the last new_window(): lets a caller measure one
+    # moment (a region switch) apart from the noise of the whole call.
+    window_max_gap_ms: float = 0.0
 
 
 @runtime_checkable
@@ -43,6 +46,9 @@ class AudioSink(Protocol):
 
     @property
     def stats(self) -> SinkStats: ...
+
+    def new_window(self) -> None:
+        """Start a new measuring window for ``stats.window_max_gap_ms``."""
 
 
 class MonoConverter:
@@ -85,6 +91,9 @@ class ConsumingSink:
     def stats(self) -> SinkStats:
         return self._stats
 
+    def new_window(self) -> None:
+        self._stats = replace(self._stats, window_max_gap_ms=0.0)
+
     async def start(self, track: MediaStreamTrack) -> None:
         # A renegotiation can fire a new track while the old one is still live:
         # only the newest is heard, the output (file, device) stays the same.
@@ -116,14 +125,13 @@ class ConsumingSink:
     def _record(self, frame: AudioFrame) -> None:
         now = time.monotonic()
         old = self._stats
-        gap = old.max_gap_ms
-        if old.last_frame_at is not None:
-            gap = max(gap, (now - old.last_frame_at) * 1000.0)
+        this_gap = 0.0 if old.last_frame_at is None else (now - old.last_frame_at) * 1000.0
         self._stats = SinkStats(
             frames=old.frames + 1,
             seconds=old.seconds + frame.samples / (frame.sample_rate or SAMPLE_RATE),
-            max_gap_ms=gap,
+            max_gap_ms=max(old.max_gap_ms, this_gap),
             last_frame_at=now,
+            window_max_gap_ms=max(old.window_max_gap_ms, this_gap),
         )
 
     def _write(self, samples: Samples) -> None:

@@ -112,6 +112,10 @@ class SoftphoneApp(App[int]):
         self.main = MainScreen(regions=regions, origin=self.origin)
         return self.main
 
+    def _panels_ready(self) -> bool:
+        main = getattr(self, "main", None)
+        return main is not None and main.is_attached and bool(main.query(EventLog))
+
     @property
     def call_panel(self) -> CallPanel:
         return self.main.query_one(CallPanel)
@@ -191,7 +195,8 @@ class SoftphoneApp(App[int]):
         if self.ui_state.theme != name:
             self.ui_state.theme = name
             save_ui_state(self.ui_state, self.state_dir)
-        self.call_after_refresh(self.event_log.rerender)
+        if self._panels_ready():
+            self.call_after_refresh(self.event_log.rerender)
 
     def set_theme(self, name: str) -> None:
         self.theme = name
@@ -203,6 +208,8 @@ class SoftphoneApp(App[int]):
         self._started = True
 
     def on_session_failed(self, message: SessionFailed) -> None:
+        if not self._panels_ready():
+            return
         self.call_panel.signaling = "failed"
         self.call_panel.signaling_detail = message.reason
         self.event_log.add_entry(LogEntry(self.clock(), "error", f"start: {message.reason}"))
@@ -214,6 +221,8 @@ class SoftphoneApp(App[int]):
         )
 
     def on_session_event(self, message: SessionEvent) -> None:
+        if self._closed or not self._panels_ready():
+            return  # shutting down: the panels are already gone
         event, at = message.event, message.at
         self.event_log.add(event, at)
         self.call_panel.handle(event, at)

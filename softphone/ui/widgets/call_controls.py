@@ -39,13 +39,13 @@ class CallPanel(Widget):
     user: reactive[str] = reactive("", layout=True)
     signaling: reactive[str] = reactive("connecting", layout=True)
     signaling_detail: reactive[str] = reactive("", layout=True)
-    contacts: reactive[tuple[tuple[str, bool], ...]] = reactive(())
+    contacts: reactive[tuple[tuple[str, bool], ...]] = reactive((), layout=True)
     call_state: reactive[str | None] = reactive(None, layout=True)
     remote: reactive[str | None] = reactive(None, layout=True)
     direction: reactive[str | None] = reactive(None, layout=True)
     end_reason: reactive[str | None] = reactive(None, layout=True)
     active_at: reactive[float | None] = reactive(None, layout=True)
-    now: reactive[float] = reactive(0.0, layout=True)
+    now: reactive[float] = reactive(0.0)
     muted: reactive[bool] = reactive(False, layout=True)
 
     def __init__(self, *, id: str | None = None) -> None:

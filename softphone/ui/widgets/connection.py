@@ -65,10 +65,10 @@ class StatesView(Widget):
     StatesView { height: auto; }
     """
 
-    states: reactive[dict[str, tuple[str, float]]] = reactive(dict, always_update=True, layout=True)
-    pair: reactive[dict[str, Any] | None] = reactive(None, layout=True)
-    live: reactive[LiveStats | None] = reactive(None, layout=True)
-    origin: reactive[float] = reactive(0.0, layout=True)
+    states: reactive[dict[str, tuple[str, float]]] = reactive(dict, always_update=True)
+    pair: reactive[dict[str, Any] | None] = reactive(None)
+    live: reactive[LiveStats | None] = reactive(None)
+    origin: reactive[float] = reactive(0.0)
 
     def render(self) -> Content:
         lines = []

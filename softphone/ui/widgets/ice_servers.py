@@ -98,7 +98,7 @@ class ServerList(Widget):
     """
 
     region_name: reactive[str | None] = reactive(None, layout=True)
-    rows: reactive[tuple[ServerRow, ...]] = reactive(())
+    rows: reactive[tuple[ServerRow, ...]] = reactive((), layout=True)
     carrier_url: reactive[str | None] = reactive(None, layout=True)
     pair_type: reactive[str | None] = reactive(None, layout=True)
     probes: reactive[dict[str, Probe]] = reactive(dict, always_update=True, layout=True)

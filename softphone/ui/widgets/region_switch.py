@@ -211,7 +211,7 @@ class SwitchProgress(Widget):
             took = f"done in {format_elapsed_ms(switch.finished - switch.started)}"
             items.append((took, f"[b $success]{took}[/]"))
         width = max(20, self.content_size.width)
-        lines = wrap_items(items, width, first=len(switch.title) + 1, sep=" › ")
+        lines = wrap_items(items, width, first=len(switch.title) + 1, sep=" → ")
         lines[0] = f"[b]{escape(switch.title)}[/] {lines[0]}"
         if switch.message:
             style = "$error" if switch.outcome == "failed" else "$text-muted"

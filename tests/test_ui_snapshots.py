@@ -1,0 +1,162 @@
+"""Snapshot tests (pytest-textual-snapshot) of the main screen in its states and themes.
+
+A real session registers on a real embedded server (on its own thread, since
+snap_compare runs the app in its own loop); the call itself is played as
+session events with fixed values, so ports, RTTs and times are the same on
+every run. The clock is pinned and the cursor does not blink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from softphone.config import Settings
+from softphone.ui.app import SoftphoneApp
+from softphone.ui.clock import ManualClock
+from tests.test_ui_support import make_app, make_session, threaded_server, ui_settings
+
+SnapCompare = Callable[..., bool]
+LOCAL = {"type": "relay", "protocol": "udp", "address": "127.0.0.3", "port": 50002,
+         "url": "turn:127.0.0.1:3479?transport=udp"}  # fmt: skip
+REMOTE = {"type": "host", "protocol": "udp", "address": "127.0.0.1", "port": 40000}
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return ui_settings()
+
+
+@pytest.fixture
+def url(settings: Settings) -> Iterator[str]:
+    with threaded_server(settings) as address:
+        yield address
+
+
+def build(url: str, settings: Settings, tmp_path: Path) -> tuple[SoftphoneApp, ManualClock]:
+    clock = ManualClock()
+    return make_app(make_session(url, settings), tmp_path, clock), clock
+
+
+async def registered(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    assert isinstance(app, SoftphoneApp)
+    for _ in range(400):
+        if app._panels_ready() and any(e.kind == "registered" for e in app.event_log.entries):
+            break
+        await asyncio.sleep(0.025)
+    await pilot.pause()
+
+
+def emit_call(app: SoftphoneApp, clock: ManualClock, *, switch: str | None = None) -> None:
+    """A call to echo as the session would report it, at fixed times."""
+    emit = app.session.emit
+    steps: list[tuple[float, str, dict[str, Any]]] = [
+        (1.0, "call-state", {"call": "c1", "state": "dialing", "to": "echo"}),
+        (0.05, "call-state", {"call": "c1", "state": "active"}),
+        (0.01, "ice-gathering-state", {"state": "gathering"}),
+        (0.02, "ice-gathering-state", {"state": "complete"}),
+        (0.0, "signaling-state", {"state": "have-local-offer"}),
+        (0.0, "offer-sent", {"call": "c1"}),
+        (0.03, "answer-received", {"call": "c1"}),
+        (0.0, "signaling-state", {"state": "stable"}),
+        (0.0, "ice-connection-state", {"state": "checking"}),
+        (0.0, "connection-state", {"state": "connecting"}),
+        (0.04, "selected-pair", {"local": LOCAL, "remote": REMOTE}),
+        (0.0, "ice-connection-state", {"state": "connected"}),
+        (0.01, "connection-state", {"state": "connected"}),
+    ]
+    for delta, name, fields in steps:
+        clock.advance(delta)
+        emit(name, **fields)
+    sent = received = 0
+    for i, rtt in enumerate((1.2, 1.4, 1.1, 2.5, 1.3, 1.2)):
+        clock.advance(1.0)
+        sent += 50
+        received += 49 if i == 3 else 50
+        emit("stats", call="c1", rtt_ms=rtt, jitter_ms=0.8, packets_sent=sent,
+             packets_received=received, packets_lost=1 if i >= 3 else 0,
+             bytes_sent=sent * 160, bytes_received=received * 160,
+             selected_pair={"local": LOCAL, "remote": REMOTE})  # fmt: skip
+    if switch:
+        app.ice_panel.progress.begin_region(switch, clock(), in_call=True)
+        for delta, name, fields in [
+            (0.001, "region", {"name": switch, "urls": ["stun:127.0.0.1:3478"]}),
+            (0.0, "set-configuration", {"region": switch, "urls": ["stun:127.0.0.1:3478"]}),
+            (0.002, "negotiationneeded", {}),
+            (0.004, "ice-restart", {"call": "c1", "phase": "begun", "ufrag": "abcd"}),
+            (0.003, "offer-sent", {"call": "c1"}),
+            (0.030, "answer-received", {"call": "c1"}),
+        ]:
+            clock.advance(delta)
+            emit(name, **fields)
+
+
+def run(
+    snap_compare: SnapCompare, app: SoftphoneApp, before: Callable[[Pilot[Any]], Awaitable[None]],
+    size: tuple[int, int] = (80, 24),
+) -> bool:
+    return snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_idle_80x24(snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path) -> None:
+    app, _ = build(url, settings, tmp_path)
+    assert run(snap_compare, app, registered)
+
+
+def in_call(app: SoftphoneApp, clock: ManualClock, switch: str | None = None) -> Callable[
+    [Pilot[Any]], Awaitable[None]
+]:
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        emit_call(app, clock, switch=switch)
+        app._tick()
+        await pilot.pause()
+        await pilot.pause()
+
+    return before
+
+
+def test_in_call_80x24(snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path) -> None:
+    app, clock = build(url, settings, tmp_path)
+    assert run(snap_compare, app, in_call(app, clock))
+
+
+def test_in_call_200x60(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    app, clock = build(url, settings, tmp_path)
+    assert run(snap_compare, app, in_call(app, clock), size=(200, 60))
+
+
+def test_region_switch_in_progress(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    app, clock = build(url, settings, tmp_path)
+    assert run(snap_compare, app, in_call(app, clock, switch="us-east"), size=(120, 40))
+
+
+def test_help_screen(snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path) -> None:
+    app, _ = build(url, settings, tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert run(snap_compare, app, before)
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])
+def test_theme(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path, theme: str
+) -> None:
+    from dataclasses import replace
+
+    app, clock = build(url, replace(settings, theme=theme), tmp_path)
+    assert run(snap_compare, app, in_call(app, clock), size=(100, 30))
