@@ -29,6 +29,7 @@
     monitor: params.get("monitor") !== "0",
     autoAnswer: params.get("autoanswer") === "1",
     call: null,
+    held: null,
     stream: null,
     events: [],
     listeners: [],
@@ -64,6 +65,10 @@
   }
 
   function send(message) {
+    if (state.held) {
+      state.held.push(message); // in flight on a slow network: see holdSignaling
+      return true;
+    }
     const ws = state.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       emit("error", { code: "signaling-unavailable", message: `cannot send ${message.type}` });
@@ -264,6 +269,11 @@
     return match ? match[1] : null;
   }
 
+  function candidateCount(description) {
+    return ((description && description.sdp) || "").split(/\r?\n/)
+      .filter((line) => line.startsWith("a=candidate:")).length;
+  }
+
   function candidateFields(c) {
     if (!c) return null;
     return {
@@ -348,7 +358,9 @@
     }
 
     sendDescription(description) {
-      const fields = { call: this.id, ufrag: ufragOf(description) };
+      const fields = {
+        call: this.id, ufrag: ufragOf(description), candidates: candidateCount(description),
+      };
       if (send({ type: "sdp", call: this.id, description: description.toJSON() })) {
         emit(`${description.type}-sent`, fields);
         this.watchTransport();
@@ -401,7 +413,9 @@
     async onDescription(description) {
       const pc = this.pc;
       if (!pc || pc.signalingState === "closed") return;
-      emit(`${description.type}-received`, { call: this.id, ufrag: ufragOf(description) });
+      emit(`${description.type}-received`, {
+        call: this.id, ufrag: ufragOf(description), candidates: candidateCount(description),
+      });
       const collision = description.type === "offer" &&
         (this.makingOffer || pc.signalingState !== "stable");
       this.ignoreOffer = !this.polite && collision;
@@ -668,6 +682,19 @@
     };
   }
 
+  // Holds outgoing signaling messages, then sends them in order: a slow network
+  // on demand, so tests can make both sides' offers cross (glare) every time.
+  function holdSignaling(on) {
+    if (on) {
+      if (!state.held) state.held = [];
+      return 0;
+    }
+    const held = state.held || [];
+    state.held = null;
+    for (const message of held) send(message);
+    return held.length;
+  }
+
   // --- the page ---------------------------------------------------------------------------
 
   const $ = (id) => document.getElementById(id);
@@ -799,6 +826,7 @@
     mute,
     stats,
     now,
+    holdSignaling,
     get user() { return state.user; },
     get online() { return [...state.online].sort(); },
     get regions() { return state.regions.map((r) => r.name); },

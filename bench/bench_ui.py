@@ -1,0 +1,185 @@
+"""UI benchmark: time to first frame and CPU use, against a bare Textual app.
+
+Run: ``python bench/bench_ui.py [--runs N] [--seconds S]``.
+
+Every figure is measured in this run, next to its baseline:
+
+* first frame — a fresh interpreter per run (imports included) until the
+  first screen has been composed and painted, headless; the baseline is a
+  hello-world Textual app started the same way.
+* CPU — process CPU seconds per wall second over a window: the hello-world
+  app idle, the softphone idle (registered on an embedded server), the
+  softphone in a call with the echo peer (stats polled every second), and the
+  same call with no UI at all, so the UI's own share is the difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+STARTED = time.perf_counter()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _hello_app() -> Any:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    class Hello(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("Hello, world")
+
+    return Hello()
+
+
+def _settings() -> Any:
+    from softphone.config import Region, Settings
+
+    return Settings(user="bench", ice_host_addresses=("127.0.0.1",), region="eu-west",
+                    regions=(Region("eu-west"), Region("us-east")),
+                    audio_in="tone:440", audio_out="null")  # fmt: skip
+
+
+async def _first_frame(kind: str) -> float:
+    if kind == "hello":
+        app = _hello_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            return time.perf_counter() - STARTED
+    from softphone.cli import embedded_server
+    from softphone.session import MediaChoice, SessionManager
+    from softphone.signaling.client import JsonSignalingClient
+    from softphone.ui.app import SoftphoneApp
+
+    settings = _settings()
+    before_server = time.perf_counter() - STARTED
+    async with embedded_server(settings) as url:
+        # The embedded server's start is not the UI's cost: leave it out.
+        origin = time.perf_counter()
+        session = SessionManager(settings, JsonSignalingClient(url, "bench"),
+                                 media=MediaChoice("tone:440", "null"))  # fmt: skip
+        softphone = SoftphoneApp(session)
+        async with softphone.run_test(size=(80, 24)) as pilot:
+            while not softphone._panels_ready():
+                await asyncio.sleep(0.001)
+            await pilot.pause()
+            return before_server + (time.perf_counter() - origin)
+
+
+async def _cpu(kind: str, seconds: float) -> float:
+    """CPU seconds per wall second over ``seconds`` once the state is reached."""
+    if kind == "hello":
+        app = _hello_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.5)
+            return await _window(seconds)
+    from softphone.cli import embedded_server
+    from softphone.session import MediaChoice, SessionManager
+    from softphone.signaling.client import JsonSignalingClient
+    from softphone.ui.app import SoftphoneApp
+
+    settings = _settings()
+    os.environ.setdefault("SOFTPHONE_STATE_DIR", tempfile.mkdtemp())
+    async with embedded_server(settings) as url:
+        session = SessionManager(settings, JsonSignalingClient(url, "bench"),
+                                 media=MediaChoice("tone:440", "null"))  # fmt: skip
+        if kind == "headless-call":
+            await session.start()
+            await session.dial("echo")
+            await _until(lambda: session.call is not None and session.call.state == "active")
+            await asyncio.sleep(2)
+
+            async def poll() -> None:
+                while True:
+                    await asyncio.sleep(1)
+                    await session.stats()
+
+            task = asyncio.ensure_future(poll())
+            try:
+                return await _window(seconds)
+            finally:
+                task.cancel()
+                await session.close()
+        softphone = SoftphoneApp(session)
+        async with softphone.run_test(size=(120, 40)) as pilot:
+            await _until(lambda: session.state.signaling == "connected")
+            if kind == "ui-call":
+                softphone.dial("echo")
+                await _until(lambda: softphone.connection_panel.view.pair is not None)
+                await asyncio.sleep(2)
+            await pilot.pause(0.5)
+            return await _window(seconds)
+
+
+async def _until(predicate: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("bench state not reached")
+        await asyncio.sleep(0.02)
+
+
+async def _window(seconds: float) -> float:
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(seconds)
+    return (time.process_time() - cpu0) / (time.monotonic() - wall0)
+
+
+def _child(args: argparse.Namespace) -> None:
+    if args.child == "first-frame":
+        value = asyncio.run(_first_frame(args.kind))
+    else:
+        value = asyncio.run(_cpu(args.kind, args.seconds))
+    print(json.dumps({"value": value}))
+
+
+def _spawn(mode: str, kind: str, seconds: float) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--kind", kind, "--seconds", str(seconds)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+        env={**os.environ, "SOFTPHONE_STATE_DIR": tempfile.mkdtemp()},
+    )  # fmt: skip
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["value"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="first-frame runs per app")
+    parser.add_argument("--seconds", type=float, default=5.0, help="CPU window length")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+    rows: list[tuple[str, str, str]] = []
+    for kind, label in (("hello", "hello-world Textual app (baseline)"),
+                        ("softphone", "softphone UI")):  # fmt: skip
+        times = [_spawn("first-frame", kind, 0) * 1000 for _ in range(args.runs)]
+        rows.append((f"first frame: {label}", f"{statistics.median(times):.0f} ms",
+                     f"min {min(times):.0f} / max {max(times):.0f} ms, n={args.runs}"))  # fmt: skip
+    for kind, label in (("hello", "idle: hello-world (baseline)"),
+                        ("ui-idle", "idle: softphone UI, registered"),
+                        ("headless-call", "call: session, no UI (baseline)"),
+                        ("ui-call", "call: softphone UI, live stats")):  # fmt: skip
+        value = _spawn("cpu", kind, args.seconds)
+        rows.append((f"CPU {label}", f"{value * 100:.1f} %", f"of one core, {args.seconds:.0f}s"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>9}  note")
+    print("-" * (width + 40))
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>9}  {note}")
+
+
+if __name__ == "__main__":
+    main()

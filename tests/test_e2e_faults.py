@@ -1,0 +1,86 @@
+"""Faults around a live call: the signaling server restarts, both sides restart ICE at once."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Headless, Server, connected_call
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def received(party: Headless) -> int:
+    mark = party.mark()
+    await party.send(cmd="stats")
+    stats = await party.wait_for("stats", since=mark)
+    return int(stats["packets_received"])
+
+
+async def test_call_survives_a_signaling_server_restart(tmp_path: Path) -> None:
+    port = free_port()
+    server = await Server.start(tmp_path, "--port", str(port), name="server1")
+    args = ("--audio-in", "tone", "--audio-out", "null")
+    alice = await Headless.start(tmp_path, "alice", server.url, *args)
+    bob = await Headless.start(tmp_path, "bob", server.url, *args)
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        mark_a, mark_b = alice.mark(), bob.mark()
+        await server.stop()
+        await alice.wait_for("signaling", since=mark_a, state="reconnecting")
+        await bob.wait_for("signaling", since=mark_b, state="reconnecting")
+        # media is peer to peer: it goes on while signaling is down
+        first = await received(bob)
+        await asyncio.sleep(1.0)
+        assert await received(bob) > first
+        server = await Server.start(tmp_path, "--port", str(port), name="server2")
+        await alice.wait_for("registered", 15, since=mark_a)
+        await bob.wait_for("registered", 15, since=mark_b)
+        await alice.wait_for("signaling", since=mark_a, state="connected")
+        assert alice.find("call-state", since=mark_a, state="ended") is None
+        assert await received(bob) > first
+        # the call can still be ended cleanly by both
+        await alice.send(cmd="hangup")
+        await alice.wait_for("call-state", since=mark_a, state="ended")
+        await bob.send(cmd="hangup")
+        await bob.wait_for("call-state", since=mark_b, state="ended")
+    finally:
+        await alice.quit()
+        await bob.quit()
+        await server.stop()
+
+
+async def test_both_sides_restart_ice_at_once_and_converge(server: Server, tmp_path: Path) -> None:
+    args = ("--audio-in", "tone", "--audio-out", "null")
+    alice = await Headless.start(tmp_path, "alice", server.url, *args)
+    bob = await Headless.start(tmp_path, "bob", server.url, *args)
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        mark_a, mark_b = alice.mark(), bob.mark()
+        await asyncio.gather(alice.send(cmd="restart-ice"), bob.send(cmd="restart-ice"))
+        await alice.wait_for("ice-restart", 15, since=mark_a, phase="done")
+        await bob.wait_for("ice-restart", 15, since=mark_b, phase="done")
+        await alice.wait_for("signaling-state", since=mark_a, state="stable")
+        await asyncio.sleep(1.0)
+        for party, mark in ((alice, mark_a), (bob, mark_b)):
+            assert party.find("connection-state", since=mark, state="failed") is None
+            assert party.find("call-state", since=mark, state="ended") is None
+        first = await received(alice)
+        await asyncio.sleep(0.5)
+        assert await received(alice) > first
+    finally:
+        await alice.quit()
+        await bob.quit()
