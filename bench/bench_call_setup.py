@@ -100,8 +100,9 @@ async def headless_calls(n: int, workdir: Path) -> tuple[list[float], list[float
             if to == "bob":
                 await bob.wait_for("incoming", since=mark_b)
                 await bob.send(cmd="answer")
-            connected = await alice.wait_for("connection-state", 30, since=mark_a,
-                                             state="connected")
+            connected = await alice.wait_for(
+                "connection-state", 30, since=mark_a, state="connected"
+            )
             (person if to == "bob" else echo).append((connected["_received"] - started) * 1000)
             await alice.send(cmd="hangup")
             await alice.wait_for("call-state", since=mark_a, state="ended")

@@ -51,6 +51,12 @@ def _settings() -> Any:
 
 
 async def _first_frame(kind: str) -> float:
+    if kind == "imports":
+        import importlib
+
+        importlib.import_module("softphone.cli")  # the session stack: aiortc, av, numpy
+
+        return time.perf_counter() - STARTED
     if kind == "hello":
         app = _hello_app()
         async with app.run_test(size=(80, 24)) as pilot:
@@ -163,8 +169,10 @@ def main() -> None:
         _child(args)
         return
     rows: list[tuple[str, str, str]] = []
+    times: list[float]
     for kind, label in (("hello", "hello-world Textual app (baseline)"),
-                        ("softphone", "softphone UI")):  # fmt: skip
+                        ("imports", "importing the session stack only"),
+                        ("softphone", "softphone UI (imports included)")):  # fmt: skip
         times = [_spawn("first-frame", kind, 0) * 1000 for _ in range(args.runs)]
         rows.append((f"first frame: {label}", f"{statistics.median(times):.0f} ms",
                      f"min {min(times):.0f} / max {max(times):.0f} ms, n={args.runs}"))  # fmt: skip
@@ -172,8 +180,8 @@ def main() -> None:
                         ("ui-idle", "idle: softphone UI, registered"),
                         ("headless-call", "call: session, no UI (baseline)"),
                         ("ui-call", "call: softphone UI, live stats")):  # fmt: skip
-        value = _spawn("cpu", kind, args.seconds)
-        rows.append((f"CPU {label}", f"{value * 100:.1f} %", f"of one core, {args.seconds:.0f}s"))
+        share = _spawn("cpu", kind, args.seconds)
+        rows.append((f"CPU {label}", f"{share * 100:.1f} %", f"of one core, {args.seconds:.0f}s"))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>9}  note")
     print("-" * (width + 40))

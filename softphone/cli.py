@@ -28,10 +28,19 @@ DEFAULT_PORT = 8765
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration file")
-    parser.add_argument("--ice-host", action="append", metavar="ADDR", dest="ice_host",
-                        help="local address to gather host candidates from (repeatable)")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="stderr log level")
+    parser.add_argument(
+        "--ice-host",
+        action="append",
+        metavar="ADDR",
+        dest="ice_host",
+        help="local address to gather host candidates from (repeatable)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="stderr log level",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="A keyboard-driven WebRTC softphone for the terminal.",
     )
     _common_options(parser)
-    parser.add_argument("--headless", action="store_true",
-                        help="JSON lines on stdin/stdout instead of the terminal UI")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="JSON lines on stdin/stdout instead of the terminal UI",
+    )
     parser.add_argument("--user", help="your user name")
     parser.add_argument("--server", help="signaling server URL, ws://HOST:PORT/ws")
     parser.add_argument("--token", help="signaling server token")

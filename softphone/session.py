@@ -359,8 +359,9 @@ class SessionManager:
             return
         if state == "disconnected":
             self._lost_at = asyncio.get_running_loop().time()
-            self.emit("notice", message=f'connection lost on region "{self.state.region}"; '
-                      "restarting ICE")
+            self.emit(
+                "notice", message=f'connection lost on region "{self.state.region}"; restarting ICE'
+            )
             fallback = self.settings.fallback_region
             if fallback and fallback != self.state.region and call.peer is not None:
                 try:
@@ -383,8 +384,11 @@ class SessionManager:
             if self._lost_at is not None:
                 lost_for = asyncio.get_running_loop().time() - self._lost_at
                 self._lost_at = None
-                self.emit("notice", message=f'call recovered on region "{self.state.region}" '
-                          f"after {lost_for:.1f} s")
+                self.emit(
+                    "notice",
+                    message=f'call recovered on region "{self.state.region}" '
+                    f"after {lost_for:.1f} s",
+                )
 
     def _abandon(self, call: Call) -> None:
         """The path stayed dead: hang up for real rather than leave a silent call."""

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,14 @@ class Process:
             self.proc.kill()
 
 
-async def _spawn(args: list[str], name: str, workdir: Path, env: dict[str, str] | None,
-                 stdin: bool, prefix: list[str] | None = None) -> Process:
+async def _spawn(
+    args: list[str],
+    name: str,
+    workdir: Path,
+    env: dict[str, str] | None,
+    stdin: bool,
+    prefix: list[str] | None = None,
+) -> Process:
     stderr_path = workdir / f"{name}.stderr"
     full_env = dict(os.environ)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
@@ -70,7 +76,9 @@ async def _spawn(args: list[str], name: str, workdir: Path, env: dict[str, str] 
         full_env.update(env)
     with open(stderr_path, "wb") as err:
         proc = await asyncio.create_subprocess_exec(
-            *(prefix or []), *SOFTPHONE, *args,
+            *(prefix or []),
+            *SOFTPHONE,
+            *args,
             stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
@@ -84,10 +92,21 @@ class Server(Process):
     url: str = ""
 
     @classmethod
-    async def start(cls, workdir: Path, *extra: str, name: str = "server",
-                    env: dict[str, str] | None = None, timeout: float = 20) -> Server:
-        base = await _spawn(["serve", "--port", "0", "--ice-host", LOOPBACK, *extra],
-                            name, workdir, env, stdin=False)
+    async def start(
+        cls,
+        workdir: Path,
+        *extra: str,
+        name: str = "server",
+        env: dict[str, str] | None = None,
+        timeout: float = 20,
+    ) -> Server:
+        base = await _spawn(
+            ["serve", "--port", "0", "--ice-host", LOOPBACK, *extra],
+            name,
+            workdir,
+            env,
+            stdin=False,
+        )
         server = cls(base.proc, name, base.stderr_path)
         assert server.proc.stdout is not None
         try:
@@ -109,9 +128,16 @@ class Headless(Process):
     events: list[dict[str, Any]]
 
     @classmethod
-    async def start(cls, workdir: Path, user: str, server_url: str, *extra: str,
-                    env: dict[str, str] | None = None, ice_host: bool = True,
-                    prefix: list[str] | None = None) -> Headless:
+    async def start(
+        cls,
+        workdir: Path,
+        user: str,
+        server_url: str,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        ice_host: bool = True,
+        prefix: list[str] | None = None,
+    ) -> Headless:
         args = ["--headless", "--user", user, "--server", server_url, *extra]
         if ice_host:
             args += ["--ice-host", LOOPBACK]
@@ -131,8 +157,11 @@ class Headless(Process):
             try:
                 event = json.loads(line)
             except json.JSONDecodeError as exc:
-                event = {"event": "__not-json__", "line": line.decode(errors="replace"),
-                         "error": str(exc)}
+                event = {
+                    "event": "__not-json__",
+                    "line": line.decode(errors="replace"),
+                    "error": str(exc),
+                }
             event["_received"] = time.monotonic()
             async with self._new_event:
                 self.events.append(event)
@@ -154,8 +183,9 @@ class Headless(Process):
                 return record
         return None
 
-    async def wait_for(self, event: str, timeout: float = 20, since: int = 0,
-                       **fields: Any) -> dict[str, Any]:
+    async def wait_for(
+        self, event: str, timeout: float = 20, since: int = 0, **fields: Any
+    ) -> dict[str, Any]:
         """The first event named ``event`` (at index >= since) whose fields match."""
         deadline = time.monotonic() + timeout
         async with self._new_event:
@@ -190,8 +220,9 @@ class Headless(Process):
         return self.proc.returncode or 0
 
 
-async def connected_call(caller: Headless, callee: Headless, callee_name: str,
-                         timeout: float = 30) -> str:
+async def connected_call(
+    caller: Headless, callee: Headless, callee_name: str, timeout: float = 30
+) -> str:
     """Caller dials, callee answers, both reach connection-state connected; returns the call id."""
     await caller.send(cmd="call", to=callee_name)
     incoming = await callee.wait_for("incoming", timeout)
@@ -199,3 +230,23 @@ async def connected_call(caller: Headless, callee: Headless, callee_name: str,
     await caller.wait_for("connection-state", timeout, state="connected")
     await callee.wait_for("connection-state", timeout, state="connected")
     return str(incoming["call"])
+
+
+@contextlib.asynccontextmanager
+async def parties(
+    workdir: Path, server_url: str, **args: tuple[str, ...]
+) -> AsyncIterator[tuple[Headless, ...]]:
+    """Start one registered headless softphone per keyword (name=extra args); quit them after.
+
+    ``async with parties(tmp, url, alice=(...), bob=(...)) as (alice, bob):``
+    """
+    started: list[Headless] = []
+    try:
+        for name, extra in args.items():
+            started.append(await Headless.start(workdir, name, server_url, *extra))
+        for party in started:
+            await party.wait_for("registered")
+        yield tuple(started)
+    finally:
+        for party in started:
+            await party.quit()

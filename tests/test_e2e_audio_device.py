@@ -43,10 +43,12 @@ async def test_microphone_tone_reaches_the_other_side(
     server: Server, tmp_path: Path, pulse: dict[str, str]
 ) -> None:
     recording = tmp_path / "bob.wav"
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "default",
-                                 "--audio-out", "null", env=pulse)
-    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in", "silence",
-                               "--audio-out", f"file:{recording}")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "default", "--audio-out", "null", env=pulse
+    )
+    bob = await Headless.start(
+        tmp_path, "bob", server.url, "--audio-in", "silence", "--audio-out", f"file:{recording}"
+    )
     player: subprocess.Popen[bytes] | None = None
     try:
         await alice.wait_for("registered")
@@ -68,8 +70,11 @@ async def test_microphone_tone_reaches_the_other_side(
     samples, rate = read_wav(recording)
     # The virtual card needs a moment before a new stream plays: keep the loud part.
     block = rate // 50
-    loud = [i for i in range(0, samples.size - block, block)
-            if np.abs(samples[i : i + block]).max() > 0.05]
+    loud = [
+        i
+        for i in range(0, samples.size - block, block)
+        if np.abs(samples[i : i + block]).max() > 0.05
+    ]
     assert loud, "the microphone tone never arrived"
     heard = samples[loud[0] : loud[-1] + block]
     assert heard.size / rate >= 2.0, f"only {heard.size / rate:.2f} s of tone arrived"
@@ -79,9 +84,17 @@ async def test_microphone_tone_reaches_the_other_side(
 async def test_without_portaudio_a_notice_and_a_working_call(
     server: Server, tmp_path: Path
 ) -> None:
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "default",
-                                 "--audio-out", "default", prefix=without_portaudio_prefix(),
-                                 env=pulse_env(tmp_path / "no-sound"))
+    alice = await Headless.start(
+        tmp_path,
+        "alice",
+        server.url,
+        "--audio-in",
+        "default",
+        "--audio-out",
+        "default",
+        prefix=without_portaudio_prefix(),
+        env=pulse_env(tmp_path / "no-sound"),
+    )
     try:
         await alice.wait_for("registered")
         await alice.send(cmd="call", to="echo")

@@ -57,12 +57,15 @@ async def test_bad_frames_and_bad_sdp_leave_other_calls_alone(
     server: Server, tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
     recording = tmp_path / "bob.wav"
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:440",
-                                 "--audio-out", "null")
-    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in", "silence",
-                               "--audio-out", f"file:{recording}")
-    carol = await Headless.start(tmp_path, "carol", server.url, "--audio-in", "silence",
-                                 "--audio-out", "null")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "tone:440", "--audio-out", "null"
+    )
+    bob = await Headless.start(
+        tmp_path, "bob", server.url, "--audio-in", "silence", "--audio-out", f"file:{recording}"
+    )
+    carol = await Headless.start(
+        tmp_path, "carol", server.url, "--audio-in", "silence", "--audio-out", "null"
+    )
     try:
         for party in (alice, bob, carol):
             await party.wait_for("registered")
@@ -102,14 +105,23 @@ async def test_bad_frames_and_bad_sdp_leave_other_calls_alone(
         await carol.send(cmd="answer")
         assert (await mallory.receive())["type"] == "accept"
         mark = carol.mark()
-        await mallory.send(type="sdp", call="m1",
-                           description={"type": "offer", "sdp": "v=0\r\nthis is not sdp\r\n"})
+        await mallory.send(
+            type="sdp",
+            call="m1",
+            description={"type": "offer", "sdp": "v=0\r\nthis is not sdp\r\n"},
+        )
         bad_sdp = await carol.wait_for("error", since=mark)
         assert bad_sdp["code"] == "bad-sdp" and "offer" in bad_sdp["message"]
         mark = carol.mark()
-        await mallory.send(type="ice", call="m1", candidate={
-            "candidate": "candidate:1 1 udp 2122260223 not-an-address 5000 typ host",
-            "sdpMid": "0", "sdpMLineIndex": 0})
+        await mallory.send(
+            type="ice",
+            call="m1",
+            candidate={
+                "candidate": "candidate:1 1 udp 2122260223 not-an-address 5000 typ host",
+                "sdpMid": "0",
+                "sdpMLineIndex": 0,
+            },
+        )
         bad_candidate = await carol.wait_for("error", since=mark)
         assert bad_candidate["code"] == "bad-candidate"
         await carol.send(cmd="hangup")

@@ -30,10 +30,12 @@ def assert_tone(path: Path, hz: float, min_seconds: float = 2.0) -> None:
 
 async def test_tone_crosses_a_call_and_both_see_it_end(server: Server, tmp_path: Path) -> None:
     recording = tmp_path / "bob.wav"
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:440",
-                                 "--audio-out", "null")
-    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in", "silence",
-                               "--audio-out", f"file:{recording}")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "tone:440", "--audio-out", "null"
+    )
+    bob = await Headless.start(
+        tmp_path, "bob", server.url, "--audio-in", "silence", "--audio-out", f"file:{recording}"
+    )
     try:
         await alice.wait_for("registered")
         await bob.wait_for("registered")
@@ -58,8 +60,9 @@ async def test_tone_crosses_a_call_and_both_see_it_end(server: Server, tmp_path:
 
 async def test_echo_user_returns_the_callers_audio(server: Server, tmp_path: Path) -> None:
     recording = tmp_path / "alice.wav"
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:660",
-                                 "--audio-out", f"file:{recording}")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "tone:660", "--audio-out", f"file:{recording}"
+    )
     try:
         registered = await alice.wait_for("registered")
         assert "echo" in registered["online"]
@@ -103,8 +106,9 @@ async def test_decline_busy_unavailable_and_cancel(server: Server, tmp_path: Pat
 
         # hangup before answer: carol gives up while bob's phone rings
         await carol.send(cmd="hangup")
-        cancelled = await bob.wait_for("call-state", since=mark_b, state="ended",
-                                       call=first["call"])
+        cancelled = await bob.wait_for(
+            "call-state", since=mark_b, state="ended", call=first["call"]
+        )
         assert cancelled["reason"] == "hangup"
 
         # unavailable
@@ -139,10 +143,12 @@ async def test_mute_silences_the_microphone_and_unmute_restores_it(
     from softphone.media.analysis import rms
 
     recording = tmp_path / "bob.wav"
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone:440",
-                                 "--audio-out", "null")
-    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in", "silence",
-                               "--audio-out", f"file:{recording}")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "tone:440", "--audio-out", "null"
+    )
+    bob = await Headless.start(
+        tmp_path, "bob", server.url, "--audio-in", "silence", "--audio-out", f"file:{recording}"
+    )
     try:
         await alice.wait_for("registered")
         await bob.wait_for("registered")

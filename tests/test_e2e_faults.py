@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Headless, Server, connected_call
+from tests.harness import Headless, Server, connected_call, parties
 
 pytestmark = pytest.mark.e2e
 
@@ -28,46 +28,38 @@ async def received(party: Headless) -> int:
 
 async def test_call_survives_a_signaling_server_restart(tmp_path: Path) -> None:
     port = free_port()
-    server = await Server.start(tmp_path, "--port", str(port), name="server1")
+    servers = [await Server.start(tmp_path, "--port", str(port), name="server1")]
     args = ("--audio-in", "tone", "--audio-out", "null")
-    alice = await Headless.start(tmp_path, "alice", server.url, *args)
-    bob = await Headless.start(tmp_path, "bob", server.url, *args)
     try:
-        await alice.wait_for("registered")
-        await bob.wait_for("registered")
-        await connected_call(alice, bob, "bob")
-        mark_a, mark_b = alice.mark(), bob.mark()
-        await server.stop()
-        await alice.wait_for("signaling", since=mark_a, state="reconnecting")
-        await bob.wait_for("signaling", since=mark_b, state="reconnecting")
-        # media is peer to peer: it goes on while signaling is down
-        first = await received(bob)
-        await asyncio.sleep(1.0)
-        assert await received(bob) > first
-        server = await Server.start(tmp_path, "--port", str(port), name="server2")
-        await alice.wait_for("registered", 15, since=mark_a)
-        await bob.wait_for("registered", 15, since=mark_b)
-        await alice.wait_for("signaling", since=mark_a, state="connected")
-        assert alice.find("call-state", since=mark_a, state="ended") is None
-        assert await received(bob) > first
-        # the call can still be ended cleanly by both
-        await alice.send(cmd="hangup")
-        await alice.wait_for("call-state", since=mark_a, state="ended")
-        await bob.send(cmd="hangup")
-        await bob.wait_for("call-state", since=mark_b, state="ended")
+        async with parties(tmp_path, servers[0].url, alice=args, bob=args) as (alice, bob):
+            await connected_call(alice, bob, "bob")
+            mark_a, mark_b = alice.mark(), bob.mark()
+            await servers[0].stop()
+            await alice.wait_for("signaling", since=mark_a, state="reconnecting")
+            await bob.wait_for("signaling", since=mark_b, state="reconnecting")
+            # media is peer to peer: it goes on while signaling is down
+            first = await received(bob)
+            await asyncio.sleep(1.0)
+            assert await received(bob) > first
+            servers.append(await Server.start(tmp_path, "--port", str(port), name="server2"))
+            await alice.wait_for("registered", 15, since=mark_a)
+            await bob.wait_for("registered", 15, since=mark_b)
+            await alice.wait_for("signaling", since=mark_a, state="connected")
+            assert alice.find("call-state", since=mark_a, state="ended") is None
+            assert await received(bob) > first
+            # the call can still be ended cleanly by both
+            await alice.send(cmd="hangup")
+            await alice.wait_for("call-state", since=mark_a, state="ended")
+            await bob.send(cmd="hangup")
+            await bob.wait_for("call-state", since=mark_b, state="ended")
     finally:
-        await alice.quit()
-        await bob.quit()
-        await server.stop()
+        for server in servers:
+            await server.stop()
 
 
 async def test_both_sides_restart_ice_at_once_and_converge(server: Server, tmp_path: Path) -> None:
     args = ("--audio-in", "tone", "--audio-out", "null")
-    alice = await Headless.start(tmp_path, "alice", server.url, *args)
-    bob = await Headless.start(tmp_path, "bob", server.url, *args)
-    try:
-        await alice.wait_for("registered")
-        await bob.wait_for("registered")
+    async with parties(tmp_path, server.url, alice=args, bob=args) as (alice, bob):
         await connected_call(alice, bob, "bob")
         mark_a, mark_b = alice.mark(), bob.mark()
         await asyncio.gather(alice.send(cmd="restart-ice"), bob.send(cmd="restart-ice"))
@@ -81,6 +73,3 @@ async def test_both_sides_restart_ice_at_once_and_converge(server: Server, tmp_p
         first = await received(alice)
         await asyncio.sleep(0.5)
         assert await received(alice) > first
-    finally:
-        await alice.quit()
-        await bob.quit()

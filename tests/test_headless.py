@@ -42,8 +42,9 @@ def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
 
 
 async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_path: Path) -> None:
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "tone",
-                                 "--audio-out", "null")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "tone", "--audio-out", "null"
+    )
     try:
         await alice.wait_for("registered")
         cases = [
@@ -76,8 +77,9 @@ async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_
 
 
 async def test_end_of_stdin_quits_cleanly(server: Server, tmp_path: Path) -> None:
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "silence",
-                                 "--audio-out", "null")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "silence", "--audio-out", "null"
+    )
     await alice.wait_for("registered")
     assert alice.proc.stdin is not None
     alice.proc.stdin.close()

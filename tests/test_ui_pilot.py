@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from softphone.ui.screens.dial import DialScreen
 from softphone.ui.screens.help import HelpScreen
 from softphone.ui.screens.incoming import IncomingCallScreen
 from softphone.ui.screens.region_picker import RegionPickerScreen
-from tests.coturn import PASSWORD, USER, start_regions
+from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
 from tests.test_ui_support import (
     SECRET,
     log_kinds,
@@ -67,7 +68,7 @@ async def test_dial_echo_connects_shows_pair_then_hangs_up(tmp_path: Path) -> No
 
 
 @pytest.fixture
-def turn_regions() -> object:
+def turn_regions() -> Iterator[list[TurnRegion]]:
     started = start_regions("127.0.0.2", "127.0.0.3", base_port=51000)
     yield started
     for region in started:
@@ -75,9 +76,9 @@ def turn_regions() -> object:
 
 
 async def test_region_picker_switches_servers_and_relay_pair(
-    tmp_path: Path, turn_regions: list[object]
+    tmp_path: Path, turn_regions: list[TurnRegion]
 ) -> None:
-    eu, us = turn_regions  # type: ignore[misc]
+    eu, us = turn_regions
     settings = ui_settings(
         ice_transport_policy="relay",
         regions=(
@@ -111,7 +112,9 @@ async def test_region_picker_switches_servers_and_relay_pair(
             assert servers.region_name == "us-east"
             assert [row.url for row in servers.rows] == [us.url]
             progress = app.ice_panel.progress.switch
-            await wait_until(lambda: app.ice_panel.progress.switch.outcome is not None)
+            await wait_until(
+                lambda: getattr(app.ice_panel.progress.switch, "outcome", None) is not None
+            )
             progress = app.ice_panel.progress.switch
             assert progress is not None and progress.outcome == "done", progress
             assert [s.state for s in progress.steps] == ["done"] * len(progress.steps)
@@ -139,7 +142,7 @@ async def test_bad_region_shows_set_configuration_error_and_keeps_old_servers(
             await wait_until(lambda: app.connection_panel.view.pair is not None)
             await pilot.press("n")
             progress = app.ice_panel.progress
-            await wait_until(lambda: progress.switch is not None and progress.switch.outcome)
+            await wait_until(lambda: getattr(progress.switch, "outcome", None) is not None)
             assert progress.switch is not None
             assert progress.switch.outcome == "failed"
             assert "InvalidAccessError" in progress.switch.message
@@ -183,7 +186,9 @@ async def test_incoming_call_declined_and_modal_gone_when_caller_hangs_up(
         app = make_app(make_session(url, settings), tmp_path)
         bob = make_session(url, ui_settings(user="bob", regions=(Region("eu-west"),)), "bob")
         bob_states: list[str] = []
-        bob.subscribe(lambda e: bob_states.append(str(e.get("state"))) if e.name == "call-state" else None)
+        bob.subscribe(
+            lambda e: bob_states.append(str(e.get("state"))) if e.name == "call-state" else None
+        )
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(lambda: app.session.state.signaling == "connected")
             await bob.start()

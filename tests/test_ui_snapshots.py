@@ -85,33 +85,38 @@ def emit_call(app: SoftphoneApp, clock: ManualClock, *, switch: str | None = Non
              selected_pair={"local": LOCAL, "remote": REMOTE})  # fmt: skip
     if switch:
         app.ice_panel.progress.begin_region(switch, clock(), in_call=True)
-        for delta, name, fields in [
+        switch_steps: list[tuple[float, str, dict[str, Any]]] = [
             (0.001, "region", {"name": switch, "urls": ["stun:127.0.0.1:3478"]}),
             (0.0, "set-configuration", {"region": switch, "urls": ["stun:127.0.0.1:3478"]}),
             (0.002, "negotiationneeded", {}),
             (0.004, "ice-restart", {"call": "c1", "phase": "begun", "ufrag": "abcd"}),
             (0.003, "offer-sent", {"call": "c1"}),
             (0.030, "answer-received", {"call": "c1"}),
-        ]:
+        ]
+        for delta, name, fields in switch_steps:
             clock.advance(delta)
             emit(name, **fields)
 
 
 def run(
-    snap_compare: SnapCompare, app: SoftphoneApp, before: Callable[[Pilot[Any]], Awaitable[None]],
+    snap_compare: SnapCompare,
+    app: SoftphoneApp,
+    before: Callable[[Pilot[Any]], Awaitable[None]],
     size: tuple[int, int] = (80, 24),
 ) -> bool:
     return snap_compare(app, terminal_size=size, run_before=before)
 
 
-def test_idle_80x24(snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path) -> None:
+def test_idle_80x24(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
     app, _ = build(url, settings, tmp_path)
     assert run(snap_compare, app, registered)
 
 
-def in_call(app: SoftphoneApp, clock: ManualClock, switch: str | None = None) -> Callable[
-    [Pilot[Any]], Awaitable[None]
-]:
+def in_call(
+    app: SoftphoneApp, clock: ManualClock, switch: str | None = None
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
     async def before(pilot: Pilot[Any]) -> None:
         await registered(pilot)
         emit_call(app, clock, switch=switch)
@@ -122,7 +127,9 @@ def in_call(app: SoftphoneApp, clock: ManualClock, switch: str | None = None) ->
     return before
 
 
-def test_in_call_80x24(snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path) -> None:
+def test_in_call_80x24(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
     app, clock = build(url, settings, tmp_path)
     assert run(snap_compare, app, in_call(app, clock))
 
@@ -141,7 +148,9 @@ def test_region_switch_in_progress(
     assert run(snap_compare, app, in_call(app, clock, switch="us-east"), size=(120, 40))
 
 
-def test_help_screen(snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path) -> None:
+def test_help_screen(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
     app, _ = build(url, settings, tmp_path)
 
     async def before(pilot: Pilot[Any]) -> None:

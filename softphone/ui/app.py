@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -36,7 +36,7 @@ from softphone.ui.ui_state import UiState, load_ui_state, save_ui_state
 from softphone.ui.widgets.call_controls import CallPanel
 from softphone.ui.widgets.connection import ConnectionPanel
 from softphone.ui.widgets.event_log import EventLog, LogEntry
-from softphone.ui.widgets.ice_servers import IceServersPanel
+from softphone.ui.widgets.ice_servers import IceServerLike, IceServersPanel
 
 if TYPE_CHECKING:
     from softphone.session import SessionManager
@@ -68,7 +68,7 @@ class SoftphoneApp(App[int]):
         *global_bindings(),
     ]
     COMMANDS = App.COMMANDS | {SoftphoneCommands}
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 (declared by App without ClassVar)
         (0, "-narrow"),
         (120, "-wide"),
     ]
@@ -108,7 +108,9 @@ class SoftphoneApp(App[int]):
 
     def get_default_screen(self) -> MainScreen:
         settings = self.session.settings
-        regions = {region.name: region.ice_servers for region in settings.regions}
+        regions: dict[str, Sequence[IceServerLike]] = {
+            region.name: region.ice_servers for region in settings.regions
+        }
         self.main = MainScreen(regions=regions, origin=self.origin)
         return self.main
 

@@ -176,8 +176,12 @@
     };`;
   let frameWorker = null;
 
+  // Chrome only hands frames to a transform set before the receiver is
+  // configured: for the caller that is before the answer is applied, so the
+  // caller sets it when it adds its track and the callee when the offer's track arrives.
   function watchFrames(call, receiver) {
     if (!state.monitor || typeof RTCRtpScriptTransform !== "function") return;
+    if (!receiver || receiver.transform) return;
     if (!frameWorker) {
       const url = URL.createObjectURL(new Blob([FRAME_WORKER], { type: "text/javascript" }));
       frameWorker = new Worker(url);
@@ -390,6 +394,7 @@
             const stream = await microphone();
             for (const track of stream.getAudioTracks()) this.pc.addTrack(track, stream);
             this.trackAdded = true;
+            watchFrames(this, this.pc.getReceivers()[0]);
           }
           break;
         case "decline":
@@ -831,7 +836,7 @@
     get online() { return [...state.online].sort(); },
     get regions() { return state.regions.map((r) => r.name); },
     get region() { return state.region; },
-    get call() { return state.call ? state.call.summary() : null; },
+    get current() { return state.call ? state.call.summary() : null; },
     get lastCall() { return state.lastCall ? state.lastCall.summary() : null; },
     get pc() { return state.call ? state.call.pc : null; },
     get events() { return state.events; },

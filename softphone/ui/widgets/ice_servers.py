@@ -25,9 +25,16 @@ from softphone.ui.widgets.region_switch import SwitchProgress
 
 
 class IceServerLike(Protocol):
-    urls: Sequence[str] | str
-    username: str | None
-    credential: str | None
+    """What the panel reads of an ICE server (credentials only to say they exist)."""
+
+    @property
+    def urls(self) -> Sequence[str] | str: ...
+
+    @property
+    def username(self) -> str | None: ...
+
+    @property
+    def credential(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
