@@ -142,7 +142,10 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
         from softphone.ui.app import SoftphoneApp
 
         app = SoftphoneApp(session)
-        await app.run_async()
+        try:
+            await app.run_async()
+        finally:
+            await session.close()  # the app closes it on quit; this covers a crash
         return app.return_code or 0
     return 0
 

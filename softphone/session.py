@@ -21,8 +21,9 @@ from softphone.call import Call, pair_fields
 from softphone.config import ConfigError, Settings
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
-from softphone.rtc.configuration import Configuration, describe_urls
+from softphone.rtc.configuration import Configuration, describe_urls, shown_url
 from softphone.rtc.errors import DOMException
+from softphone.rtc.server_check import check_servers
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,
@@ -93,6 +94,7 @@ class SessionManager:
         self._notices_given: set[str] = set()
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
+        self._closed = False
         self._lost_at: float | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -110,7 +112,10 @@ class SessionManager:
         await self.signaling.start(self._on_signaling)
 
     async def close(self) -> None:
-        """Hang up if needed and leave the server."""
+        """Hang up if needed and leave the server; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
         if self.call is not None and not self.call.ended:
             await self.hangup()
         for task in list(self._pending_tasks):
@@ -450,3 +455,15 @@ class SessionManager:
     def _emit_region(self, name: str, configuration: Configuration) -> None:
         self.state.region = name
         self.emit("region", name=name, urls=describe_urls(configuration))
+        if configuration.ice_servers:
+            self._spawn(self._check_servers(name, configuration))
+
+    async def _check_servers(self, region: str, configuration: Configuration) -> None:
+        """One ``ice-server`` event per URL: did it answer, and its round-trip time."""
+        for check in await check_servers(configuration.ice_servers):
+            fields: dict[str, Any] = {"region": region, "url": shown_url(check.url), "ok": check.ok}
+            if check.rtt_ms is not None:
+                fields["rtt_ms"] = check.rtt_ms
+            if check.error:
+                fields["error"] = check.error
+            self.emit("ice-server", **fields)

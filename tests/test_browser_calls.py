@@ -238,7 +238,7 @@ async def test_a_person_can_use_the_page(server: Server, browser: Browser) -> No
         await bob.page.click("#answer")
         for phone in (alice, bob):
             await phone.page.wait_for_function(
-                "document.getElementById('st-connection').textContent === 'connected'"
+                "() => document.getElementById('st-connection').textContent === 'connected'"
             )
             pair = await phone.page.text_content("#st-pair")
             assert pair is not None and "127.0.0.1" in pair

@@ -75,6 +75,8 @@ async def test_relay_call_switches_region_and_never_shows_the_credential(
     try:
         region = await alice.wait_for("region", name="eu-west")
         assert region["urls"] == [regions["eu-west"].url]
+        check = await alice.wait_for("ice-server", region="eu-west")
+        assert check["ok"] is True and check["rtt_ms"] >= 0, check
         await alice.wait_for("registered")
         await bob.wait_for("registered")
         await connected_call(alice, bob, "bob")
@@ -271,6 +273,8 @@ async def test_unreachable_region_fails_clearly_and_the_call_stays(
     async with relay_call(tmp_path, server, config) as (alice, bob):
         mark = alice.mark()
         await alice.send(cmd="region", name="dead")
+        check = await alice.wait_for("ice-server", since=mark, region="dead")
+        assert check["ok"] is False and check["error"], check
         failed = await alice.wait_for("ice-restart", 20, since=mark, phase="failed")
         assert "127.0.0.4" in json.dumps(failed), failed
         assert PASSWORD not in json.dumps(failed)
