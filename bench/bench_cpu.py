@@ -104,7 +104,7 @@ def _tone_track() -> Any:
     second = (0.3 * 32767 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE))
     table = second.astype(np.int16)
 
-    class Tone(MediaStreamTrack):  # type: ignore[misc]
+    class Tone(MediaStreamTrack):
         kind = "audio"
 
         def __init__(self) -> None:
@@ -137,7 +137,7 @@ async def _consume(track: Any, record: Path | None, counter: list[int]) -> None:
     from aiortc.mediastreams import MediaStreamError
 
     out: wave.Wave_write | None = None
-    try:
+    with contextlib.ExitStack() as stack:
         while True:
             try:
                 frame = await track.recv()
@@ -147,14 +147,11 @@ async def _consume(track: Any, record: Path | None, counter: list[int]) -> None:
             if record is None:
                 continue
             if out is None:
-                out = wave.open(str(record), "wb")
+                out = stack.enter_context(wave.open(str(record), "wb"))
                 out.setnchannels(len(frame.layout.channels))
                 out.setsampwidth(2)
                 out.setframerate(frame.sample_rate)
             out.writeframes(frame.to_ndarray().tobytes())
-    finally:
-        if out is not None:
-            out.close()
 
 
 async def peer(role: str, record: Path | None) -> None:
@@ -176,11 +173,11 @@ async def peer(role: str, record: Path | None) -> None:
     tasks: list[asyncio.Task[None]] = []
     connected = loop.create_future()
 
-    @pc.on("track")  # type: ignore[misc]
+    @pc.on("track")
     def on_track(track: Any) -> None:
         tasks.append(asyncio.create_task(_consume(track, record, frames)))
 
-    @pc.on("connectionstatechange")  # type: ignore[misc]
+    @pc.on("connectionstatechange")
     def on_state() -> None:
         if pc.connectionState == "connected" and not connected.done():
             connected.set_result(None)
@@ -408,7 +405,7 @@ async def run(seconds: float, warmup: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=15, help="measuring window per row")
+    parser.add_argument("--seconds", type=float, default=12, help="measuring window per row")
     parser.add_argument("--warmup", type=float, default=2, help="wait after connecting")
     parser.add_argument("--peer", choices=("offer", "answer"), help=argparse.SUPPRESS)
     parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)

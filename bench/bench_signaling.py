@@ -85,9 +85,9 @@ def cpu_seconds(pid: int) -> float:
     """
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[0])
+        with (contextlib.suppress(FileNotFoundError, ProcessLookupError),
+              open(f"/proc/{pid}/task/{task}/schedstat") as f):
+            total += int(f.read().split()[0])
     return total / 1e9
 
 
@@ -148,9 +148,11 @@ async def bare_server() -> None:
 
 
 class _Client:
-    __slots__ = ("accepted", "call", "name", "peer", "reader", "suffixes", "welcome", "ws")
+    __slots__ = ("accepted", "call", "group", "name", "peer", "reader", "suffixes", "welcome",
+                 "ws")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, group: str, name: str) -> None:
+        self.group = group
         self.name = name
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.peer: _Client | None = None
@@ -162,31 +164,36 @@ class _Client:
 
 
 class Generator:
-    """Holds whole calls, so both ends of every relayed message are timed on one clock."""
+    """Holds whole calls, so both ends of every relayed message are timed on one clock.
+
+    Clients come in groups, one per server under test, so both servers can hold
+    their registered clients while the other one is measured.
+    """
 
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
-        self.clients: list[_Client] = []
+        self.groups: dict[str, list[_Client]] = {}
         self.received = 0
-        self.errors = 0
+        self.errors: dict[str, int] = {}
         self.latencies: list[float] = []
         self.answer_until = 0.0  # saturation: answer each message until then
         self.sent = 0
 
-    async def register(self, url: str, pairs: list[list[str]]) -> dict[str, Any]:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        self.clients = []
-        self.errors = 0
+    async def register(self, group: str, url: str, pairs: list[list[str]]) -> dict[str, Any]:
+        if self.session is None:
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        clients = self.groups[group] = []
+        self.errors[group] = 0
         for i, (a, b) in enumerate(pairs):
-            caller, callee = _Client(a), _Client(b)
+            caller, callee = _Client(group, a), _Client(group, b)
             caller.peer, callee.peer = callee, caller
             caller.call = callee.call = f"call-{a}-{i}"
             for c in (caller, callee):
                 c.suffixes = _suffixes(c.call)
-            self.clients += [caller, callee]
+            clients += [caller, callee]
         limit = asyncio.Semaphore(REGISTER_CONCURRENCY)
         started = time.perf_counter()
-        latencies = await asyncio.gather(*(self._register(c, url, limit) for c in self.clients))
+        latencies = await asyncio.gather(*(self._register(c, url, limit) for c in clients))
         return {"start": started, "end": time.perf_counter(), "latencies": latencies}
 
     async def _register(self, client: _Client, url: str, limit: asyncio.Semaphore) -> float:
@@ -199,8 +206,8 @@ class Generator:
             await asyncio.wait_for(client.welcome, 60)
             return (time.perf_counter() - t0) * 1000
 
-    async def pair(self) -> dict[str, Any]:
-        callers = self.clients[0::2]
+    async def pair(self, group: str) -> dict[str, Any]:
+        callers = self.groups[group][0::2]
         for c in callers:
             assert c.ws is not None and c.peer is not None
             await c.ws.send_str(json.dumps({"type": "invite", "call": c.call, "to": c.peer.name}))
@@ -231,7 +238,7 @@ class Generator:
             elif kind == "accept" and not client.accepted.done():
                 client.accepted.set_result(None)
             elif kind == "error":
-                self.errors += 1
+                self.errors[client.group] += 1
                 print(f"generator: server error {obj.get('code')}: {obj.get('message')}",
                       file=sys.stderr)
 
@@ -251,15 +258,16 @@ class Generator:
         while self.received < self.sent and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
 
-    def _result(self, elapsed: float, received_in_window: int) -> dict[str, Any]:
+    def _result(self, group: str, elapsed: float, received_in_window: int) -> dict[str, Any]:
         lat = self.latencies
         if len(lat) > SAMPLES_KEPT:
             lat = lat[:: len(lat) // SAMPLES_KEPT + 1]
         return {"sent": self.sent, "received": self.received, "in_window": received_in_window,
-                "elapsed": elapsed, "latencies": lat, "errors": self.errors}
+                "elapsed": elapsed, "latencies": lat, "errors": self.errors[group]}
 
-    async def rate(self, rate: float, seconds: float) -> dict[str, Any]:
+    async def rate(self, group: str, rate: float, seconds: float) -> dict[str, Any]:
         """Open loop: send at ``rate`` per second, round robin over the clients."""
+        clients = self.groups[group]
         self._reset()
         started = time.perf_counter()
         end = started + seconds
@@ -267,38 +275,42 @@ class Generator:
         while (now := time.perf_counter()) < end:
             due = int(rate * (now - started)) - self.sent
             for _ in range(due):
-                await self._send(self.clients[i % len(self.clients)])
+                await self._send(clients[i % len(clients)])
                 i += 1
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
         in_window = self.received
         await self._drain()
-        return self._result(elapsed, in_window)
+        return self._result(group, elapsed, in_window)
 
-    async def saturate(self, seconds: float, window: int) -> dict[str, Any]:
+    async def saturate(self, group: str, seconds: float, window: int) -> dict[str, Any]:
         """Closed loop: ``window`` messages in flight per client, each answered on arrival."""
         self._reset()
         started = time.perf_counter()
         self.answer_until = started + seconds
         for _ in range(window):
-            for client in self.clients:
+            for client in self.groups[group]:
                 await self._send(client)
         await asyncio.sleep(seconds)
         elapsed = time.perf_counter() - started
         in_window = self.received
         await self._drain()
-        return self._result(elapsed, in_window)
+        return self._result(group, elapsed, in_window)
 
-    async def close(self) -> dict[str, Any]:
-        for c in self.clients:
+    async def close(self, group: str) -> dict[str, Any]:
+        clients = self.groups.pop(group, [])
+        for c in clients:
             if c.ws is not None:
                 await c.ws.close()
-        readers = [c.reader for c in self.clients if c.reader is not None]
+        readers = [c.reader for c in clients if c.reader is not None]
         await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 10)
+        return {"closed": len(clients)}
+
+    async def quit(self) -> None:
+        for group in list(self.groups):
+            await self.close(group)
         if self.session is not None:
             await self.session.close()
-        self.clients = []
-        return {"closed": True}
 
 
 def _suffixes(call: str) -> tuple[str, ...]:
@@ -323,7 +335,7 @@ async def generator_main() -> None:
         result = await getattr(gen, name)(**cmd)
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
-    await gen.close()
+    await gen.quit()
 
 
 # --- orchestration ----------------------------------------------------------------------
@@ -392,9 +404,12 @@ async def phase(generators: Sequence[Child], server_pid: int,
 
 
 @dataclass
-class Measured:
-    """One server under one load; ``figures`` maps a metric name to its value."""
+class Target:
+    """One server under test and the figures measured on it, by metric name."""
 
+    name: str
+    url: str
+    pid: int
     figures: dict[str, float] = field(default_factory=dict)
 
 
@@ -406,81 +421,84 @@ class Load:
     window: int  # messages in flight per client, saturation phase
 
 
-async def load(server_url: str, server_pid: int, generators: Sequence[Child],
-               spec: Load) -> Measured:
-    g = len(generators)
-    n = spec.clients
-    pairs = [[f"u{2 * i}", f"u{2 * i + 1}"] for i in range(n // 2)]
-    mine = [pairs[i::g] for i in range(g)]
-    out = Measured()
-    f = out.figures
-
-    reg = await phase(generators, server_pid,
-                      [{"cmd": "register", "url": server_url, "pairs": p} for p in mine])
+async def register(gens: Sequence[Child], t: Target, spec: Load) -> None:
+    g = len(gens)
+    pairs = [[f"u{2 * i}", f"u{2 * i + 1}"] for i in range(spec.clients // 2)]
+    reg = await phase(gens, t.pid, [{"cmd": "register", "group": t.name, "url": t.url,
+                                     "pairs": pairs[i::g]} for i in range(g)])
     span = max(r["end"] for r in reg.results) - min(r["start"] for r in reg.results)
-    f["registration: clients/s"] = n / span
+    f = t.figures
+    f["registration: clients/s"] = spec.clients / span
     f["registration: connect+hello+welcome median ms"] = percentile(reg.latencies, 0.5)
     f["registration: connect+hello+welcome p99 ms"] = percentile(reg.latencies, 0.99)
-    f["registration: server CPU ms per client"] = reg.server_cpu / 100 * reg.elapsed * 1000 / n
+    f["registration: server CPU ms per client"] = (
+        reg.server_cpu / 100 * reg.elapsed * 1000 / spec.clients)
+    await phase(gens, t.pid, [{"cmd": "pair", "group": t.name}] * g)
 
-    await phase(generators, server_pid, [{"cmd": "pair"}] * g)
 
-    fixed = await phase(generators, server_pid,
-                        [{"cmd": "rate", "rate": spec.rate / g, "seconds": spec.seconds}] * g)
-    elapsed = max(r["elapsed"] for r in fixed.results)
-    relayed = sum(r["in_window"] for r in fixed.results) / elapsed
-    label = f"fixed {spec.rate:g} msg/s"
+def _relay_figures(t: Target, label: str, p: Phase) -> None:
+    elapsed = max(r["elapsed"] for r in p.results)
+    relayed = sum(r["in_window"] for r in p.results) / elapsed
+    f = t.figures
     f[f"{label}: relayed msg/s"] = relayed
-    f[f"{label}: latency median ms"] = percentile(fixed.latencies, 0.5)
-    f[f"{label}: latency p99 ms"] = percentile(fixed.latencies, 0.99)
-    f[f"{label}: server CPU %"] = fixed.server_cpu
-    f[f"{label}: server CPU us/msg"] = fixed.server_cpu / 100 * 1e6 / max(1.0, relayed)
-    f[f"{label}: generators CPU % (sum)"] = fixed.generator_cpu
-
-    sat = await phase(generators, server_pid, [
-        {"cmd": "saturate", "seconds": spec.seconds, "window": spec.window}] * g)
-    elapsed = max(r["elapsed"] for r in sat.results)
-    relayed = sum(r["in_window"] for r in sat.results) / elapsed
-    label = f"saturation, {spec.window} in flight/client"
-    f[f"{label}: relayed msg/s"] = relayed
-    f[f"{label}: latency median ms"] = percentile(sat.latencies, 0.5)
-    f[f"{label}: latency p99 ms"] = percentile(sat.latencies, 0.99)
-    f[f"{label}: server CPU %"] = sat.server_cpu
-    f[f"{label}: server CPU us/msg"] = sat.server_cpu / 100 * 1e6 / max(1.0, relayed)
-    f[f"{label}: generators CPU % (sum)"] = sat.generator_cpu
-
-    lost = sum(r["sent"] - r["received"] for r in fixed.results + sat.results)
-    f["messages lost or late (>5 s)"] = lost
-    f["error replies"] = sum(r["errors"] for r in sat.results)
-    await phase(generators, server_pid, [{"cmd": "close"}] * g)
-    return out
+    f[f"{label}: latency median ms"] = percentile(p.latencies, 0.5)
+    f[f"{label}: latency p99 ms"] = percentile(p.latencies, 0.99)
+    f[f"{label}: server CPU %"] = p.server_cpu
+    f[f"{label}: server CPU us/msg"] = p.server_cpu / 100 * 1e6 / max(1.0, relayed)
+    f[f"{label}: generators CPU % (sum)"] = p.generator_cpu
+    lost = sum(r["sent"] - r["received"] for r in p.results)
+    f["messages lost or late (>5 s)"] = f.get("messages lost or late (>5 s)", 0) + lost
+    f["error replies"] = sum(r["errors"] for r in p.results)
 
 
-async def softphone_load(workdir: Path, generators: Sequence[Child], spec: Load) -> Measured:
-    server = await Server.start(workdir, "--no-echo", name=f"server-{spec.clients}")
+async def fixed_rate(gens: Sequence[Child], t: Target, spec: Load) -> None:
+    cmd = {"cmd": "rate", "group": t.name, "rate": spec.rate / len(gens),
+           "seconds": spec.seconds}
+    _relay_figures(t, f"fixed {spec.rate:g} msg/s", await phase(gens, t.pid, [cmd] * len(gens)))
+
+
+async def saturation(gens: Sequence[Child], t: Target, spec: Load) -> None:
+    cmd = {"cmd": "saturate", "group": t.name, "seconds": spec.seconds, "window": spec.window}
+    _relay_figures(t, f"saturation, {spec.window} in flight/client",
+                   await phase(gens, t.pid, [cmd] * len(gens)))
+
+
+async def compare(gens: Sequence[Child], workdir: Path, spec: Load) -> tuple[Target, Target]:
+    """Both servers up at once, each phase run on one right after the other.
+
+    Idle connections cost nothing, and back-to-back phases see nearly the same
+    background load on a shared machine, which keeps the ratios honest.
+    """
+    bare_proc = await Child.start("--bare-server")
+    server: Server | None = None
     try:
-        return await load(server.url, server.proc.pid, generators, spec)
+        url = (await bare_proc.readline(20)).strip().removeprefix("listening on ")
+        bare = Target("bare", url, bare_proc.proc.pid)
+        server = await Server.start(workdir, "--no-echo", name=f"server-{spec.clients}")
+        ours = Target("softphone", server.url, server.proc.pid)
+        for step in (register, fixed_rate, saturation):
+            for target in (bare, ours):
+                await step(gens, target, spec)
+        for target in (bare, ours):
+            await phase(gens, target.pid, [{"cmd": "close", "group": target.name}] * len(gens))
+        return ours, bare
     finally:
-        await server.stop()
+        if server is not None:
+            await server.stop()
+        await bare_proc.stop()
 
 
-async def bare_load(generators: Sequence[Child], spec: Load) -> Measured:
-    server = await Child.start("--bare-server")
-    try:
-        url = (await server.readline(20)).strip().removeprefix("listening on ")
-        return await load(url, server.proc.pid, generators, spec)
-    finally:
-        await server.stop()
-
-
-def format_table(title: str, ours: Measured, base: Measured) -> str:
+def format_table(title: str, ours: Target, base: Target) -> str:
     """Metric, softphone serve, bare relay, ratio (softphone / bare)."""
-    header = f"{'':<52} {'softphone':>10} {'bare relay':>11} {'x baseline':>11}"
+    header = f"{'':<60} {'softphone':>10} {'bare relay':>11} {'x baseline':>11}"
     lines = [title, "=" * len(header), header, "-" * len(header)]
-    for name, value in ours.figures.items():
+    # Counts of what went wrong go last, after the measurements.
+    names = sorted(ours.figures, key=lambda name: ":" not in name)
+    for name in names:
+        value = ours.figures[name]
         other = base.figures.get(name, float("nan"))
         ratio = f"{value / other:.2f}" if other and other == other else ""
-        lines.append(f"{name:<52} {value:>10.1f} {other:>11.1f} {ratio:>11}")
+        lines.append(f"{name:<60} {value:>10.1f} {other:>11.1f} {ratio:>11}")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
@@ -493,9 +511,7 @@ async def run(sizes: Sequence[int], rate: float, seconds: float, window: int,
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for n in sizes:
-                spec = Load(n, rate, seconds, window)
-                base = await bare_load(gens, spec)
-                ours = await softphone_load(Path(tmp), gens, spec)
+                ours, base = await compare(gens, Path(tmp), Load(n, rate, seconds, window))
                 title = (f"Signaling load, N={n} clients ({n // 2} calls), "
                          f"{generators} generator processes, {seconds:g} s per phase")
                 tables.append(format_table(title, ours, base))

@@ -83,6 +83,7 @@ class SessionManager:
         signaling: Signaling,
         *,
         media: MediaChoice | None = None,
+        check_ice_servers: bool = True,
     ) -> None:
         self.settings = settings
         self.signaling = signaling
@@ -95,6 +96,9 @@ class SessionManager:
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
+        # Probing each ICE server (ice-server events) is on for users; screen
+        # snapshots turn it off because round-trip times differ every run.
+        self._check_ice_servers = check_ice_servers
         self._lost_at: float | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -455,7 +459,7 @@ class SessionManager:
     def _emit_region(self, name: str, configuration: Configuration) -> None:
         self.state.region = name
         self.emit("region", name=name, urls=describe_urls(configuration))
-        if configuration.ice_servers:
+        if self._check_ice_servers and configuration.ice_servers:
             self._spawn(self._check_servers(name, configuration))
 
     async def _check_servers(self, region: str, configuration: Configuration) -> None:

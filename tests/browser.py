@@ -209,20 +209,22 @@ class WebPhone:
             ) from None
         return await handle.json_value()
 
-    async def wait_event(self, name: str, *, since: int = 0, timeout: float = 20,
+    async def wait_event(self, name: str, /, *, since: int = 0, timeout: float = 20,
                          **fields: Any) -> dict[str, Any]:
         """The first event ``name`` at index >= since whose fields match."""
         found = await self.wait_until(
             """([name, since, fields]) => window.softphone.events.slice(since).find(
                  (e) => e.event === name &&
-                   Object.entries(fields).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)))""",
+                   Object.entries(fields).every(
+                     ([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)))""",
             [name, since, fields], timeout=timeout, what=f"event {name} {fields}",
         )
         return dict(found)
 
     async def wait_connected(self, timeout: float = 20) -> None:
         await self.wait_until(
-            "() => window.softphone.current && window.softphone.current.connectionState === 'connected'",
+            "() => window.softphone.current"
+            " && window.softphone.current.connectionState === 'connected'",
             timeout=timeout, what="connection-state connected",
         )
 

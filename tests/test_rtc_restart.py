@@ -31,6 +31,7 @@ from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
 
 LOOPBACK = ["127.0.0.1"]
 MAX_GAP_MS = 60
+FLOWING_GAP_MS = 150
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +325,9 @@ async def test_unreachable_region_keeps_the_old_path(
     assert pair is not None and pair.local.address == a.address
     assert call.caller.connectionState == "connected"
     await call.heard["callee"].wait_frames(10)
-    assert call.heard["callee"].max_gap_ms(start, time.monotonic()) < MAX_GAP_MS
+    # Audio keeps flowing on the old path (no hole of a break, ~300 ms); the
+    # strict switch bound is for switches that succeed, not for this one.
+    assert call.heard["callee"].max_gap_ms(start, time.monotonic()) < FLOWING_GAP_MS
     assert "zz-user" not in str(call.events) and "zz-secret" not in str(call.events)
 
 

@@ -43,12 +43,15 @@ def ui_settings(**changes: Any) -> Settings:
     return Settings(**values)
 
 
-def make_session(url: str, settings: Settings, user: str | None = None) -> SessionManager:
+def make_session(
+    url: str, settings: Settings, user: str | None = None, *, check_ice_servers: bool = True
+) -> SessionManager:
     name = user or settings.user or "alice"
     return SessionManager(
         settings,
         JsonSignalingClient(url, name),
         media=MediaChoice(settings.audio_in, settings.audio_out),
+        check_ice_servers=check_ice_servers,
     )
 
 

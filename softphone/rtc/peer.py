@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
 
+# Seconds an ICE-restart answerer waits before its first connectivity check (see _run_generation).
+ANSWERER_CHECK_DELAY = 0.1
+
 EVENTS = frozenset(
     {
         "negotiationneeded",
@@ -632,6 +635,11 @@ class PeerConnection:
         if gen.gathered is None:
             await self._gather(gen)
         timeout = self._restart_timeout if restart else self._connect_timeout
+        if restart and self._current_local is not None and self._current_local.type == "answer":
+            # Answering a restart: let the offerer apply our answer before our first check
+            # reaches it. libwebrtc files a check whose ufrag it does not know yet under the
+            # old generation and never pings that pair, so the restart stalls (issue 5).
+            await asyncio.sleep(ANSWERER_CHECK_DELAY)
         ok, reason = await gen.connect(timeout)
         if self._closed:
             return

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.timer import Timer
 
 from softphone.events import Event
@@ -226,10 +227,13 @@ class SoftphoneApp(App[int]):
         if self._closed or not self._panels_ready():
             return  # shutting down: the panels are already gone
         event, at = message.event, message.at
-        self.event_log.add(event, at)
-        self.call_panel.handle(event, at)
-        self.connection_panel.handle(event, at)
-        self.ice_panel.handle(event, at)
+        try:
+            self.event_log.add(event, at)
+            self.call_panel.handle(event, at)
+            self.connection_panel.handle(event, at)
+            self.ice_panel.handle(event, at)
+        except NoMatches:
+            return  # the screen is being torn down while a late event arrives
         handler = getattr(self, f"_handle_{event.name.replace('-', '_')}", None)
         if handler is not None:
             handler(event, at)
