@@ -1,4 +1,7 @@
-"""Run every benchmark in turn: ``python -m bench`` (inside scripts/run-bench)."""
+"""Run every benchmark in turn: ``python -m bench [NAME ...] [-- OPTIONS]`` (inside scripts/run-bench).
+
+Names choose benchmarks (default: all); options after ``--`` go to each one.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +17,18 @@ def main() -> int:
         for m in pkgutil.iter_modules([str(Path(__file__).parent)])
         if m.name.startswith("bench_")
     )
-    only = set(sys.argv[1:])
+    args = sys.argv[1:]
+    options: list[str] = []
+    if "--" in args:
+        args, options = args[: args.index("--")], args[args.index("--") + 1 :]
+    only = set(args)
     failed = []
     for name in names:
         if only and name not in only:
             continue
         print(f"\n### {name}\n", flush=True)
         # One process each, so one benchmark's leftovers cannot slow the next.
-        if subprocess.call([sys.executable, "-m", f"bench.{name}"]) != 0:
+        if subprocess.call([sys.executable, "-m", f"bench.{name}", *options]) != 0:
             failed.append(name)
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)

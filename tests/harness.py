@@ -126,6 +126,8 @@ class Headless(Process):
     """``softphone --headless``: send commands, wait for events."""
 
     events: list[dict[str, Any]]
+    _new_event: asyncio.Condition
+    _reader: asyncio.Future[None]
 
     @classmethod
     async def start(
