@@ -1,6 +1,7 @@
-"""Run every benchmark in turn: ``python -m bench [NAME ...] [-- OPTIONS]`` (inside scripts/run-bench).
+"""Run every benchmark in turn: ``python -m bench [NAME ...] [-- OPTIONS]``.
 
-Names choose benchmarks (default: all); options after ``--`` go to each one.
+Run it inside scripts/run-bench. Names choose benchmarks (default: all); options
+after ``--`` go to each one.
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.harness import Server
+from tests.pulse import pulseaudio
 
 
 def _interfaces() -> set[str]:
@@ -33,3 +34,10 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     proc = await Server.start(tmp_path)
     yield proc
     await proc.stop()
+
+
+@pytest.fixture
+def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio server (null sink + its monitor); yields its client environment."""
+    with pulseaudio(tmp_path / "pulse") as env:
+        yield env

@@ -97,3 +97,13 @@ def without_portaudio_prefix() -> list[str]:
     library = portaudio_path()
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
             f'mount --bind /dev/null "{library}" && exec "$0" "$@"']  # fmt: skip
+
+
+def tone_wav(path: Path, hz: float, seconds: float, rate: int = 44100) -> Path:
+    """A stereo sine WAV made by sox, to play into the virtual microphone."""
+    subprocess.run(
+        ["sox", "-n", "-r", str(rate), "-c", "2", str(path), "synth", str(seconds),
+         "sine", str(hz), "vol", "0.5"],
+        check=True, timeout=30,
+    )  # fmt: skip
+    return path

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,24 +18,9 @@ import pytest
 
 from softphone.media.analysis import dominant_frequency, read_wav
 from tests.harness import Headless, Server, connected_call
-from tests.pulse import pulse_env, pulseaudio, without_portaudio_prefix
+from tests.pulse import pulse_env, tone_wav, without_portaudio_prefix
 
 pytestmark = [pytest.mark.e2e, pytest.mark.audio]
-
-
-@pytest.fixture
-def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with pulseaudio(tmp_path / "pulse") as env:
-        yield env
-
-
-def tone_wav(path: Path, hz: float, seconds: float) -> Path:
-    subprocess.run(
-        ["sox", "-n", "-r", "48000", "-c", "2", str(path), "synth", str(seconds),
-         "sine", str(hz), "vol", "0.5"],
-        check=True, timeout=30,
-    )  # fmt: skip
-    return path
 
 
 async def test_microphone_tone_reaches_the_other_side(
@@ -55,7 +39,7 @@ async def test_microphone_tone_reaches_the_other_side(
         await bob.wait_for("registered")
         await connected_call(alice, bob, "bob")
         assert alice.find("notice") is None, alice.events
-        wav = tone_wav(tmp_path / "mic.wav", 523, 7.0)
+        wav = tone_wav(tmp_path / "mic.wav", 523, 7.0, rate=48000)
         player = subprocess.Popen(["paplay", "--device=vsink", str(wav)], env=pulse)
         await asyncio.sleep(6.5)
         await alice.send(cmd="hangup")

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 
 from softphone.media.analysis import dominant_frequency, longest_silence_ms, rms
 
-from .pulse import pulse_env, pulseaudio, without_portaudio_prefix
+from .pulse import pulse_env, tone_wav, without_portaudio_prefix
 
 pytestmark = pytest.mark.audio
 
@@ -51,21 +50,6 @@ def run_script(body: str, env: dict[str, str], prefix: list[str] | None = None) 
     assert lines, f"no output:\n{done.stderr}"
     result: dict[str, Any] = json.loads(lines[-1])
     return result
-
-
-@pytest.fixture
-def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with pulseaudio(tmp_path / "pulse") as env:
-        yield env
-
-
-def tone_wav(path: Path, hz: float, seconds: float) -> Path:
-    subprocess.run(
-        ["sox", "-n", "-r", "44100", "-c", "2", str(path), "synth", str(seconds),
-         "sine", str(hz), "vol", "0.5"],
-        check=True, timeout=30,
-    )  # fmt: skip
-    return path
 
 
 def loud_part(samples: np.ndarray, rate: int = 48000) -> np.ndarray:
