@@ -8,6 +8,8 @@ it back; every way a call can end is seen by both sides.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,37 @@ async def test_mute_silences_the_microphone_and_unmute_restores_it(
     back = loud.index(True, first_quiet)
     assert back - first_quiet >= 10, levels
     assert any(loud[back:]), levels
+
+
+async def test_no_configuration_starts_an_embedded_server_with_echo(tmp_path: Path) -> None:
+    """PROTOCOL.md section 3: with no config and no --server, calling echo just works."""
+    from tests.harness import SOFTPHONE
+
+    proc = await asyncio.create_subprocess_exec(
+        *SOFTPHONE, "--headless", "--user", "newcomer", "--audio-in", "tone",
+        "--audio-out", "null", "--ice-host", "127.0.0.1",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "SOFTPHONE_CONFIG": str(tmp_path / "absent.toml")},
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    seen: list[dict[str, object]] = []
+
+    async def until(event: str, **fields: object) -> dict[str, object]:
+        assert proc.stdout is not None
+        while True:
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line, f"process ended; saw {seen}"
+            record = json.loads(line)
+            seen.append(record)
+            if record["event"] == event and all(record.get(k) == v for k, v in fields.items()):
+                return record
+
+    registered = await until("registered")
+    assert registered["online"] == ["echo"]
+    proc.stdin.write(b'{"cmd":"call","to":"echo"}\n')
+    await until("connection-state", state="connected")
+    proc.stdin.write(b'{"cmd":"quit"}\n')
+    await proc.stdin.drain()
+    await until("call-state", state="ended")
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
