@@ -13,7 +13,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from softphone.config import ConfigError, Settings, load_settings, with_overrides
+from softphone.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+    regions_to_data,
+    with_overrides,
+)
 from softphone.echo import ECHO_USER, EchoPeer
 from softphone.redact import install_redaction
 from softphone.rtc.configuration import Configuration
@@ -154,7 +160,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
     import signal
 
-    server = SignalingServer(token=args.token or settings.token)
+    server = SignalingServer(
+        token=args.token or settings.token,
+        regions=regions_to_data(settings.regions) or None,
+    )
     if not args.no_web:
         from softphone.web import add_web_client
 

@@ -186,6 +186,28 @@ def _settings_from_table(data: Mapping[str, Any], file: str) -> Settings:
     return settings
 
 
+def regions_from_data(raw: Any, source: str) -> tuple[Region, ...]:
+    """Regions in the config file's shape from elsewhere (a server's ``welcome``), validated
+    exactly like the file's; errors name ``source``."""
+    return _regions_from(raw, source)
+
+
+def regions_to_data(regions: Sequence[Region]) -> list[dict[str, Any]]:
+    """The config file's shape of ``regions``, for a server to offer its clients."""
+    data: list[dict[str, Any]] = []
+    for region in regions:
+        servers: list[dict[str, Any]] = []
+        for server in region.ice_servers:
+            entry: dict[str, Any] = {"urls": list(server.urls)}
+            if server.username is not None:
+                entry["username"] = server.username
+            if server.credential is not None:
+                entry["credential"] = server.credential
+            servers.append(entry)
+        data.append({"name": region.name, "ice_servers": servers})
+    return data
+
+
 def _regions_from(raw: Any, file: str) -> tuple[Region, ...]:
     tables = _array_of_tables(raw, f"{file}: regions", "[[regions]] tables")
     regions: list[Region] = []

@@ -14,11 +14,11 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from softphone.call import Call, pair_fields
-from softphone.config import ConfigError, Settings
+from softphone.config import ConfigError, Settings, regions_from_data
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
 from softphone.rtc.configuration import Configuration, describe_urls, shown_url
@@ -243,10 +243,12 @@ class SessionManager:
 
     async def _handle(self, event: SignalingEvent) -> None:
         match event:
-            case Registered(user=user, online=online):
+            case Registered(user=user, online=online, regions=regions):
                 self.state.user = user
                 self.state.online = set(online)
                 self.emit("registered", user=user, online=sorted(online))
+                if regions and not self.settings.regions:
+                    self._adopt_server_regions(regions)
             case Presence(user=user, online=online):
                 if online:
                     self.state.online.add(user)
@@ -302,6 +304,20 @@ class SessionManager:
                     code == "unavailable" or (code == "unknown-call" and call.state != "active")
                 ):
                     await self._end_call(call, code)
+
+    def _adopt_server_regions(self, data: Any) -> None:
+        """Use the regions the server offers when the user configured none (PROTOCOL.md 1)."""
+        try:
+            regions = regions_from_data(list(data), "server regions")
+        except ConfigError as exc:
+            self.emit("error", code="bad-regions", message=str(exc))
+            return
+        first = regions[0].name if regions else None
+        self.settings = replace(self.settings, regions=regions, region=first)
+        self.emit("regions", names=[r.name for r in regions], source="server")
+        if self.settings.region is not None and self.call is None:
+            self._configuration = self.settings.configuration_for(self.settings.region)
+            self._emit_region(self.settings.region, self._configuration)
 
     async def _on_invited(self, call_id: str, caller: str) -> None:
         if self.call is not None:

@@ -309,3 +309,30 @@ async def test_killed_turn_server_falls_back_to_the_next_region(
         assert second["packets_received"] > first["packets_received"]
         assert alice.find("region", since=mark_a, name="us-east") is not None
         assert alice.find("call-state", state="ended") is None
+
+
+async def test_regions_offered_by_the_server_are_used_and_stay_secret(
+    tmp_path: Path, regions: dict[str, TurnRegion]
+) -> None:
+    """PROTOCOL.md section 1: ``welcome`` may carry regions; a client with none adopts them."""
+    config = write_config(tmp_path / "server.toml", regions)
+    server = await Server.start(tmp_path, "--config", str(config))
+    args = ("--audio-in", "tone", "--audio-out", "null")
+    try:
+        async with parties(tmp_path, server.url, alice=args, bob=args) as (alice, bob):
+            offered = await alice.wait_for("regions")
+            assert offered["names"] == ["eu-west", "us-east"]
+            await alice.wait_for("region", name="eu-west")
+            await connected_call(alice, bob, "bob")
+            mark = alice.mark()
+            await alice.send(cmd="region", name="us-east")
+            gathered = await alice.wait_for("ice-restart", 15, since=mark, phase="gathered")
+            # host + relay: the server's TURN credentials worked for the new region
+            assert gathered["failures"] == [] and gathered["candidates"] >= 2, gathered
+            await alice.wait_for("ice-restart", 15, since=mark, phase="done")
+    finally:
+        await server.stop()
+    for party in (alice, bob):
+        assert PASSWORD not in party.stderr
+        assert PASSWORD not in json.dumps(party.events)
+    assert PASSWORD not in server.stderr
