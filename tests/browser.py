@@ -130,7 +130,9 @@ class WebPhone:
             url += "?" + urlencode(query)
         await page.goto(url)
         if register:
-            await phone.wait_until("window.softphone && window.softphone.user !== null",
+            # A function, not a bare expression: Playwright evals a bare expression again at
+            # every poll, which the page's CSP (no 'unsafe-eval') refuses after the first.
+            await phone.wait_until("() => window.softphone && window.softphone.user !== null",
                                    what="registered")
         return phone
 

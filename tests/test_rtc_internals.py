@@ -6,6 +6,7 @@ upgrade shows exactly which assumption broke instead of a call dying mid-way.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import aioice
@@ -16,6 +17,8 @@ from aiortc import RTCCertificate, RTCDtlsTransport, RTCRtpReceiver, RTCRtpSende
 from aiortc.rtcdtlstransport import RTCDtlsTransport as DtlsModuleClass
 
 from softphone.rtc import internals
+from softphone.rtc.configuration import Configuration
+from softphone.rtc.gathering import gather
 from softphone.rtc.ice import IceTransport
 
 
@@ -118,3 +121,67 @@ def test_aioice_gathering_helpers_keep_their_signature() -> None:
         "protocol",
         "stun_server",
     ]
+
+
+async def test_aioice_check_start_and_nomination_shape() -> None:
+    """What install_check_gate and nomination_request rely on."""
+    conn = Connection(ice_controlling=True)
+    assert inspect.iscoroutinefunction(conn.check_start)
+    assert list(inspect.signature(conn.check_start).parameters) == ["pair"]
+    assert list(inspect.signature(conn.check_state).parameters) == ["pair", "state"]
+    conn.remote_username, conn.remote_password = "abcd", "x" * 22
+    protocol = StunProtocol(conn)
+    protocol.local_candidate = aioice.Candidate("g", 1, "udp", 1, "127.0.0.1", 8, "host")
+    pair = CandidatePair(protocol, aioice.Candidate("f", 1, "udp", 1, "127.0.0.1", 9, "host"))
+    assert "USE-CANDIDATE" in internals.nomination_request(conn, pair).attributes
+    assert "USE-CANDIDATE" not in internals.consent_request(conn, pair).attributes
+    await conn.close()
+
+
+async def _gathered_pair(
+    hold: float,
+) -> tuple[Connection, Connection, internals.CheckGate]:
+    """Two loopback connections; the controlled one holds its checks behind a gate."""
+    offerer = Connection(ice_controlling=True, components=1, use_ipv6=False)
+    answerer = Connection(ice_controlling=False, components=1, use_ipv6=False)
+    for conn in (offerer, answerer):
+        await gather(conn, Configuration(), ["127.0.0.1"])
+    for conn, peer in ((offerer, answerer), (answerer, offerer)):
+        conn.remote_username, conn.remote_password = peer.local_username, peer.local_password
+        for candidate in peer.local_candidates:
+            await conn.add_remote_candidate(candidate)
+        await conn.add_remote_candidate(None)
+    gate = internals.install_check_gate(answerer, hold)
+    return offerer, answerer, gate
+
+
+async def test_check_gate_holds_until_the_peer_checks() -> None:
+    offerer, answerer, gate = await _gathered_pair(hold=30.0)
+    try:
+        answering = asyncio.ensure_future(answerer.connect())
+        await asyncio.sleep(0.3)
+        # No check left the answerer: the offerer has not seen any request yet.
+        assert not gate.opened.is_set()
+        assert all(not p.transactions for p in internals.connection_protocols(answerer))
+        await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
+        assert gate.opened.is_set()
+        assert internals.nominated_pair(answerer) is not None
+    finally:
+        await offerer.close()
+        await answerer.close()
+
+
+async def test_check_gate_lets_checks_go_after_its_hold() -> None:
+    offerer, answerer, gate = await _gathered_pair(hold=0.2)
+    try:
+        answering = asyncio.ensure_future(answerer.connect())
+        await asyncio.sleep(0.6)
+        # The hold is over: the answerer checks although the offerer never did.
+        assert not gate.opened.is_set()
+        assert any(
+            p.state.name in ("IN_PROGRESS", "SUCCEEDED") for p in internals.check_list(answerer)
+        )
+        await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
+    finally:
+        await offerer.close()
+        await answerer.close()

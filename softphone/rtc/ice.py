@@ -6,8 +6,9 @@ generation (one ``Connection``, its own ufrag/pwd, sockets and TURN
 allocations) feeds one shared receive queue; DTLS reads from that queue and
 sends through whichever generation is active. A restart gathers and checks a
 new generation while media keeps flowing on the old one; once the new one has
-a selected pair, sends move to it, and the old one is released after a short
-linger (the peer may still send on it for a few milliseconds).
+a selected pair, sends move to it, and the old one is released once the
+peer's packets arrive on the new one (the peer switches on its own schedule),
+after a short linger and within a bound.
 
 ``IceTransport`` offers exactly what ``RTCDtlsTransport`` calls on its ICE
 transport (see ``internals.DTLS_ICE_TRANSPORT_METHODS``).
@@ -76,6 +77,10 @@ class IceGeneration:
     def local_candidates(self) -> list[Candidate]:
         return self.connection.local_candidates
 
+    @property
+    def remote_candidates(self) -> list[Candidate]:
+        return self.connection.remote_candidates
+
     async def gather(
         self, configuration: Configuration, host_addresses: Sequence[str]
     ) -> GatherResult:
@@ -90,6 +95,11 @@ class IceGeneration:
         if self.state == "gathering":
             self.state = "gathered"
         return result
+
+    def hold_checks(self, seconds: float) -> None:
+        """Hold our checks until the peer's first check (at most ``seconds``); see internals."""
+        if self._connect_task is None and not self.connection.remote_is_lite:
+            internals.install_check_gate(self.connection, seconds)
 
     def set_remote(self, ufrag: str, pwd: str, ice_lite: bool = False) -> None:
         self.remote_ufrag = ufrag
@@ -185,14 +195,23 @@ def _log_close_error(task: asyncio.Future[None]) -> None:
 class IceTransport:
     """The ICE transport a DTLS transport sees: one queue in, the active generation out."""
 
-    def __init__(self, *, linger: float = 2.0) -> None:
+    def __init__(
+        self,
+        *,
+        linger: float = 2.0,
+        switch_timeout: float = 10.0,
+        nominate_interval: float = 0.1,
+    ) -> None:
         self.active: IceGeneration | None = None
         self.state = "new"
         self._controlling = False
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._linger = linger
+        self._switch_timeout = switch_timeout
+        self._nominate_interval = nominate_interval
         self._generations: list[IceGeneration] = []
         self._closing_tasks: set[asyncio.Future[None]] = set()
+        self._nominations: set[asyncio.Future[None]] = set()  # no Connection.close() inside
         self.last_rx = 0.0
         self.rx_packets = 0
         self.rtt_ms: float | None = None
@@ -264,14 +283,69 @@ class IceTransport:
         self._queue.put_nowait(data)
 
     def activate(self, gen: IceGeneration) -> IceGeneration | None:
-        """Move sends to ``gen``; the previous generation is released after the linger."""
+        """Move sends to ``gen``; the previous generation is retired once the peer moved too."""
         previous = self.active
         self.active = gen
         self.state = "connected"
         self.rtt_ms = None  # a new path: its own RTT
         if previous is not None and previous is not gen:
-            self.release(previous, delay=self._linger)
+            task = asyncio.ensure_future(self._retire(previous, gen))
+            self._closing_tasks.add(task)
+            task.add_done_callback(self._closing_tasks.discard)
         return previous
+
+    async def _retire(self, previous: IceGeneration, gen: IceGeneration) -> None:
+        """Close ``previous`` once the peer's packets arrive on ``gen`` (bounded).
+
+        The peer switches paths on its own schedule: libwebrtc as the
+        controlled side keeps sending on its old pair until it has registered
+        our nomination on the new one and checked that pair itself. Closing
+        the old generation after a fixed delay cut the call until the peer
+        timed its old pair out (~2.7 s). So the old generation stays open at
+        least ``linger`` seconds and until data arrives on ``gen``, at most
+        ``switch_timeout`` seconds; meanwhile the controlling side repeats
+        its nomination of the new pair.
+        """
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        deadline = loop.time() + max(self._switch_timeout, self._linger)
+        earliest = loop.time() + self._linger
+        next_nomination = loop.time() + self._nominate_interval
+        while self.active is gen and gen.state != "closed":
+            now = loop.time()
+            moved = gen.last_rx > started
+            if now >= deadline or (moved and now >= earliest):
+                break
+            if not moved and now >= next_nomination:
+                next_nomination = now + self._nominate_interval
+                self._spawn_nomination(gen)
+            await asyncio.sleep(min(0.02, self._nominate_interval))
+        if self.active is previous:
+            return
+        await asyncio.wait({previous.close()})
+        if previous in self._generations:
+            self._generations.remove(previous)
+
+    def _spawn_nomination(self, gen: IceGeneration) -> None:
+        """One USE-CANDIDATE check on ``gen``'s selected pair, if we are controlling."""
+        pair = gen.nominated()
+        connection = gen.connection
+        if pair is None or not connection.ice_controlling or connection.remote_password is None:
+            return
+        request = internals.nomination_request(connection, pair)
+
+        async def nominate() -> None:
+            with contextlib.suppress(stun.TransactionError, ConnectionError, OSError):
+                await pair.protocol.request(
+                    request,
+                    pair.remote_addr,
+                    integrity_key=internals.remote_password_key(connection),
+                    retransmissions=0,
+                )
+
+        task = asyncio.ensure_future(nominate())
+        self._nominations.add(task)
+        task.add_done_callback(self._nominations.discard)
 
     def release(self, gen: IceGeneration, delay: float = 0.0) -> None:
         """Close ``gen`` (after ``delay``) unless it became active meanwhile."""
@@ -318,6 +392,8 @@ class IceTransport:
         """Close every generation, waiting at most ``timeout`` (a dead TURN server takes ~30 s)."""
         self.state = "closed"
         self.active = None
+        for task in self._nominations:
+            task.cancel()
         closes = {gen.close() for gen in self._generations}
         closes |= set(self._closing_tasks)
         self._queue.put_nowait(None)

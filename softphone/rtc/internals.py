@@ -12,6 +12,7 @@ Read from: aiortc 1.16.0 / aioice 0.13.0 (pinned in pyproject.toml).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -133,6 +134,84 @@ def install_triggered_check_fix(connection: Connection) -> None:
                         protocol.send_stun(request, pair.remote_addr)
 
     connection.check_incoming = check_incoming  # type: ignore[method-assign]
+
+
+class CheckGate:
+    """Holds a connection's outgoing checks until the peer proves it knows our credentials.
+
+    See :func:`install_check_gate`. ``opened`` is set by the first
+    authenticated check from the peer, or by :meth:`open`.
+    """
+
+    def __init__(self, hold: float) -> None:
+        self.opened = asyncio.Event()
+        self.deadline = asyncio.get_running_loop().time() + hold
+
+    def open(self) -> None:
+        self.opened.set()
+
+    async def wait(self) -> None:
+        """Until the gate opens, at most until its deadline (then checks go anyway)."""
+        remaining = self.deadline - asyncio.get_running_loop().time()
+        if remaining > 0 and not self.opened.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.opened.wait(), remaining)
+
+
+def install_check_gate(connection: Connection, hold: float) -> CheckGate:
+    """Send no check that could reach the peer before it applied our answer (ICE restart).
+
+    The answerer of a restart knows both credentials at once; the offerer only
+    once our answer arrives. libwebrtc files a check that arrives earlier
+    under a peer-reflexive candidate of an unknown generation, then replaces
+    that connection when the answer comes: the nomination (USE-CANDIDATE)
+    our check carried is lost and, with Chromium controlling, the new pair is
+    never pinged. The peer's first authenticated check on this generation
+    proves it has our answer; until then (at most ``hold`` seconds) each
+    check waits, except towards remote relay candidates: the peer's TURN
+    server drops those until the peer itself sends to us, and our check is
+    what installs the permission on our own TURN server for the peer's checks.
+
+    aioice 0.13.0: ``Connection.check_start(pair)`` (coroutine, run as
+    ``pair.task``; ``_check_periodic`` keeps starting the first Waiting pair,
+    so a held pair is marked In-Progress while it waits),
+    ``Connection.check_state`` and ``Connection.check_incoming`` (called for
+    every authenticated request once ``connect()`` runs, and for the early
+    ones when it starts). Install before ``connect()``.
+    """
+    gate = CheckGate(hold)
+    original_start = connection.check_start
+    original_incoming = connection.check_incoming
+
+    async def check_start(pair: CandidatePair) -> None:
+        if not gate.opened.is_set() and pair.remote_candidate.type != "relay":
+            connection.check_state(pair, CandidatePair.State.IN_PROGRESS)
+            await gate.wait()
+        await original_start(pair)
+
+    def check_incoming(
+        message: stun.Message, addr: tuple[str, int], protocol: StunProtocol
+    ) -> None:
+        gate.open()
+        original_incoming(message, addr, protocol)
+
+    connection.check_start = check_start  # type: ignore[method-assign]
+    connection.check_incoming = check_incoming  # type: ignore[method-assign]
+    return gate
+
+
+def nomination_request(connection: Connection, pair: CandidatePair) -> stun.Message:
+    """A Binding request for ``pair`` carrying USE-CANDIDATE (controlling side only).
+
+    aioice 0.13.0 nominates aggressively: the first check of a pair carries
+    USE-CANDIDATE and is never repeated once answered. A peer that missed it
+    (see :func:`install_check_gate`) never selects the pair, so the
+    controlling side repeats it until the peer's media arrives on the pair.
+    ``Connection.build_request(pair, nominate)`` adds USE-CANDIDATE only when
+    ``ice_controlling`` is true.
+    """
+    request: stun.Message = connection.build_request(pair, nominate=True)
+    return request
 
 
 def check_list(connection: Connection) -> list[CandidatePair]:

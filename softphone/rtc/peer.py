@@ -53,8 +53,9 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Any]
 
-# Seconds an ICE-restart answerer waits before its first connectivity check (see _run_generation).
-ANSWERER_CHECK_DELAY = 0.1
+# Longest time an ICE-restart answerer holds its checks waiting for the offerer's first
+# check, the proof that the offerer applied our answer (see internals.install_check_gate).
+ANSWERER_CHECK_HOLD = 1.0
 
 EVENTS = frozenset(
     {
@@ -89,6 +90,8 @@ class PeerConnection:
         failed_after: float = 2.0,
         auto_restart: bool = True,
         old_generation_linger: float = 2.0,
+        switch_timeout: float = 10.0,
+        answerer_check_hold: float = ANSWERER_CHECK_HOLD,
         triggered_check_fix: bool = True,
         make_before_break: bool = True,
     ) -> None:
@@ -104,6 +107,7 @@ class PeerConnection:
         self._auto_restart = auto_restart
         self._triggered_check_fix = triggered_check_fix
         self._make_before_break = make_before_break
+        self._answerer_check_hold = answerer_check_hold
         self._handlers: dict[str, list[Handler]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -119,7 +123,7 @@ class PeerConnection:
         self._pending_remote: Description | None = None
 
         self._certificate = RTCCertificate.generateCertificate()
-        self._ice = IceTransport(linger=old_generation_linger)
+        self._ice = IceTransport(linger=old_generation_linger, switch_timeout=switch_timeout)
         # RTCDtlsTransport only calls _recv/_send/role on its ICE transport (see internals).
         self._dtls = RTCDtlsTransport(self._ice, [self._certificate])  # type: ignore[arg-type]
         self._sender = RTCRtpSender("audio", self._dtls)
@@ -491,6 +495,14 @@ class PeerConnection:
         self._assert_open()
         if candidate is None:
             gen = self._newest_remote_generation()
+            restarting = gen is not None and gen.serial in self._restart_started
+            if gen is not None and restarting and not gen.remote_candidates:
+                # An end-of-candidates without a ufrag cannot say its generation. One that
+                # reaches a restart generation before any of its candidates is, in practice,
+                # a rolled-back offer's (glare): applied, it would fail the restart at once.
+                # Ignored, the restart still ends within restart_timeout.
+                logger.debug("ignoring an unscoped end-of-candidates before any candidate")
+                return
             if gen is not None:
                 await gen.add_remote_candidate(None)
             return
@@ -636,10 +648,10 @@ class PeerConnection:
             await self._gather(gen)
         timeout = self._restart_timeout if restart else self._connect_timeout
         if restart and self._current_local is not None and self._current_local.type == "answer":
-            # Answering a restart: let the offerer apply our answer before our first check
-            # reaches it. libwebrtc files a check whose ufrag it does not know yet under the
-            # old generation and never pings that pair, so the restart stalls (issue 5).
-            await asyncio.sleep(ANSWERER_CHECK_DELAY)
+            # Answering a restart: a check reaching libwebrtc before it applied our answer
+            # is filed under an unknown generation and lost with its nomination, and the
+            # restart stalls or media stays on the old path (issue 5).
+            gen.hold_checks(self._answerer_check_hold)
         ok, reason = await gen.connect(timeout)
         if self._closed:
             return
