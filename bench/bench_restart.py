@@ -44,8 +44,8 @@ from aiortc import (  # noqa: E402
 )
 
 from softphone.rtc.peer import PeerConnection  # noqa: E402
-from softphone.rtc.probe import FrameRecorder, Signaling, ToneTrack, wait_for  # noqa: E402
 from tests.coturn import PASSWORD, USER, TurnRegion, start_regions  # noqa: E402
+from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for  # noqa: E402
 
 LOOPBACK = ["127.0.0.1"]
 DELAY = 0.02  # one-way signaling delay, seconds (--signaling-delay)

@@ -12,8 +12,8 @@ from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import InvalidStateError
 from softphone.rtc.gathering import default_host_addresses
 from softphone.rtc.peer import PeerConnection
-from softphone.rtc.probe import FrameRecorder, Signaling, ToneTrack, wait_for
 from tests.coturn import TurnRegion, start_regions
+from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for
 
 LOOPBACK = ["127.0.0.1"]
 

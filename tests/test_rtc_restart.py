@@ -26,8 +26,8 @@ from softphone.rtc.configuration import Configuration, IceServer
 from softphone.rtc.descriptions import Description
 from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
 from softphone.rtc.peer import PeerConnection
-from softphone.rtc.probe import FrameRecorder, Signaling, ToneTrack, wait_for
 from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
+from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for
 
 LOOPBACK = ["127.0.0.1"]
 MAX_GAP_MS = 60

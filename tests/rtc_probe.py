@@ -1,9 +1,8 @@
 """In-process call helpers for tests and the bench: a tone track, a frame recorder, signaling.
 
 They measure what a listener would notice during an ICE restart: the longest
-gap between received audio frames, and RTP packets lost. Kept with the rtc
-package (not the media package) so rtc tests and the bench depend on nothing
-else.
+gap between received audio frames, and RTP packets lost. They use only the
+rtc layer (not softphone.media), so an rtc failure cannot hide behind a media one.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from .descriptions import Candidate, Description
-from .peer import PeerConnection
+from softphone.rtc.descriptions import Candidate, Description
+from softphone.rtc.peer import PeerConnection
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
