@@ -8,6 +8,8 @@ crosses a region's TURN server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -23,7 +25,7 @@ from aiortc import (
 
 from softphone.rtc import internals
 from softphone.rtc.configuration import Configuration, IceServer
-from softphone.rtc.descriptions import Description
+from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
 from softphone.rtc.peer import PeerConnection
 from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
@@ -272,6 +274,48 @@ async def test_rollback_keeps_the_restart_request(
     await call.heard["callee"].wait_frames(5)
 
 
+async def test_trickled_restart_ignores_a_stale_end_of_candidates(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    """What the web client sends: a restart offer without candidates, then trickle.
+
+    An unscoped end-of-candidates (``"candidate": null``) left over from an
+    earlier, rolled-back offer reaches the new generation before any of its
+    candidates; it must not end it. The browser-style scoped end
+    (empty candidate with the generation's ufrag) does.
+    """
+    call = Call(regions[0].configuration("relay"))
+    calls.append(call)
+    await call.connect()
+    call.signaling.peers = {}  # negotiate by hand, as a trickling browser would
+    call.caller.on("negotiationneeded", lambda: None)
+    first = call.callee.ice_generation
+    call.caller.restartIce()
+    offer = await call.caller.createOffer()
+    await call.caller.setLocalDescription(offer)
+    lines = offer.sdp.split("\r\n")
+    cands = [line[2:] for line in lines if line.startswith("a=candidate:")]
+    ufrag = next(line.split(":", 1)[1] for line in lines if line.startswith("a=ice-ufrag:"))
+    stripped = "\r\n".join(
+        line for line in lines if not line.startswith(("a=candidate:", "a=end-of-candidates"))
+    )
+    await call.callee.setRemoteDescription(Description(type="offer", sdp=stripped))
+    await call.callee.setLocalDescription()
+    assert call.callee.localDescription is not None
+    await call.caller.setRemoteDescription(call.callee.localDescription)
+    await call.callee.addIceCandidate(None)  # stale, from a rolled-back offer
+    await asyncio.sleep(0.2)
+    assert "failed" not in call.phases("callee")
+    for cand in cands:
+        await call.callee.addIceCandidate(
+            Candidate(candidate=cand, sdp_mid="0", sdp_mline_index=0, username_fragment=ufrag)
+        )
+    await call.callee.addIceCandidate(Candidate(candidate="", username_fragment=ufrag))
+    await wait_for(lambda: "done" in call.phases("callee") and "done" in call.phases("caller"), 10)
+    assert call.callee.ice_generation != first
+    assert "failed" not in call.phases("callee") + call.phases("caller")
+
+
 async def test_glare_both_restart_and_converge(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
@@ -298,6 +342,80 @@ async def test_glare_both_restart_and_converge(
 # --- failures -------------------------------------------------------------------------------
 
 
+def relay_ports(sdp: str, address: str) -> list[int]:
+    """Ports of the relay candidates on ``address`` in an SDP."""
+    ports = []
+    for line in sdp.splitlines():
+        fields = line.split()
+        if line.startswith("a=candidate:") and "relay" in fields and address in fields:
+            ports.append(int(fields[fields.index(address) + 1]))
+    return ports
+
+
+def drop_udp_port(address: str, port: int, *, on: bool) -> None:
+    """Make a relayed transport address go silent (both directions), or heal it."""
+    action = "-I" if on else "-D"
+    for match in (["-d", address, "--dport"], ["-s", address, "--sport"]):
+        subprocess.run(
+            ["iptables", action, "INPUT", "-p", "udp", *match, str(port), "-j", "DROP"],
+            check=True,
+            capture_output=True,
+        )
+
+
+async def test_failed_restart_is_retried_until_it_succeeds(
+    calls: list[Call], regions: list[TurnRegion]
+) -> None:
+    """The first restart's new relay goes silent; the request stands and attempt 2 succeeds."""
+    a, _ = regions
+    call = Call(a.configuration("relay"), restart_timeout=2.5)
+    calls.append(call)
+    await call.connect()
+    first = call.caller.ice_generation
+    blocked: list[int] = []
+
+    def block_first_offer(state: str) -> None:
+        # Runs before the restart offer leaves: its relay is silent before any check.
+        description = call.caller.localDescription
+        if state == "have-local-offer" and not blocked and description is not None:
+            for port in relay_ports(description.sdp, a.address):
+                drop_udp_port(a.address, port, on=True)
+                blocked.append(port)
+
+    def heal(phase: str, detail: dict[str, Any]) -> None:
+        if phase == "failed" and detail.get("attempt") == 1:
+            for port in blocked:
+                drop_udp_port(a.address, port, on=False)
+
+    call.caller.on("signalingstatechange", block_first_offer)
+    call.caller.on("icerestart", heal)
+    start = time.monotonic()
+    try:
+        call.caller.restartIce()
+        await wait_for(lambda: "done" in call.phases("caller"), 15)
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            for port in blocked:
+                drop_udp_port(a.address, port, on=False)
+    assert blocked, "the restart offer had no relay candidate to block"
+    caller = call.events["caller"]
+    failed = [d for p, d in caller if p == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["attempt"] == 1 and failed[0]["will_retry"] is True
+    assert failed[0]["kept_old_path"] is True
+    assert [d["attempt"] for p, d in caller if p == "begun"] == [1, 2]
+    done = next(d for p, d in caller if p == "done")
+    assert done["attempt"] == 2
+    assert call.caller.ice_generation not in (first, failed[0]["ufrag"])
+    assert call.negotiationneeded["caller"] == 2
+    # The old path carried the call throughout.
+    for s in ("caller", "callee"):
+        assert call.heard[s].max_gap_ms(start, time.monotonic()) < FLOWING_GAP_MS
+    await asyncio.sleep(0.5 + 0.3)
+    assert call.negotiationneeded["caller"] == 2  # satisfied: no further attempt
+    assert not call.signaling.errors
+
+
 async def test_unreachable_region_keeps_the_old_path(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
@@ -319,6 +437,8 @@ async def test_unreachable_region_keeps_the_old_path(
     assert "no candidates" in str(detail["reason"]) and "turn:127.0.0.9" in str(detail["reason"])
     assert detail["kept_old_path"] is True
     assert call.phases("caller").count("failed") == 1
+    # Never retried: the same configuration cannot gather anything.
+    assert detail["attempt"] == 1 and detail["will_retry"] is False
     gathered = dict(call.events["caller"])["gathered"]
     assert gathered["failures"] and gathered["failures"][0]["url"].startswith("turn:127.0.0.9")
     pair = call.caller.selected_pair()

@@ -57,6 +57,12 @@ Handler = Callable[..., Any]
 # check, the proof that the offerer applied our answer (see internals.install_check_gate).
 ANSWERER_CHECK_HOLD = 1.0
 
+# A locally requested restart whose new generation fails is requested again (W3C: the
+# request stands until a restart succeeds), at most this many attempts in all, with a
+# backoff of RESTART_RETRY_BACKOFF times the number of failed attempts before each one.
+RESTART_ATTEMPTS = 3
+RESTART_RETRY_BACKOFF = 0.5
+
 EVENTS = frozenset(
     {
         "negotiationneeded",
@@ -94,6 +100,8 @@ class PeerConnection:
         answerer_check_hold: float = ANSWERER_CHECK_HOLD,
         triggered_check_fix: bool = True,
         make_before_break: bool = True,
+        restart_attempts: int = RESTART_ATTEMPTS,
+        restart_retry_backoff: float = RESTART_RETRY_BACKOFF,
     ) -> None:
         self._configuration = set_configuration(None, configuration)
         self._host_addresses = (
@@ -108,6 +116,8 @@ class PeerConnection:
         self._triggered_check_fix = triggered_check_fix
         self._make_before_break = make_before_break
         self._answerer_check_hold = answerer_check_hold
+        self._restart_attempts_max = max(1, restart_attempts)
+        self._restart_retry_backoff = restart_retry_backoff
         self._handlers: dict[str, list[Handler]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
 
@@ -156,6 +166,9 @@ class PeerConnection:
         self._negotiation_needed = False
         self._nn_queued = False
         self._restart_started: dict[int, float] = {}  # generation serial -> monotonic start
+        self._restart_attempt = 0  # attempt number of the pending local restart request
+        # generation serial -> attempt number, for generations that satisfied a local request
+        self._restart_attempt_of: dict[int, int] = {}
 
         self._ice_health = "new"  # new, connected, disconnected, failed
         self._monitor_task: asyncio.Future[None] | None = None
@@ -256,7 +269,9 @@ class PeerConnection:
                 if self._offer_gen is not None and self._offer_gen is not self._gen:
                     self._discard_generation(self._offer_gen)
                 gen = self._new_generation()
-                self._begin_restart(gen, "local")
+                self._begin_restart(
+                    gen, "local", self._restart_attempt if self._restart_requested else None
+                )
         elif self._gen is not None:
             gen = self._gen
         else:
@@ -267,17 +282,17 @@ class PeerConnection:
         if gen is not self._gen and self._gen is not None and not gen.local_candidates:
             # Nothing gathered with the new configuration: offering it could only fail.
             # Keep the running generation and report why (without credentials).
+            # Not retried: the same configuration would gather nothing again.
             self._discard_generation(gen)
+            detail: dict[str, Any] = {
+                "ufrag": gen.ufrag,
+                "reason": "no candidates: " + _failures_text(gen),
+                "kept_old_path": self._ice.active is not None,
+            }
+            if self._restart_requested:
+                detail.update(attempt=self._restart_attempt, will_retry=False)
             self._restart_requested = False
-            self._emit(
-                "icerestart",
-                "failed",
-                {
-                    "ufrag": gen.ufrag,
-                    "reason": "no candidates: " + _failures_text(gen),
-                    "kept_old_path": self._ice.active is not None,
-                },
-            )
+            self._emit("icerestart", "failed", detail)
             gen = self._gen
             self._offer_gen = None
 
@@ -403,19 +418,19 @@ class PeerConnection:
                 and (remote.ufrag, remote.pwd) == (self._remote.ufrag, self._remote.pwd)
             ):
                 # The peer answered our restart with its old credentials: it does not
-                # support ICE restart (plain aiortc). Keep the running generation.
+                # support ICE restart (plain aiortc). Keep the running generation; asking
+                # again would get the same answer, so the request ends here.
                 self._discard_generation(gen)
-                self._emit(
-                    "icerestart",
-                    "failed",
-                    {
-                        "ufrag": gen.ufrag,
-                        "reason": "the peer answered without new ICE credentials "
-                        "(it does not support ICE restart)",
-                        "kept_old_path": self._ice.active is not None,
-                    },
-                )
+                detail: dict[str, Any] = {
+                    "ufrag": gen.ufrag,
+                    "reason": "the peer answered without new ICE credentials "
+                    "(it does not support ICE restart)",
+                    "kept_old_path": self._ice.active is not None,
+                }
+                if self._restart_requested:
+                    detail.update(attempt=self._restart_attempt, will_retry=False)
                 self._restart_requested = False
+                self._emit("icerestart", "failed", detail)
                 gen = self._gen
             await self._apply_remote_ice(gen, remote)
             if internals.dtls_role(self._dtls) == "auto":
@@ -548,10 +563,29 @@ class PeerConnection:
     def restartIce(self) -> None:
         """Ask for an ICE restart: the next offer gets new credentials; negotiationneeded fires."""
         self._assert_open()
+        self._request_restart(1)
+
+    def _request_restart(self, attempt: int) -> None:
         if not self._restart_requested:
             self._restart_requested = True
             self._restart_baseline = self._gen.ufrag if self._gen is not None else None
+            self._restart_attempt = attempt
         self._update_negotiation_needed()
+
+    async def _retry_restart(
+        self, failed: IceGeneration, running: IceGeneration | None, attempt: int
+    ) -> None:
+        """Request attempt ``attempt`` after a short backoff, unless something superseded it.
+
+        The backoff lets a transient cause (a peer that was not ready, a lost
+        nomination) pass; a restart requested or completed meanwhile makes
+        this one moot.
+        """
+        await asyncio.sleep(self._restart_retry_backoff * (attempt - 1))
+        if self._closed or self._restart_requested or self._gen is not running:
+            return
+        logger.info("ICE restart %s failed; requesting attempt %d", failed.ufrag, attempt)
+        self._request_restart(attempt)
 
     def _update_negotiation_needed(self) -> None:
         if self._closed or not self._restart_requested or self._negotiation_needed:
@@ -580,14 +614,20 @@ class PeerConnection:
         self._answer_gen = None
         if self._restart_requested and gen.ufrag != self._restart_baseline and previous is not None:
             self._restart_requested = False
+            # Whichever side offered it, this generation carries our request: if it
+            # fails, the request is renewed (see _run_generation).
+            self._restart_attempt_of[gen.serial] = max(1, self._restart_attempt)
         if gen.state in ("gathered", "new", "gathering"):
             self._spawn(self._run_generation(gen, restart=previous is not None))
         self._negotiation_needed = False
         self._update_negotiation_needed()
 
-    def _begin_restart(self, gen: IceGeneration, side: str) -> None:
+    def _begin_restart(self, gen: IceGeneration, side: str, attempt: int | None = None) -> None:
         self._restart_started[gen.serial] = time.monotonic()
-        self._emit("icerestart", "begun", {"ufrag": gen.ufrag, "side": side})
+        detail: dict[str, Any] = {"ufrag": gen.ufrag, "side": side}
+        if attempt is not None:
+            detail["attempt"] = attempt
+        self._emit("icerestart", "begun", detail)
         if not self._make_before_break and self._ice.active is not None:
             # Only for comparison (bench): drop the old path before the new one exists.
             self._ice.release(self._ice.active)
@@ -633,14 +673,17 @@ class PeerConnection:
 
     def _discard_generation(self, gen: IceGeneration) -> None:
         self._restart_started.pop(gen.serial, None)
+        self._restart_attempt_of.pop(gen.serial, None)
         if gen is not self._ice.active:
             self._ice.release(gen)
 
     async def _run_generation(self, gen: IceGeneration, *, restart: bool) -> None:
         """Check ``gen`` and, once it has a selected pair, move media onto it."""
         started = self._restart_started.get(gen.serial, time.monotonic())
+        attempt = self._restart_attempt_of.get(gen.serial)
+        tag: dict[str, Any] = {} if attempt is None else {"attempt": attempt}
         if restart:
-            self._emit("icerestart", "checking", {"ufrag": gen.ufrag})
+            self._emit("icerestart", "checking", {"ufrag": gen.ufrag, **tag})
         else:
             self._set_ice_state("checking")
             self._update_connection_state()
@@ -655,22 +698,35 @@ class PeerConnection:
         ok, reason = await gen.connect(timeout)
         if self._closed:
             return
+        self._restart_attempt_of.pop(gen.serial, None)
         if not ok or gen.state == "closed":
+            superseded = gen.state == "closed" or self._gen is not gen
             if gen.state == "closed" and ok:
                 reason = "superseded"
             self._ice.release(gen)
             if self._gen is gen and self._ice.active is not None:
                 self._gen = self._ice.active  # keep the old path, and say so
             if restart:
-                self._emit(
-                    "icerestart",
-                    "failed",
-                    {
-                        "ufrag": gen.ufrag,
-                        "reason": reason,
-                        "kept_old_path": self._ice.active is not None,
-                    },
+                # Our request stands until a restart succeeds (W3C restartIce), so a
+                # generation that carried it and failed is tried again, a few times.
+                retry = (
+                    attempt is not None
+                    and not superseded
+                    and not self._restart_requested
+                    and attempt < self._restart_attempts_max
                 )
+                detail: dict[str, Any] = {
+                    "ufrag": gen.ufrag,
+                    "reason": reason,
+                    "kept_old_path": self._ice.active is not None,
+                    **tag,
+                }
+                if attempt is not None:
+                    detail["will_retry"] = retry
+                self._emit("icerestart", "failed", detail)
+                if retry:
+                    assert attempt is not None
+                    self._spawn(self._retry_restart(gen, self._gen, attempt + 1))
             if self._ice.active is None or self._ice_health in ("disconnected", "failed"):
                 self._set_health("failed")
             return
@@ -687,6 +743,7 @@ class PeerConnection:
                     "ufrag": gen.ufrag,
                     "elapsed_ms": round(elapsed_ms, 1),
                     "pair": pair.to_dict() if pair else None,
+                    **tag,
                 },
             )
         self._auto_restarts = 0

@@ -131,7 +131,8 @@ class SwitchProgress(Widget):
                 self._tick("checking", at)
             elif phase in DONE_PHASES:
                 self._finish(at)
-            elif phase in FAIL_PHASES:
+            elif phase in FAIL_PHASES and not event.get("will_retry"):
+                # a failed attempt that will be retried is not the end of the switch
                 detail = event.get("reason") or event.get("detail") or phase
                 self.fail(f"ICE restart {phase}: {detail}", at)
         elif name == "negotiationneeded":
