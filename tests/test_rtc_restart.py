@@ -28,7 +28,7 @@ from softphone.rtc.configuration import Configuration, IceServer
 from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
 from softphone.rtc.peer import PeerConnection
-from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
+from tests.coturn import PASSWORD, USER, TurnRegion, in_loopback_namespace, start_regions
 from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for
 
 LOOPBACK = ["127.0.0.1"]
@@ -353,7 +353,11 @@ def relay_ports(sdp: str, address: str) -> list[int]:
 
 
 def drop_udp_port(address: str, port: int, *, on: bool) -> None:
-    """Make a relayed transport address go silent (both directions), or heal it."""
+    """Make a relayed transport address go silent (both directions), or heal it.
+
+    Only ever inside a loopback-only namespace: the rules must not touch the host.
+    """
+    assert in_loopback_namespace(), "iptables rules only inside unshare --net (scripts/run-tests)"
     action = "-I" if on else "-D"
     for match in (["-d", address, "--dport"], ["-s", address, "--sport"]):
         subprocess.run(
