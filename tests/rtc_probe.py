@@ -180,3 +180,71 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+LOOPBACK = ["127.0.0.1"]
+
+
+class TwoPeers:
+    """Two PeerConnections in a call over in-process signaling, each sending a tone.
+
+    Records what each side hears, its connection states (with times), every
+    icerestart event and how often negotiationneeded fired.
+    """
+
+    def __init__(self, caller: PeerConnection, callee: PeerConnection) -> None:
+        self.caller, self.callee = caller, callee
+        self.heard = {"caller": FrameRecorder(), "callee": FrameRecorder()}
+        self.events: dict[str, list[tuple[str, dict[str, Any]]]] = {"caller": [], "callee": []}
+        self.negotiationneeded = {"caller": 0, "callee": 0}
+        self.states: dict[str, list[tuple[float, str]]] = {"caller": [], "callee": []}
+        for side, pc in self.sides():
+            pc.addTrack(ToneTrack(440 if side == "caller" else 660))
+            pc.on("track", self.heard[side].start)
+            pc.on("icerestart", lambda phase, detail, s=side: self._event(s, phase, detail))
+            pc.on("negotiationneeded", lambda s=side: self._count(s))
+            pc.on(
+                "connectionstatechange",
+                lambda state, s=side: self.states[s].append((time.monotonic(), state)),
+            )
+        self.signaling = Signaling(self.caller, self.callee)
+
+    @classmethod
+    def with_configuration(cls, config: Any, **kwargs: Any) -> TwoPeers:
+        """Both sides with the same configuration, host candidates on 127.0.0.1."""
+        return cls(
+            PeerConnection(config, host_addresses=LOOPBACK, **kwargs),
+            PeerConnection(config, host_addresses=LOOPBACK, **kwargs),
+        )
+
+    def _event(self, side: str, phase: str, detail: dict[str, Any]) -> None:
+        self.events[side].append((phase, detail))
+
+    def _count(self, side: str) -> None:
+        self.negotiationneeded[side] += 1
+
+    def sides(self) -> list[tuple[str, PeerConnection]]:
+        return [("caller", self.caller), ("callee", self.callee)]
+
+    def state_names(self, side: str) -> list[str]:
+        return [state for _, state in self.states[side]]
+
+    async def connect(self) -> None:
+        await self.signaling.start()
+        await wait_for(
+            lambda: self.caller.connectionState == self.callee.connectionState == "connected", 15
+        )
+        for recorder in self.heard.values():
+            await recorder.wait_frames(10)
+        assert not self.signaling.errors
+
+    async def packets_lost(self) -> int:
+        return sum([(await pc.getStats()).packets_lost for _, pc in self.sides()])
+
+    def phases(self, side: str) -> list[str]:
+        return [phase for phase, _ in self.events[side]]
+
+    async def close(self) -> None:
+        for recorder in self.heard.values():
+            recorder.stop()
+        await asyncio.gather(self.caller.close(), self.callee.close())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -13,9 +12,8 @@ from softphone.rtc.errors import InvalidStateError
 from softphone.rtc.gathering import default_host_addresses
 from softphone.rtc.peer import PeerConnection
 from tests.coturn import TurnRegion, start_regions
-from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for
-
-LOOPBACK = ["127.0.0.1"]
+from tests.rtc_probe import LOOPBACK, wait_for
+from tests.rtc_probe import TwoPeers as Call
 
 
 @pytest.fixture(scope="module")
@@ -24,36 +22,6 @@ def regions() -> Iterator[list[TurnRegion]]:
     yield started
     for region in started:
         region.stop()
-
-
-class Call:
-    def __init__(self, caller: PeerConnection, callee: PeerConnection) -> None:
-        self.caller, self.callee = caller, callee
-        self.heard = {"caller": FrameRecorder(), "callee": FrameRecorder()}
-        self.states: dict[str, list[str]] = {"caller": [], "callee": []}
-        for side, pc in (("caller", caller), ("callee", callee)):
-            pc.addTrack(ToneTrack(440 if side == "caller" else 660))
-            pc.on("track", self.heard[side].start)
-            pc.on("connectionstatechange", self.states[side].append)
-        self.signaling = Signaling(caller, callee)
-
-    async def connect(self) -> None:
-        await self.signaling.start()
-        await wait_for(
-            lambda: (
-                self.caller.connectionState == "connected"
-                and self.callee.connectionState == "connected"
-            ),
-            15,
-        )
-        await self.heard["caller"].wait_frames(10)
-        await self.heard["callee"].wait_frames(10)
-        assert not self.signaling.errors
-
-    async def close(self) -> None:
-        for recorder in self.heard.values():
-            recorder.stop()
-        await asyncio.gather(self.caller.close(), self.callee.close())
 
 
 @pytest.fixture
@@ -65,10 +33,7 @@ async def calls() -> AsyncIterator[list[Call]]:
 
 
 def new_call(calls: list[Call], config: Configuration, **kwargs: object) -> Call:
-    call = Call(
-        PeerConnection(config, host_addresses=LOOPBACK, **kwargs),  # type: ignore[arg-type]
-        PeerConnection(config, host_addresses=LOOPBACK, **kwargs),  # type: ignore[arg-type]
-    )
+    call = Call.with_configuration(config, **kwargs)
     calls.append(call)
     return call
 
@@ -79,7 +44,7 @@ async def test_host_call_over_loopback(calls: list[Call]) -> None:
     pair = call.caller.selected_pair()
     assert pair is not None
     assert (pair.local.type, pair.local.address) == ("host", "127.0.0.1")
-    assert call.states["caller"] == ["connecting", "connected"]
+    assert call.state_names("caller") == ["connecting", "connected"]
     stats = await call.caller.getStats()
     assert stats.packets_sent > 0 and stats.packets_received > 0
     assert stats.rtt_ms is not None and stats.rtt_ms >= 0

@@ -29,9 +29,9 @@ from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
 from softphone.rtc.peer import PeerConnection
 from tests.coturn import PASSWORD, USER, TurnRegion, in_loopback_namespace, start_regions
-from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for
+from tests.rtc_probe import LOOPBACK, FrameRecorder, ToneTrack, wait_for
+from tests.rtc_probe import TwoPeers as Call
 
-LOOPBACK = ["127.0.0.1"]
 MAX_GAP_MS = 60
 FLOWING_GAP_MS = 150
 
@@ -42,56 +42,6 @@ def regions() -> Iterator[list[TurnRegion]]:
     yield started
     for region in started:
         region.stop()
-
-
-class Call:
-    """Two PeerConnections in a call, recording what each hears and every icerestart event."""
-
-    def __init__(self, config: Configuration, **kwargs: Any) -> None:
-        self.caller = PeerConnection(config, host_addresses=LOOPBACK, **kwargs)
-        self.callee = PeerConnection(config, host_addresses=LOOPBACK, **kwargs)
-        self.heard = {"caller": FrameRecorder(), "callee": FrameRecorder()}
-        self.events: dict[str, list[tuple[str, dict[str, Any]]]] = {"caller": [], "callee": []}
-        self.negotiationneeded = {"caller": 0, "callee": 0}
-        self.states: dict[str, list[tuple[float, str]]] = {"caller": [], "callee": []}
-        for side, pc in self.sides():
-            pc.addTrack(ToneTrack(440 if side == "caller" else 660))
-            pc.on("track", self.heard[side].start)
-            pc.on("icerestart", lambda phase, detail, s=side: self._event(s, phase, detail))
-            pc.on("negotiationneeded", lambda s=side: self._count(s))
-            pc.on(
-                "connectionstatechange",
-                lambda state, s=side: self.states[s].append((time.monotonic(), state)),
-            )
-        self.signaling = Signaling(self.caller, self.callee)
-
-    def _event(self, side: str, phase: str, detail: dict[str, Any]) -> None:
-        self.events[side].append((phase, detail))
-
-    def _count(self, side: str) -> None:
-        self.negotiationneeded[side] += 1
-
-    def sides(self) -> list[tuple[str, PeerConnection]]:
-        return [("caller", self.caller), ("callee", self.callee)]
-
-    async def connect(self) -> None:
-        await self.signaling.start()
-        await wait_for(
-            lambda: self.caller.connectionState == self.callee.connectionState == "connected", 15
-        )
-        for recorder in self.heard.values():
-            await recorder.wait_frames(10)
-
-    async def packets_lost(self) -> int:
-        return sum([(await pc.getStats()).packets_lost for _, pc in self.sides()])
-
-    def phases(self, side: str) -> list[str]:
-        return [phase for phase, _ in self.events[side]]
-
-    async def close(self) -> None:
-        for recorder in self.heard.values():
-            recorder.stop()
-        await asyncio.gather(self.caller.close(), self.callee.close())
 
 
 @pytest.fixture
@@ -150,7 +100,7 @@ async def test_new_configuration_is_used_by_the_next_gathering_only(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
     a, b = regions
-    call = Call(a.configuration("relay"))
+    call = Call.with_configuration(a.configuration("relay"))
     calls.append(call)
     await call.connect()
     call.caller.setConfiguration(b.configuration("relay"))
@@ -168,7 +118,7 @@ async def test_region_switch_without_gap_or_loss(
     calls: list[Call], regions: list[TurnRegion], side: str
 ) -> None:
     a, b = regions
-    call = Call(a.configuration("relay"))
+    call = Call.with_configuration(a.configuration("relay"))
     calls.append(call)
     await call.connect()
     dtls = {s: pc.dtls_transport for s, pc in call.sides()}
@@ -192,7 +142,7 @@ async def test_region_switch_without_gap_or_loss(
 
 async def test_three_switches_in_a_row(calls: list[Call], regions: list[TurnRegion]) -> None:
     a, b = regions
-    call = Call(a.configuration("relay"))
+    call = Call.with_configuration(a.configuration("relay"))
     calls.append(call)
     await call.connect()
     dtls = call.caller.dtls_transport
@@ -213,7 +163,7 @@ async def test_three_switches_in_a_row(calls: list[Call], regions: list[TurnRegi
 async def test_negotiationneeded_fires_once_per_restart(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call(regions[0].configuration("relay"))
+    call = Call.with_configuration(regions[0].configuration("relay"))
     calls.append(call)
     await call.connect()
     before = call.caller.ice_generation
@@ -232,7 +182,7 @@ async def test_negotiationneeded_fires_once_per_restart(
 async def test_restart_requested_during_outstanding_offer_happens_after_it(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call(regions[0].configuration("relay"))
+    call = Call.with_configuration(regions[0].configuration("relay"))
     calls.append(call)
     await call.connect()
     first = call.caller.ice_generation
@@ -253,7 +203,7 @@ async def test_restart_requested_during_outstanding_offer_happens_after_it(
 async def test_rollback_keeps_the_restart_request(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call(regions[0].configuration("relay"))
+    call = Call.with_configuration(regions[0].configuration("relay"))
     calls.append(call)
     await call.connect()
     first = call.caller.ice_generation
@@ -284,7 +234,7 @@ async def test_trickled_restart_ignores_a_stale_end_of_candidates(
     candidates; it must not end it. The browser-style scoped end
     (empty candidate with the generation's ufrag) does.
     """
-    call = Call(regions[0].configuration("relay"))
+    call = Call.with_configuration(regions[0].configuration("relay"))
     calls.append(call)
     await call.connect()
     call.signaling.peers = {}  # negotiate by hand, as a trickling browser would
@@ -319,7 +269,7 @@ async def test_trickled_restart_ignores_a_stale_end_of_candidates(
 async def test_glare_both_restart_and_converge(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call(regions[0].configuration("relay"))
+    call = Call.with_configuration(regions[0].configuration("relay"))
     calls.append(call)
     await call.connect()
     gens = {s: pc.ice_generation for s, pc in call.sides()}
@@ -372,7 +322,7 @@ async def test_failed_restart_is_retried_until_it_succeeds(
 ) -> None:
     """The first restart's new relay goes silent; the request stands and attempt 2 succeeds."""
     a, _ = regions
-    call = Call(a.configuration("relay"), restart_timeout=2.5)
+    call = Call.with_configuration(a.configuration("relay"), restart_timeout=2.5)
     calls.append(call)
     await call.connect()
     first = call.caller.ice_generation
@@ -424,7 +374,7 @@ async def test_unreachable_region_keeps_the_old_path(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
     a, _ = regions
-    call = Call(a.configuration("relay"))
+    call = Call.with_configuration(a.configuration("relay"))
     calls.append(call)
     await call.connect()
     dead = Configuration(
@@ -509,7 +459,7 @@ async def test_dead_region_detected_and_recovered_through_fallback(
     calls: list[Call], regions: list[TurnRegion], region_c: TurnRegion, outage: str
 ) -> None:
     fallback = regions[1]
-    call = Call(region_c.configuration("relay"))
+    call = Call.with_configuration(region_c.configuration("relay"))
     calls.append(call)
     for _, pc in call.sides():
         # What the session manager does: on disconnected, configure the fallback region.
