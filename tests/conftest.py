@@ -11,6 +11,7 @@ import pytest
 
 from tests.harness import Server
 from tests.pulse import pulseaudio
+from tests.rtc_probe import TwoPeers
 
 
 def _interfaces() -> set[str]:
@@ -41,3 +42,12 @@ def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A private PulseAudio server (null sink + its monitor); yields its client environment."""
     with pulseaudio(tmp_path / "pulse") as env:
         yield env
+
+
+@pytest.fixture
+async def calls() -> AsyncIterator[list[TwoPeers]]:
+    """In-process two-peer calls a test makes; every one is closed afterwards."""
+    made: list[TwoPeers] = []
+    yield made
+    for call in made:
+        await call.close()

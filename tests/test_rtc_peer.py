@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,14 +22,6 @@ def regions() -> Iterator[list[TurnRegion]]:
     yield started
     for region in started:
         region.stop()
-
-
-@pytest.fixture
-async def calls() -> AsyncIterator[list[Call]]:
-    made: list[Call] = []
-    yield made
-    for call in made:
-        await call.close()
 
 
 def new_call(calls: list[Call], config: Configuration, **kwargs: object) -> Call:

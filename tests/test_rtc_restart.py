@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,14 +42,6 @@ def regions() -> Iterator[list[TurnRegion]]:
     yield started
     for region in started:
         region.stop()
-
-
-@pytest.fixture
-async def calls() -> AsyncIterator[list[Call]]:
-    made: list[Call] = []
-    yield made
-    for call in made:
-        await call.close()
 
 
 async def switch(call: Call, side: str, region: TurnRegion) -> float:
