@@ -8,6 +8,7 @@ signaling server as an ordinary client, which keeps the server free of media.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -63,6 +64,10 @@ class EchoPeer:
 
     async def _handle(self, event: SignalingEvent) -> None:
         match event:
+            case Invited(call=call_id, resume=True):
+                if call_id not in self.calls:  # the echo restarted with the server
+                    with contextlib.suppress(SignalingUnavailable):
+                        await self.signaling.hangup(call_id, "gone")
             case Invited(call=call_id, caller=caller):
                 await self._answer(call_id, caller)
             case RemoteDescription(call=call_id, description=description):

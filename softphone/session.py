@@ -249,6 +249,7 @@ class SessionManager:
                 self.emit("registered", user=user, online=sorted(online))
                 if regions and not self.settings.regions:
                     self._adopt_server_regions(regions)
+                await self._resume_call()
             case Presence(user=user, online=online):
                 if online:
                     self.state.online.add(user)
@@ -263,6 +264,8 @@ class SessionManager:
                 if retry_in is not None:
                     fields["retry_in"] = round(retry_in, 2)
                 self.emit("signaling", **fields)
+            case Invited(call=call_id, caller=caller, resume=True):
+                await self._on_resumed(call_id, caller)
             case Invited(call=call_id, caller=caller):
                 await self._on_invited(call_id, caller)
             case Ringing(call=call_id):
@@ -300,8 +303,10 @@ class SessionManager:
                 # After a server restart the server no longer knows an active
                 # call; its media is peer to peer and goes on, so only a call
                 # still being set up ends here.
-                if call is not None and (
-                    code == "unavailable" or (code == "unknown-call" and call.state != "active")
+                if (
+                    call is not None
+                    and code in ("unavailable", "unknown-call")
+                    and call.state != "active"
                 ):
                     await self._end_call(call, code)
 
@@ -318,6 +323,28 @@ class SessionManager:
         if self.settings.region is not None and self.call is None:
             self._configuration = self.settings.configuration_for(self.settings.region)
             self._emit_region(self.settings.region, self._configuration)
+
+    async def _resume_call(self) -> None:
+        """After a reconnect, tell the server (which may have restarted) about the live call.
+
+        Media is peer to peer and survives a signaling outage; this makes
+        hangups and ICE restarts of that call reach the other side again.
+        """
+        call = self.call
+        if call is None or call.state != "active":
+            return
+        with contextlib.suppress(SignalingUnavailable):
+            await self.signaling.invite(call.id, call.remote_user, resume=True)
+            self.emit("call-resumed", call=call.id, by="us")
+
+    async def _on_resumed(self, call_id: str, caller: str) -> None:
+        call = self._current(call_id)
+        if call is not None and call.remote_user == caller:
+            self.emit("call-resumed", call=call_id, by=caller)
+            return
+        # A call we no longer have: end it on the other side too.
+        with contextlib.suppress(SignalingUnavailable):
+            await self.signaling.hangup(call_id, "gone")
 
     async def _on_invited(self, call_id: str, caller: str) -> None:
         if self.call is not None:

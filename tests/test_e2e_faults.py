@@ -47,11 +47,18 @@ async def test_call_survives_a_signaling_server_restart(tmp_path: Path) -> None:
             await alice.wait_for("signaling", since=mark_a, state="connected")
             assert alice.find("call-state", since=mark_a, state="ended") is None
             assert await received(bob) > first
-            # the call can still be ended cleanly by both
+            # both re-announced the call to the new server, so signaling works again:
+            await alice.wait_for("call-resumed", since=mark_a)
+            await bob.wait_for("call-resumed", since=mark_b)
+            mark_a, mark_b = alice.mark(), bob.mark()
+            await alice.send(cmd="restart-ice")
+            await alice.wait_for("ice-restart", 15, since=mark_a, phase="done")
+            await bob.wait_for("ice-restart", 15, since=mark_b, phase="done")
+            # ...and a hangup reaches the other side
             await alice.send(cmd="hangup")
             await alice.wait_for("call-state", since=mark_a, state="ended")
-            await bob.send(cmd="hangup")
-            await bob.wait_for("call-state", since=mark_b, state="ended")
+            ended = await bob.wait_for("call-state", 5, since=mark_b, state="ended")
+            assert ended["reason"] == "hangup"
     finally:
         for server in servers:
             await server.stop()

@@ -276,6 +276,24 @@ async def test_reusing_a_call_id_of_another_pair_is_refused(connect: Connect) ->
     await assert_call_works(alice, bob)
 
 
+async def test_either_party_may_resume_a_call(connect: Connect) -> None:
+    """After a reconnect a party re-announces the call (``resume``); the other side may too."""
+    alice, bob = await in_call(connect)
+    await bob.send(type="invite", call="call-ab", to="alice", resume=True)
+    await alice.expect(type="invite", call="call-ab", to="alice", resume=True, **{"from": "bob"})
+    await alice.send(type="invite", call="call-ab", to="bob", resume=True)
+    await bob.expect(type="invite", call="call-ab", to="bob", resume=True, **{"from": "alice"})
+    await assert_call_works(alice, bob)
+
+
+async def test_resume_must_be_a_boolean(connect: Connect) -> None:
+    alice, bob = await in_call(connect)
+    await alice.send(type="invite", call="call-ab", to="bob", resume="yes")
+    err = await alice.error("bad-message", "call-ab")
+    assert '"resume"' in err["message"]
+    await assert_call_works(alice, bob)
+
+
 async def test_disconnect_hangs_up_with_gone(connect: Connect) -> None:
     alice, bob = await in_call(connect)
     await bob.ws.close()

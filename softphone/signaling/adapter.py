@@ -36,10 +36,11 @@ class Presence:
 
 @dataclass(frozen=True)
 class Invited:
-    """Someone calls us."""
+    """Someone calls us, or (``resume``) re-announces a call already up after a reconnect."""
 
     call: str
     caller: str
+    resume: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class Signaling(abc.ABC):
         """Leave the server; no event is delivered after this returns."""
 
     @abc.abstractmethod
-    async def invite(self, call: str, to: str) -> None: ...
+    async def invite(self, call: str, to: str, *, resume: bool = False) -> None: ...
 
     @abc.abstractmethod
     async def ringing(self, call: str) -> None: ...

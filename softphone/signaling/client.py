@@ -327,12 +327,12 @@ class JsonSignalingClient(Signaling):
                 return Presence(user=user, online=online)
             case m.Error(code=code, message=message, call=call):
                 return SignalingError(code, message, call)
-            case m.Invite(call=call, sender=sender):
+            case m.Invite(call=call, sender=sender, resume=resume):
                 if sender is None:
                     return SignalingError(
                         "bad-message", 'server sent an invite without "from"', call
                     )
-                return Invited(call=call, caller=sender)
+                return Invited(call=call, caller=sender, resume=resume)
             case m.Ringing(call=call):
                 return Ringing(call=call)
             case m.Accept(call=call):
@@ -362,8 +362,8 @@ class JsonSignalingClient(Signaling):
                 f"lost the signaling server while sending: {_describe(exc)}"
             ) from None
 
-    async def invite(self, call: str, to: str) -> None:
-        await self._send(m.Invite(call=call, to=to))
+    async def invite(self, call: str, to: str, *, resume: bool = False) -> None:
+        await self._send(m.Invite(call=call, to=to, resume=resume))
 
     async def ringing(self, call: str) -> None:
         await self._send(m.Ringing(call=call))

@@ -126,6 +126,9 @@ class Invite:
     call: str
     to: str
     sender: str | None = None
+    # Re-announces a call that is already up, after a reconnect to a server
+    # that may have restarted and forgotten it (an addition to PROTOCOL.md).
+    resume: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +303,10 @@ def _build(kind: str, obj: dict[str, Any]) -> Message:
         call = f.call_id()
         sender = f.user("from", optional=True)
         if kind == "invite":
-            return Invite(call=call, to=str(f.user("to")), sender=sender)
+            resume = f.obj.get("resume", False)
+            if not isinstance(resume, bool):
+                raise f.fail('field "resume" must be true or false')
+            return Invite(call=call, to=str(f.user("to")), sender=sender, resume=resume)
         if kind == "ringing":
             return Ringing(call=call, sender=sender)
         if kind == "accept":
@@ -403,8 +409,10 @@ def to_json(msg: Message) -> dict[str, Any]:
             if call is not None:
                 out["call"] = call
             return out
-        case Invite(call=call, to=to):
+        case Invite(call=call, to=to, resume=resume):
             out = {"type": "invite", "call": call, "to": to}
+            if resume:
+                out["resume"] = True
         case Ringing(call=call):
             out = {"type": "ringing", "call": call}
         case Accept(call=call):

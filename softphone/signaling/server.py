@@ -355,11 +355,15 @@ class SignalingServer:
         existing = self._calls.get(call_id)
         callee = self._users.get(invite.to)
         if existing is not None:
-            if existing.caller is not client or existing.callee is not callee:
+            same_pair = (existing.caller is client and existing.callee is callee) or (
+                existing.caller is callee and existing.callee is client
+            )
+            if not same_pair:
                 raise m.ProtocolError(
                     "bad-message", "invite: this call id is already in use; pick a new one", call_id
                 )
-            # The same invite again (a retransmission): ring again.
+            # The same invite again (a retransmission), or the other party
+            # resuming the same call after a reconnect: relay it again.
         elif invite.to == client.name:
             raise m.ProtocolError("bad-message", "invite: cannot call yourself", call_id)
         elif callee is None:
