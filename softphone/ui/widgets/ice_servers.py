@@ -111,7 +111,10 @@ class ServerList(Widget):
     probes: reactive[dict[str, Probe]] = reactive(dict, always_update=True, layout=True)
 
     def render(self) -> Content:
-        region = escape(self.region_name) if self.region_name else "[$text-muted]none[/]"
+        if self.region_name:
+            region = escape(self.region_name)
+        else:
+            region = "[$text-muted](none configured)[/]"
         count = len(self.rows)
         header = f"[b]Region[/] [b $accent]{region}[/]  [$text-muted]{count} server URL"
         header += "s[/]" if count != 1 else "[/]"
