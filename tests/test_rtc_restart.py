@@ -67,6 +67,14 @@ async def switch(call: Call, side: str, region: TurnRegion) -> float:
 
 # --- setConfiguration -------------------------------------------------------------------------
 
+async def connected(calls: list[Call], config: Configuration, **kwargs: Any) -> Call:
+    """A two-peer call on ``config``, connected and hearing each other; closed after the test."""
+    call = Call.with_configuration(config, **kwargs)
+    calls.append(call)
+    await call.connect()
+    return call
+
+
 
 async def test_set_configuration_replaces_and_rejects(regions: list[TurnRegion]) -> None:
     a, b = regions
@@ -92,9 +100,7 @@ async def test_new_configuration_is_used_by_the_next_gathering_only(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
     a, b = regions
-    call = Call.with_configuration(a.configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, a.configuration("relay"))
     call.caller.setConfiguration(b.configuration("relay"))
     await asyncio.sleep(0.3)
     pair = call.caller.selected_pair()
@@ -110,9 +116,7 @@ async def test_region_switch_without_gap_or_loss(
     calls: list[Call], regions: list[TurnRegion], side: str
 ) -> None:
     a, b = regions
-    call = Call.with_configuration(a.configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, a.configuration("relay"))
     dtls = {s: pc.dtls_transport for s, pc in call.sides()}
     srtp = {s: internals.dtls_srtp_sessions(pc.dtls_transport) for s, pc in call.sides()}
     start = time.monotonic()
@@ -134,9 +138,7 @@ async def test_region_switch_without_gap_or_loss(
 
 async def test_three_switches_in_a_row(calls: list[Call], regions: list[TurnRegion]) -> None:
     a, b = regions
-    call = Call.with_configuration(a.configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, a.configuration("relay"))
     dtls = call.caller.dtls_transport
     start = time.monotonic()
     for region in (b, a, b):
@@ -155,9 +157,7 @@ async def test_three_switches_in_a_row(calls: list[Call], regions: list[TurnRegi
 async def test_negotiationneeded_fires_once_per_restart(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call.with_configuration(regions[0].configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, regions[0].configuration("relay"))
     before = call.caller.ice_generation
     call.caller.restartIce()
     call.caller.restartIce()  # same pending restart: no second event
@@ -174,9 +174,7 @@ async def test_negotiationneeded_fires_once_per_restart(
 async def test_restart_requested_during_outstanding_offer_happens_after_it(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call.with_configuration(regions[0].configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, regions[0].configuration("relay"))
     first = call.caller.ice_generation
     offer = await call.caller.createOffer()  # a plain renegotiation, no restart
     await call.caller.setLocalDescription(offer)
@@ -195,9 +193,7 @@ async def test_restart_requested_during_outstanding_offer_happens_after_it(
 async def test_rollback_keeps_the_restart_request(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call.with_configuration(regions[0].configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, regions[0].configuration("relay"))
     first = call.caller.ice_generation
     call.caller.on("negotiationneeded", lambda: None)
     # Take negotiation away from the helper for this check.
@@ -226,9 +222,7 @@ async def test_trickled_restart_ignores_a_stale_end_of_candidates(
     candidates; it must not end it. The browser-style scoped end
     (empty candidate with the generation's ufrag) does.
     """
-    call = Call.with_configuration(regions[0].configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, regions[0].configuration("relay"))
     call.signaling.peers = {}  # negotiate by hand, as a trickling browser would
     call.caller.on("negotiationneeded", lambda: None)
     first = call.callee.ice_generation
@@ -261,9 +255,7 @@ async def test_trickled_restart_ignores_a_stale_end_of_candidates(
 async def test_glare_both_restart_and_converge(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
-    call = Call.with_configuration(regions[0].configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, regions[0].configuration("relay"))
     gens = {s: pc.ice_generation for s, pc in call.sides()}
     call.signaling.delay = 0.05  # the two offers cross on the signaling path
     start = time.monotonic()
@@ -314,9 +306,7 @@ async def test_failed_restart_is_retried_until_it_succeeds(
 ) -> None:
     """The first restart's new relay goes silent; the request stands and attempt 2 succeeds."""
     a, _ = regions
-    call = Call.with_configuration(a.configuration("relay"), restart_timeout=2.5)
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, a.configuration("relay"), restart_timeout=2.5)
     first = call.caller.ice_generation
     blocked: list[int] = []
 
@@ -366,9 +356,7 @@ async def test_unreachable_region_keeps_the_old_path(
     calls: list[Call], regions: list[TurnRegion]
 ) -> None:
     a, _ = regions
-    call = Call.with_configuration(a.configuration("relay"))
-    calls.append(call)
-    await call.connect()
+    call = await connected(calls, a.configuration("relay"))
     dead = Configuration(
         ice_servers=(
             IceServer(urls=("turn:127.0.0.9:3478",), username="zz-user", credential="zz-secret"),

@@ -652,9 +652,7 @@ class PeerConnection:
         if gen is not None and gen is not self._gen:
             self._discard_generation(gen)
             self._emit("icerestart", "failed", {"ufrag": gen.ufrag, "reason": "rolled back"})
-        self._set_signaling("stable")
-        self._negotiation_needed = False
-        self._update_negotiation_needed()
+        self._back_to_stable()
 
     def _rollback_remote(self) -> None:
         if self.signalingState != "have-remote-offer":
@@ -667,6 +665,10 @@ class PeerConnection:
         self._answer_gen = None
         if gen is not None and gen is not self._gen:
             self._discard_generation(gen)
+        self._back_to_stable()
+
+    def _back_to_stable(self) -> None:
+        """After a rollback: stable again, and a remembered restart asks to be negotiated."""
         self._set_signaling("stable")
         self._negotiation_needed = False
         self._update_negotiation_needed()
