@@ -56,9 +56,14 @@ def region_dicts(regions: dict[str, TurnRegion]) -> list[dict[str, Any]]:
 def write_config(path: Path, regions: dict[str, TurnRegion]) -> Path:
     lines = ['ice_transport_policy = "relay"', 'region = "eu-west"']
     for name, region in regions.items():
-        lines += ["[[regions]]", f'name = "{name}"', "[[regions.ice_servers]]",
-                  f'urls = ["{region.url}"]', f'username = "{USER}"',
-                  f'credential = "{PASSWORD}"']
+        lines += [
+            "[[regions]]",
+            f'name = "{name}"',
+            "[[regions.ice_servers]]",
+            f'urls = ["{region.url}"]',
+            f'username = "{USER}"',
+            f'credential = "{PASSWORD}"',
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -100,7 +105,8 @@ async def browser_browser(server: SignalingServer, browser: Any, runs: int) -> R
             t1 = await caller.wait_until(
                 """(addr) => { const p = window.softphone.current.selectedPair;
                      return p && p.local.address === addr && p.t; }""",
-                REGIONS[target], what=f"pair on {target}",
+                REGIONS[target],
+                what=f"pair on {target}",
             )
             res.switch.append(float(t1) - t0)
             await asyncio.sleep(SETTLE)
@@ -139,12 +145,22 @@ async def switch_softphone(caller: Headless, target: str) -> tuple[float, int]:
     return (pair["_received"] - t0) * 1000, mark
 
 
-async def softphone_browser(server: SignalingServer, browser: Any, config: Path,
-                            workdir: Path, runs: int) -> Results:
+async def softphone_browser(
+    server: SignalingServer, browser: Any, config: Path, workdir: Path, runs: int
+) -> Results:
     res = Results("softphone -> browser")
     callee = await WebPhone.open(browser, server.url, "web", policy="relay", autoanswer="1")
-    caller = await Headless.start(workdir, "sp", server.url, "--config", str(config),
-                                  "--audio-in", "tone:440", "--audio-out", "null")
+    caller = await Headless.start(
+        workdir,
+        "sp",
+        server.url,
+        "--config",
+        str(config),
+        "--audio-in",
+        "tone:440",
+        "--audio-out",
+        "null",
+    )
     try:
         await caller.wait_for("registered")
         for i in range(runs):
@@ -162,8 +178,11 @@ async def softphone_browser(server: SignalingServer, browser: Any, config: Path,
             res.switch.append(elapsed)
             await asyncio.sleep(SETTLE)
             stats = await softphone_stats(caller)
-            res.gap.append(max(await callee.max_gap(b0 - 50),
-                               float(stats["audio_max_gap_since_last_stats_ms"])))
+            res.gap.append(
+                max(
+                    await callee.max_gap(b0 - 50), float(stats["audio_max_gap_since_last_stats_ms"])
+                )
+            )
             mark = caller.mark()
             await caller.send(cmd="hangup")
             await caller.wait_for("call-state", since=mark, state="ended")
@@ -178,8 +197,9 @@ async def softphone_browser(server: SignalingServer, browser: Any, config: Path,
 # --- softphone <-> softphone ----------------------------------------------------------------
 
 
-async def softphone_softphone(server: SignalingServer, config: Path, workdir: Path,
-                              runs: int) -> Results:
+async def softphone_softphone(
+    server: SignalingServer, config: Path, workdir: Path, runs: int
+) -> Results:
     res = Results("softphone <-> softphone")
     common = ("--config", str(config), "--audio-in", "tone:440", "--audio-out", "null")
     caller = await Headless.start(workdir, "sp-a", server.url, *common)
@@ -202,8 +222,10 @@ async def softphone_softphone(server: SignalingServer, config: Path, workdir: Pa
             elapsed, _ = await switch_softphone(caller, target)
             res.switch.append(elapsed)
             await asyncio.sleep(SETTLE)
-            gaps = [float((await softphone_stats(p))["audio_max_gap_since_last_stats_ms"])
-                    for p in (caller, callee)]
+            gaps = [
+                float((await softphone_stats(p))["audio_max_gap_since_last_stats_ms"])
+                for p in (caller, callee)
+            ]
             res.gap.append(max(gaps))
             mark = caller.mark()
             await caller.send(cmd="hangup")
@@ -235,28 +257,40 @@ async def main(runs: int) -> int:
         for region in started:
             region.stop()
     anchor = results[0]
-    title = (f"relay-only via two loopback coturn regions, {runs} runs each; "
-             "the caller switches region")
-    print_table(f"Call set-up (call -> caller connected). {title}",
-                [Row(r.name, r.setup) for r in results], baseline=Row(anchor.name, anchor.setup))
+    title = (
+        f"relay-only via two loopback coturn regions, {runs} runs each; the caller switches region"
+    )
+    print_table(
+        f"Call set-up (call -> caller connected). {title}",
+        [Row(r.name, r.setup) for r in results],
+        baseline=Row(anchor.name, anchor.setup),
+    )
     print()
-    print_table("Region switch (switch -> caller's pair on the new region's relay)",
-                [Row(r.name, r.switch) for r in results],
-                baseline=Row(anchor.name, anchor.switch))
+    print_table(
+        "Region switch (switch -> caller's pair on the new region's relay)",
+        [Row(r.name, r.switch) for r in results],
+        baseline=Row(anchor.name, anchor.switch),
+    )
     print()
-    print_table("Longest gap in received audio at either end during the switch",
-                [Row(r.name, r.gap) for r in results], baseline=Row(anchor.name, anchor.gap))
+    print_table(
+        "Longest gap in received audio at either end during the switch",
+        [Row(r.name, r.gap) for r in results],
+        baseline=Row(anchor.name, anchor.gap),
+    )
     return 0
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if os.environ.get("SOFTPHONE_BENCH_NETNS") != "1":
-        command = (f"ip link set lo up; cd {ROOT}; "
-                   f"exec {sys.executable} -m bench.bench_browser --runs {args.runs}")
+        command = (
+            f"ip link set lo up; cd {ROOT}; "
+            f"exec {sys.executable} -m bench.bench_browser --runs {args.runs}"
+        )
         env = dict(os.environ, SOFTPHONE_BENCH_NETNS="1")
         sys.exit(subprocess.call(["unshare", "--net", "bash", "-c", command], env=env))
     sys.exit(asyncio.run(main(args.runs)))

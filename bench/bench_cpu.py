@@ -101,7 +101,7 @@ def _tone_track() -> Any:
     from av import AudioFrame
 
     # 440 Hz fits a whole number of periods in one second: loop one second of it.
-    second = (0.3 * 32767 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE))
+    second = 0.3 * 32767 * np.sin(2 * np.pi * 440 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
     table = second.astype(np.int16)
 
     class Tone(MediaStreamTrack):
@@ -123,7 +123,7 @@ def _tone_track() -> Any:
                 if wait > 0:
                     await asyncio.sleep(wait)
             offset = self._pts % SAMPLE_RATE
-            samples = table[offset:offset + FRAME_SAMPLES].reshape(1, -1)
+            samples = table[offset : offset + FRAME_SAMPLES].reshape(1, -1)
             frame = AudioFrame.from_ndarray(samples, format="s16", layout="mono")
             frame.sample_rate = SAMPLE_RATE
             frame.pts = self._pts
@@ -317,8 +317,9 @@ async def softphone_rows(seconds: float, warmup: float, workdir: Path) -> list[R
         await asyncio.sleep(warmup)
         pids = {"alice": alice.proc.pid, "bob": bob.proc.pid, "server": server.proc.pid}
         idle = await measure(pids, seconds)
-        results.append(Result("softphone headless, registered, no call",
-                              [idle["alice"], idle["bob"]]))
+        results.append(
+            Result("softphone headless, registered, no call", [idle["alice"], idle["bob"]])
+        )
         results.append(Result("softphone serve, idle (echo user online)", [idle["server"]]))
 
         await _call(alice, bob, "bob")
@@ -326,9 +327,13 @@ async def softphone_rows(seconds: float, warmup: float, workdir: Path) -> list[R
         before = await _packets(bob)
         usage = await measure(pids, seconds)
         received = await _packets(bob) - before
-        results.append(Result("softphone <-> softphone, tone, --audio-out null",
-                              [usage["alice"], usage["bob"]],
-                              f"bob got {received / seconds:.0f} packets/s"))
+        results.append(
+            Result(
+                "softphone <-> softphone, tone, --audio-out null",
+                [usage["alice"], usage["bob"]],
+                f"bob got {received / seconds:.0f} packets/s",
+            )
+        )
         await _hangup(alice)
 
         await _call(alice, None, "echo")
@@ -336,16 +341,27 @@ async def softphone_rows(seconds: float, warmup: float, workdir: Path) -> list[R
         before = await _packets(alice)
         usage = await measure(pids, seconds)
         received = await _packets(alice) - before
-        results.append(Result("softphone -> echo: caller", [usage["alice"]],
-                              f"alice got {received / seconds:.0f} packets/s"))
-        results.append(Result("softphone -> echo: server (echo user in-process)",
-                              [usage["server"]],
-                              f"+{usage['server'].total - idle['server'].total:.1f} % over idle"))
+        results.append(
+            Result(
+                "softphone -> echo: caller",
+                [usage["alice"]],
+                f"alice got {received / seconds:.0f} packets/s",
+            )
+        )
+        results.append(
+            Result(
+                "softphone -> echo: server (echo user in-process)",
+                [usage["server"]],
+                f"+{usage['server'].total - idle['server'].total:.1f} % over idle",
+            )
+        )
         await _hangup(alice)
         await asyncio.gather(alice.quit(), bob.quit())
 
-        record = [("--audio-in", "tone", "--audio-out", f"file:{workdir / n}.wav")
-                  for n in ("carol", "dave")]
+        record = [
+            ("--audio-in", "tone", "--audio-out", f"file:{workdir / n}.wav")
+            for n in ("carol", "dave")
+        ]
         carol = await Headless.start(workdir, "carol", server.url, *record[0])
         dave = await Headless.start(workdir, "dave", server.url, *record[1])
         phones += [carol, dave]
@@ -356,9 +372,13 @@ async def softphone_rows(seconds: float, warmup: float, workdir: Path) -> list[R
         before = await _packets(dave)
         usage = await measure({"carol": carol.proc.pid, "dave": dave.proc.pid}, seconds)
         received = await _packets(dave) - before
-        results.append(Result("softphone <-> softphone, tone, --audio-out file:.wav",
-                              list(usage.values()),
-                              f"dave got {received / seconds:.0f} packets/s"))
+        results.append(
+            Result(
+                "softphone <-> softphone, tone, --audio-out file:.wav",
+                list(usage.values()),
+                f"dave got {received / seconds:.0f} packets/s",
+            )
+        )
         await _hangup(carol)
     finally:
         await asyncio.gather(*(p.quit() for p in phones), return_exceptions=True)
@@ -374,8 +394,7 @@ def format_table(title: str, results: Sequence[Result], baseline: float) -> str:
 
     ``baseline`` is the mean CPU of the baseline's two processes.
     """
-    header = (f"{'':<52} {'process':<8} {'cpu %':>6} {'parts min..max':>15} "
-              f"{'x baseline':>10}  note")
+    header = f"{'':<52} {'process':<8} {'cpu %':>6} {'parts min..max':>15} {'x baseline':>10}  note"
     lines = [title, "=" * len(header), header, "-" * len(header)]
     for result in results:
         for i, usage in enumerate(result.usage):
@@ -393,18 +412,23 @@ def format_table(title: str, results: Sequence[Result], baseline: float) -> str:
 async def run(seconds: float, warmup: float) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        results = [await bare_call(seconds, warmup, None),
-                   await bare_call(seconds, warmup, workdir)]
+        results = [
+            await bare_call(seconds, warmup, None),
+            await bare_call(seconds, warmup, workdir),
+        ]
         results += await softphone_rows(seconds, warmup, workdir)
     baseline = statistics.mean(u.total for u in results[0].usage)
-    title = (f"CPU per process, % of one core over {seconds:g} s "
-             f"(after {warmup:g} s warm-up; {len(results[0].usage[0].parts)} parts)")
+    title = (
+        f"CPU per process, % of one core over {seconds:g} s "
+        f"(after {warmup:g} s warm-up; {len(results[0].usage[0].parts)} parts)"
+    )
     return format_table(title, results, baseline)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=12, help="measuring window per row")
     parser.add_argument("--warmup", type=float, default=2, help="wait after connecting")
     parser.add_argument("--peer", choices=("offer", "answer"), help=argparse.SUPPRESS)

@@ -51,28 +51,44 @@ SAMPLES_KEPT = 20000  # latencies each generator sends back per phase
 
 _CANDIDATE = {
     "candidate": "candidate:842163049 1 udp 1677729535 127.0.0.1 50000 typ srflx "
-                 "raddr 0.0.0.0 rport 0 generation 0",
+    "raddr 0.0.0.0 rport 0 generation 0",
     "sdpMid": "0",
     "sdpMLineIndex": 0,
     "usernameFragment": "sXcL",
 }
-_SDP = "\r\n".join([
-    "v=0", "o=- 3926582370 3926582370 IN IP4 0.0.0.0", "s=-", "t=0 0",
-    "a=group:BUNDLE 0", "a=msid-semantic:WMS *",
-    "m=audio 50000 UDP/TLS/RTP/SAVPF 96 0 8", "c=IN IP4 127.0.0.1",
-    "a=sendrecv", "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
-    "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level", "a=mid:0",
-    "a=msid:4e3d7f0c-6a52-4b1b-a5b4-8a3a9f1c2d3e 6b0e6c1a-27d4-4f59-9b2b-0c7c3b8f1e2a",
-    "a=rtcp:9 IN IP4 0.0.0.0", "a=rtcp-mux", "a=ssrc:1874402374 cname:7c7f2f1e-0e7e",
-    "a=rtpmap:96 opus/48000/2", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-    "a=candidate:842163049 1 udp 2130706431 127.0.0.1 50000 typ host",
-    "a=end-of-candidates", "a=ice-ufrag:sXcL", "a=ice-pwd:Wq3Z1lQ0c7XbYy8gCkq7nE",
-    "a=fingerprint:sha-256 3B:5C:0E:7A:1F:9D:44:21:AB:CD:EF:01:23:45:67:89:"
-    "9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78",
-    "a=fingerprint:sha-384 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:"
-    "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5",
-    "a=setup:actpass", "",
-])
+_SDP = "\r\n".join(
+    [
+        "v=0",
+        "o=- 3926582370 3926582370 IN IP4 0.0.0.0",
+        "s=-",
+        "t=0 0",
+        "a=group:BUNDLE 0",
+        "a=msid-semantic:WMS *",
+        "m=audio 50000 UDP/TLS/RTP/SAVPF 96 0 8",
+        "c=IN IP4 127.0.0.1",
+        "a=sendrecv",
+        "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid",
+        "a=extmap:2 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+        "a=mid:0",
+        "a=msid:4e3d7f0c-6a52-4b1b-a5b4-8a3a9f1c2d3e 6b0e6c1a-27d4-4f59-9b2b-0c7c3b8f1e2a",
+        "a=rtcp:9 IN IP4 0.0.0.0",
+        "a=rtcp-mux",
+        "a=ssrc:1874402374 cname:7c7f2f1e-0e7e",
+        "a=rtpmap:96 opus/48000/2",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=candidate:842163049 1 udp 2130706431 127.0.0.1 50000 typ host",
+        "a=end-of-candidates",
+        "a=ice-ufrag:sXcL",
+        "a=ice-pwd:Wq3Z1lQ0c7XbYy8gCkq7nE",
+        "a=fingerprint:sha-256 3B:5C:0E:7A:1F:9D:44:21:AB:CD:EF:01:23:45:67:89:"
+        "9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78",
+        "a=fingerprint:sha-384 0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:"
+        "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5",
+        "a=setup:actpass",
+        "",
+    ]
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -85,8 +101,10 @@ def cpu_seconds(pid: int) -> float:
     """
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
-        with (contextlib.suppress(FileNotFoundError, ProcessLookupError),
-              open(f"/proc/{pid}/task/{task}/schedstat") as f):
+        with (
+            contextlib.suppress(FileNotFoundError, ProcessLookupError),
+            open(f"/proc/{pid}/task/{task}/schedstat") as f,
+        ):
             total += int(f.read().split()[0])
     return total / 1e9
 
@@ -116,8 +134,9 @@ async def bare_server() -> None:
                     for other in list(users.values()):
                         await other.send_str(presence)
                     users[name] = ws
-                    await ws.send_str(dumps({"type": "welcome", "user": name,
-                                             "online": sorted(users)}))
+                    await ws.send_str(
+                        dumps({"type": "welcome", "user": name, "online": sorted(users)})
+                    )
                     continue
                 if kind == "invite":
                     target = users[obj["to"]]
@@ -148,8 +167,7 @@ async def bare_server() -> None:
 
 
 class _Client:
-    __slots__ = ("accepted", "call", "group", "name", "peer", "reader", "suffixes", "welcome",
-                 "ws")
+    __slots__ = ("accepted", "call", "group", "name", "peer", "reader", "suffixes", "welcome", "ws")
 
     def __init__(self, group: str, name: str) -> None:
         self.group = group
@@ -223,7 +241,7 @@ class Generator:
             text: str = msg.data
             if text.startswith('{"ts":'):
                 now = time.perf_counter()
-                sent_at = float(text[6:text.index(",", 6)])
+                sent_at = float(text[6 : text.index(",", 6)])
                 self.latencies.append((now - sent_at) * 1000)
                 self.received += 1
                 if now < self.answer_until:
@@ -239,8 +257,10 @@ class Generator:
                 client.accepted.set_result(None)
             elif kind == "error":
                 self.errors[client.group] += 1
-                print(f"generator: server error {obj.get('code')}: {obj.get('message')}",
-                      file=sys.stderr)
+                print(
+                    f"generator: server error {obj.get('code')}: {obj.get('message')}",
+                    file=sys.stderr,
+                )
 
     async def _send(self, client: _Client) -> None:
         assert client.ws is not None
@@ -262,8 +282,14 @@ class Generator:
         lat = self.latencies
         if len(lat) > SAMPLES_KEPT:
             lat = lat[:: len(lat) // SAMPLES_KEPT + 1]
-        return {"sent": self.sent, "received": self.received, "in_window": received_in_window,
-                "elapsed": elapsed, "latencies": lat, "errors": self.errors[group]}
+        return {
+            "sent": self.sent,
+            "received": self.received,
+            "in_window": received_in_window,
+            "elapsed": elapsed,
+            "latencies": lat,
+            "errors": self.errors[group],
+        }
 
     async def rate(self, group: str, rate: float, seconds: float) -> dict[str, Any]:
         """Open loop: send at ``rate`` per second, round robin over the clients."""
@@ -315,10 +341,11 @@ class Generator:
 
 def _suffixes(call: str) -> tuple[str, ...]:
     """Everything after the timestamp, for four ``ice`` messages and one ``sdp``."""
-    ice = json.dumps({"type": "ice", "call": call, "candidate": _CANDIDATE},
-                     separators=(",", ":"))
-    sdp = json.dumps({"type": "sdp", "call": call, "description": {"type": "offer", "sdp": _SDP}},
-                     separators=(",", ":"))
+    ice = json.dumps({"type": "ice", "call": call, "candidate": _CANDIDATE}, separators=(",", ":"))
+    sdp = json.dumps(
+        {"type": "sdp", "call": call, "description": {"type": "offer", "sdp": _SDP}},
+        separators=(",", ":"),
+    )
     return ("," + sdp[1:],) + ("," + ice[1:],) * 4
 
 
@@ -350,8 +377,13 @@ class Child:
     @classmethod
     async def start(cls, mode: str) -> Child:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.bench_signaling", mode,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 26,
+            sys.executable,
+            "-m",
+            "bench.bench_signaling",
+            mode,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,
         )
         return cls(proc)
 
@@ -391,8 +423,9 @@ class Phase:
         return [x for r in self.results for x in r["latencies"]]
 
 
-async def phase(generators: Sequence[Child], server_pid: int,
-                commands: Sequence[dict[str, Any]]) -> Phase:
+async def phase(
+    generators: Sequence[Child], server_pid: int, commands: Sequence[dict[str, Any]]
+) -> Phase:
     pids = [server_pid] + [g.proc.pid for g in generators]
     wall, before = time.monotonic(), [cpu_seconds(p) for p in pids]
     for gen, cmd in zip(generators, commands, strict=True):
@@ -424,15 +457,22 @@ class Load:
 async def register(gens: Sequence[Child], t: Target, spec: Load) -> None:
     g = len(gens)
     pairs = [[f"u{2 * i}", f"u{2 * i + 1}"] for i in range(spec.clients // 2)]
-    reg = await phase(gens, t.pid, [{"cmd": "register", "group": t.name, "url": t.url,
-                                     "pairs": pairs[i::g]} for i in range(g)])
+    reg = await phase(
+        gens,
+        t.pid,
+        [
+            {"cmd": "register", "group": t.name, "url": t.url, "pairs": pairs[i::g]}
+            for i in range(g)
+        ],
+    )
     span = max(r["end"] for r in reg.results) - min(r["start"] for r in reg.results)
     f = t.figures
     f["registration: clients/s"] = spec.clients / span
     f["registration: connect+hello+welcome median ms"] = percentile(reg.latencies, 0.5)
     f["registration: connect+hello+welcome p99 ms"] = percentile(reg.latencies, 0.99)
     f["registration: server CPU ms per client"] = (
-        reg.server_cpu / 100 * reg.elapsed * 1000 / spec.clients)
+        reg.server_cpu / 100 * reg.elapsed * 1000 / spec.clients
+    )
     await phase(gens, t.pid, [{"cmd": "pair", "group": t.name}] * g)
 
 
@@ -452,15 +492,17 @@ def _relay_figures(t: Target, label: str, p: Phase) -> None:
 
 
 async def fixed_rate(gens: Sequence[Child], t: Target, spec: Load) -> None:
-    cmd = {"cmd": "rate", "group": t.name, "rate": spec.rate / len(gens),
-           "seconds": spec.seconds}
+    cmd = {"cmd": "rate", "group": t.name, "rate": spec.rate / len(gens), "seconds": spec.seconds}
     _relay_figures(t, f"fixed {spec.rate:g} msg/s", await phase(gens, t.pid, [cmd] * len(gens)))
 
 
 async def saturation(gens: Sequence[Child], t: Target, spec: Load) -> None:
     cmd = {"cmd": "saturate", "group": t.name, "seconds": spec.seconds, "window": spec.window}
-    _relay_figures(t, f"saturation, {spec.window} in flight/client",
-                   await phase(gens, t.pid, [cmd] * len(gens)))
+    _relay_figures(
+        t,
+        f"saturation, {spec.window} in flight/client",
+        await phase(gens, t.pid, [cmd] * len(gens)),
+    )
 
 
 async def compare(gens: Sequence[Child], workdir: Path, spec: Load) -> tuple[Target, Target]:
@@ -504,16 +546,19 @@ def format_table(title: str, ours: Target, base: Target) -> str:
     return text
 
 
-async def run(sizes: Sequence[int], rate: float, seconds: float, window: int,
-              generators: int) -> str:
+async def run(
+    sizes: Sequence[int], rate: float, seconds: float, window: int, generators: int
+) -> str:
     gens = [await Child.start("--generator") for _ in range(generators)]
     tables = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for n in sizes:
                 ours, base = await compare(gens, Path(tmp), Load(n, rate, seconds, window))
-                title = (f"Signaling load, N={n} clients ({n // 2} calls), "
-                         f"{generators} generator processes, {seconds:g} s per phase")
+                title = (
+                    f"Signaling load, N={n} clients ({n // 2} calls), "
+                    f"{generators} generator processes, {seconds:g} s per phase"
+                )
                 tables.append(format_table(title, ours, base))
                 print(flush=True)
     finally:
@@ -525,17 +570,25 @@ async def run(sizes: Sequence[int], rate: float, seconds: float, window: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", type=int, nargs="+", default=[50, 200],
-                        help="clients (even; two per call)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "-n", type=int, nargs="+", default=[50, 200], help="clients (even; two per call)"
+    )
     parser.add_argument("--seconds", type=float, default=6, help="length of each timed phase")
-    parser.add_argument("--rate", type=float, default=1000,
-                        help="total messages/s in the fixed-rate phase")
-    parser.add_argument("--window", type=int, default=4,
-                        help="messages in flight per client in the saturation phase")
-    parser.add_argument("--generators", type=int, default=GENERATORS,
-                        help="load-generator processes")
+    parser.add_argument(
+        "--rate", type=float, default=1000, help="total messages/s in the fixed-rate phase"
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=4,
+        help="messages in flight per client in the saturation phase",
+    )
+    parser.add_argument(
+        "--generators", type=int, default=GENERATORS, help="load-generator processes"
+    )
     parser.add_argument("--generator", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """One call: a peer connection negotiated over signaling.
 
-The negotiation follows the W3C "perfect negotiation" pattern (PROTOCOL.md
+The negotiation follows the W3C "perfect negotiation" pattern (docs/protocol.md
 section 1): the caller is impolite, the callee polite. Every negotiation step
 of a call runs under one lock, because aiortc's description methods are
 coroutines and two of them interleaving would corrupt the signaling state.
@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from aiortc import MediaStreamTrack
 
+from softphone.descriptions import Candidate, Description
 from softphone.media import AudioSink
 from softphone.rtc.configuration import Configuration
-from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import DOMException
 from softphone.rtc.peer import PeerConnection
 from softphone.rtc.stats import CallStats, SelectedPair
@@ -39,7 +39,7 @@ PEER_STATE_EVENTS = {
 
 
 def pair_fields(pair: SelectedPair | None) -> dict[str, Any] | None:
-    """The ``selected-pair`` shape of PROTOCOL.md section 2 (never a credential)."""
+    """The ``selected-pair`` shape of docs/protocol.md section 2 (never a credential)."""
     if pair is None:
         return None
     return {

@@ -1,4 +1,4 @@
-"""The command line of PROTOCOL.md section 3: ``softphone``, ``softphone serve``, ``--headless``."""
+"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def default_user() -> str:
-    """The login name, cut to what PROTOCOL.md allows in a user name."""
+    """The login name, cut to what docs/protocol.md allows in a user name."""
     try:
         name = getpass.getuser()
     except Exception:

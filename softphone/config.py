@@ -1,4 +1,4 @@
-"""The TOML configuration file and command-line overrides (PROTOCOL.md section 3).
+"""The TOML configuration file and command-line overrides (docs/protocol.md section 3).
 
 Every rejection is a :class:`ConfigError` whose message says where the
 problem is — the file, the key path such as ``regions[1].ice_servers[0].urls``,

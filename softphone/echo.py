@@ -1,6 +1,6 @@
 """The built-in ``echo`` user: answers every call and sends the caller's audio back.
 
-It is the test call line a new user dials first (PROTOCOL.md section 3), so
+It is the test call line a new user dials first (docs/protocol.md section 3), so
 unlike a person it takes any number of calls at once. It speaks to the
 signaling server as an ordinary client, which keeps the server free of media.
 """

@@ -1,6 +1,6 @@
 """Events the session manager emits to its front ends.
 
-An event is a name from PROTOCOL.md section 2 and its fields, already in the
+An event is a name from docs/protocol.md section 2 and its fields, already in the
 JSON shape the headless front end prints. The terminal UI reads the same
 objects, so both front ends render one stream and cannot drift apart.
 """

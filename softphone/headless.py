@@ -1,4 +1,4 @@
-"""The JSON-lines front end (PROTOCOL.md section 2).
+"""The JSON-lines front end (docs/protocol.md section 2).
 
 Commands arrive one per line on stdin and are parsed into typed objects at
 this edge; events leave one per line on stdout. Logs go to stderr only, so a

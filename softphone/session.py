@@ -178,7 +178,7 @@ class SessionManager:
         self.emit("mute", on=on)
 
     async def switch_region(self, name: str) -> None:
-        """setConfiguration with the region's servers, then restartIce (PROTOCOL.md section 2)."""
+        """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
         try:
             region = self.settings.region_named(name)
             configuration = self.settings.configuration_for(region.name)
@@ -311,7 +311,7 @@ class SessionManager:
                     await self._end_call(call, code)
 
     def _adopt_server_regions(self, data: Any) -> None:
-        """Use the regions the server offers when the user configured none (PROTOCOL.md 1)."""
+        """Use the regions the server offers when the user configured none (docs/protocol.md 1)."""
         try:
             regions = regions_from_data(list(data), "server regions")
         except ConfigError as exc:

@@ -58,8 +58,13 @@ def chromium_args(fake_audio: Path | None) -> list[str]:
     return args
 
 
-def write_tone_wav(path: Path, hz: float = BROWSER_TONE_HZ, seconds: float = 2.0,
-                   rate: int = 48000, amplitude: float = 0.3) -> Path:
+def write_tone_wav(
+    path: Path,
+    hz: float = BROWSER_TONE_HZ,
+    seconds: float = 2.0,
+    rate: int = 48000,
+    amplitude: float = 0.3,
+) -> Path:
     """A mono 16-bit tone; Chromium loops it as the fake microphone.
 
     A whole number of periods keeps the loop seamless (no click at the seam).
@@ -116,8 +121,9 @@ class WebPhone:
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
 
     @classmethod
-    async def open(cls, browser: Browser, server_url: str, user: str, *,
-                   register: bool = True, **params: str) -> WebPhone:
+    async def open(
+        cls, browser: Browser, server_url: str, user: str, *, register: bool = True, **params: str
+    ) -> WebPhone:
         """Open the client served next to ``server_url`` (the ws URL); wait until registered."""
         context = await browser.new_context()
         page = await context.new_page()
@@ -132,8 +138,9 @@ class WebPhone:
         if register:
             # A function, not a bare expression: Playwright evals a bare expression again at
             # every poll, which the page's CSP (no 'unsafe-eval') refuses after the first.
-            await phone.wait_until("() => window.softphone && window.softphone.user !== null",
-                                   what="registered")
+            await phone.wait_until(
+                "() => window.softphone && window.softphone.user !== null", what="registered"
+            )
         return phone
 
     async def close(self) -> None:
@@ -177,8 +184,9 @@ class WebPhone:
 
     async def max_gap(self, start: float, end: float | None = None) -> float:
         """Longest interval between received audio frames in [start, end] (page clock)."""
-        value = await self.js("([a, b]) => window.softphone.maxGap(a, b === null ? Infinity : b)",
-                              [start, end])
+        value = await self.js(
+            "([a, b]) => window.softphone.maxGap(a, b === null ? Infinity : b)", [start, end]
+        )
         return float(value)
 
     async def events(self, since: int = 0) -> list[dict[str, Any]]:
@@ -193,17 +201,25 @@ class WebPhone:
         except Exception as exc:  # the page is gone
             events = [f"(no events: {exc})"]
         lines = [json.dumps(e) for e in events]
-        return ("last events:\n" + "\n".join(lines) + "\nconsole:\n" + "\n".join(self.console[-10:])
-                + "\npage errors:\n" + "\n".join(self.page_errors))
+        return (
+            "last events:\n"
+            + "\n".join(lines)
+            + "\nconsole:\n"
+            + "\n".join(self.console[-10:])
+            + "\npage errors:\n"
+            + "\n".join(self.page_errors)
+        )
 
     # --- waiting -------------------------------------------------------------------
 
-    async def wait_until(self, expression: str, arg: Any = None, *, timeout: float = 20,
-                         what: str = "") -> Any:
+    async def wait_until(
+        self, expression: str, arg: Any = None, *, timeout: float = 20, what: str = ""
+    ) -> Any:
         """Wait until the JS ``expression`` (of ``arg``) is truthy; returns its value."""
         try:
-            handle = await self.page.wait_for_function(expression, arg=arg,
-                                                       timeout=timeout * 1000, polling=20)
+            handle = await self.page.wait_for_function(
+                expression, arg=arg, timeout=timeout * 1000, polling=20
+            )
         except Exception as exc:
             raise WebPhoneError(
                 f"{self.user}: {what or expression} not within {timeout}s ({exc})\n"
@@ -211,15 +227,18 @@ class WebPhone:
             ) from None
         return await handle.json_value()
 
-    async def wait_event(self, name: str, /, *, since: int = 0, timeout: float = 20,
-                         **fields: Any) -> dict[str, Any]:
+    async def wait_event(
+        self, name: str, /, *, since: int = 0, timeout: float = 20, **fields: Any
+    ) -> dict[str, Any]:
         """The first event ``name`` at index >= since whose fields match."""
         found = await self.wait_until(
             """([name, since, fields]) => window.softphone.events.slice(since).find(
                  (e) => e.event === name &&
                    Object.entries(fields).every(
                      ([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)))""",
-            [name, since, fields], timeout=timeout, what=f"event {name} {fields}",
+            [name, since, fields],
+            timeout=timeout,
+            what=f"event {name} {fields}",
         )
         return dict(found)
 
@@ -227,7 +246,8 @@ class WebPhone:
         await self.wait_until(
             "() => window.softphone.current"
             " && window.softphone.current.connectionState === 'connected'",
-            timeout=timeout, what="connection-state connected",
+            timeout=timeout,
+            what="connection-state connected",
         )
 
 

@@ -21,7 +21,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from softphone.rtc.descriptions import Candidate, Description
+from softphone.descriptions import Candidate, Description
 from softphone.rtc.peer import PeerConnection
 
 SAMPLE_RATE = 48000

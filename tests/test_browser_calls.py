@@ -96,8 +96,15 @@ async def test_web_client_is_served(server: Server, tmp_path: Path) -> None:
 
 async def test_browser_calls_softphone(server: Server, browser: Browser, tmp_path: Path) -> None:
     recording = tmp_path / "bob.wav"
-    bob = await Headless.start(tmp_path, "bob", server.url, "--audio-in",
-                               f"tone:{SOFTPHONE_TONE_HZ}", "--audio-out", f"file:{recording}")
+    bob = await Headless.start(
+        tmp_path,
+        "bob",
+        server.url,
+        "--audio-in",
+        f"tone:{SOFTPHONE_TONE_HZ}",
+        "--audio-out",
+        f"file:{recording}",
+    )
     alice = await WebPhone.open(browser, server.url, "alice")
     try:
         await bob.wait_for("registered")
@@ -114,8 +121,9 @@ async def test_browser_calls_softphone(server: Server, browser: Browser, tmp_pat
         # then end-of-candidates; the softphone connected on what was trickled.
         offer = await alice.wait_event("offer-sent")
         assert offer["candidates"] == 0, offer
-        await alice.wait_until("() => window.softphone.current.endOfCandidatesSent >= 1",
-                               what="end-of-candidates sent")
+        await alice.wait_until(
+            "() => window.softphone.current.endOfCandidatesSent >= 1", what="end-of-candidates sent"
+        )
         # The softphone answered with its candidates inside the SDP (no trickle):
         answer = await alice.wait_event("answer-received")
         assert answer["candidates"] > 0, answer
@@ -147,8 +155,15 @@ async def test_browser_calls_softphone(server: Server, browser: Browser, tmp_pat
 
 async def test_softphone_calls_browser(server: Server, browser: Browser, tmp_path: Path) -> None:
     recording = tmp_path / "alice.wav"
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in",
-                                 f"tone:{SOFTPHONE_TONE_HZ}", "--audio-out", f"file:{recording}")
+    alice = await Headless.start(
+        tmp_path,
+        "alice",
+        server.url,
+        "--audio-in",
+        f"tone:{SOFTPHONE_TONE_HZ}",
+        "--audio-out",
+        f"file:{recording}",
+    )
     bob = await WebPhone.open(browser, server.url, "bob")
     try:
         await alice.wait_for("registered")
@@ -186,8 +201,9 @@ async def test_softphone_calls_browser(server: Server, browser: Browser, tmp_pat
 async def test_browser_declines_and_hangs_up_and_gone(
     server: Server, browser: Browser, tmp_path: Path
 ) -> None:
-    alice = await Headless.start(tmp_path, "alice", server.url, "--audio-in", "silence",
-                                 "--audio-out", "null")
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, "--audio-in", "silence", "--audio-out", "null"
+    )
     bob = await WebPhone.open(browser, server.url, "bob")
     try:
         await alice.wait_for("registered")

@@ -111,8 +111,9 @@ def last_pair(softphone: Headless, since: int) -> dict[str, Any] | None:
     return pairs[-1] if pairs else None
 
 
-async def wait_softphone_pair(softphone: Headless, since: int, side: str, address: str,
-                              timeout: float = 15) -> dict[str, Any]:
+async def wait_softphone_pair(
+    softphone: Headless, since: int, side: str, address: str, timeout: float = 15
+) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         pair = last_pair(softphone, since)
@@ -127,8 +128,9 @@ async def wait_softphone_pair(softphone: Headless, since: int, side: str, addres
 async def test_ice_restart_mid_call(
     server: Server, browser: Browser, tmp_path: Path, browser_role: str, restarter: str
 ) -> None:
-    softphone = await Headless.start(tmp_path, "sp", server.url, "--audio-in", "tone:440",
-                                     "--audio-out", "null")
+    softphone = await Headless.start(
+        tmp_path, "sp", server.url, "--audio-in", "tone:440", "--audio-out", "null"
+    )
     phone = await WebPhone.open(browser, server.url, "web")
     try:
         await start_call(softphone, phone, browser_role)
@@ -148,7 +150,8 @@ async def test_ice_restart_mid_call(
             """([l, r]) => { const c = window.softphone.current;
                  return c.signalingState === 'stable' && c.localUfrag !== l && c.remoteUfrag !== r
                    && c.selectedPair.local.ufrag === c.localUfrag && c; }""",
-            [before["localUfrag"], before["remoteUfrag"]], what="a new generation",
+            [before["localUfrag"], before["remoteUfrag"]],
+            what="a new generation",
         )
         assert after["connectionState"] == "connected"
         offer_event = "offer-sent" if restarter == "browser" else "offer-received"
@@ -177,13 +180,25 @@ async def test_ice_restart_mid_call(
 
 @pytest.mark.parametrize("switcher", ["softphone", "browser"])
 async def test_region_switch_over_relays(
-    region_server: SignalingServer, regions: dict[str, TurnRegion], browser: Browser,
-    tmp_path: Path, switcher: str,
+    region_server: SignalingServer,
+    regions: dict[str, TurnRegion],
+    browser: Browser,
+    tmp_path: Path,
+    switcher: str,
 ) -> None:
     """Relay-only on both sides; one side moves from eu-west (127.0.0.2) to us-east (127.0.0.3)."""
     config = write_config(tmp_path / "config.toml", regions)
-    softphone = await Headless.start(tmp_path, "sp", region_server.url, "--config", str(config),
-                                     "--audio-in", "tone:440", "--audio-out", "null")
+    softphone = await Headless.start(
+        tmp_path,
+        "sp",
+        region_server.url,
+        "--config",
+        str(config),
+        "--audio-in",
+        "tone:440",
+        "--audio-out",
+        "null",
+    )
     phone = await WebPhone.open(browser, region_server.url, "web", policy="relay")
     try:
         # The browser learnt the regions from welcome, and starts on the first one.
@@ -243,8 +258,9 @@ async def test_glare_both_restart_at_once(
     The browser holds its outgoing signaling (a slow network on demand) so that
     the offers cross every time, not only when the timing happens to be right.
     """
-    softphone = await Headless.start(tmp_path, "sp", server.url, "--audio-in", "tone:440",
-                                     "--audio-out", "null")
+    softphone = await Headless.start(
+        tmp_path, "sp", server.url, "--audio-in", "tone:440", "--audio-out", "null"
+    )
     phone = await WebPhone.open(browser, server.url, "web")
     try:
         await start_call(softphone, phone, browser_role)
@@ -270,7 +286,8 @@ async def test_glare_both_restart_at_once(
             """([l, r]) => { const c = window.softphone.current;
                  return c.signalingState === 'stable' && c.localUfrag !== l && c.remoteUfrag !== r
                    && c.selectedPair.local.ufrag === c.localUfrag && c; }""",
-            [before["localUfrag"], before["remoteUfrag"]], what="convergence on a new generation",
+            [before["localUfrag"], before["remoteUfrag"]],
+            what="convergence on a new generation",
         )
         assert after["connectionState"] == "connected"
         done = await softphone.wait_for("ice-restart", since=mark, phase="done")
@@ -289,7 +306,8 @@ async def test_glare_both_restart_at_once(
             """([l, r]) => { const c = window.softphone.current;
                  return c.signalingState === 'stable' && c.localUfrag !== l && c.remoteUfrag !== r
                    && c.selectedPair.local.ufrag === c.localUfrag && c; }""",
-            [again["localUfrag"], again["remoteUfrag"]], what="convergence after a second glare",
+            [again["localUfrag"], again["remoteUfrag"]],
+            what="convergence after a second glare",
         )
         assert settled["connectionState"] == "connected"
         await softphone.wait_for("ice-restart", since=mark, phase="done")

@@ -1,4 +1,4 @@
-"""The TOML configuration file and command-line overrides (PROTOCOL.md section 3)."""
+"""The TOML configuration file and command-line overrides (docs/protocol.md section 3)."""
 
 from __future__ import annotations
 

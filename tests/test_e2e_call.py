@@ -179,7 +179,7 @@ async def test_mute_silences_the_microphone_and_unmute_restores_it(
 
 
 async def test_no_configuration_starts_an_embedded_server_with_echo(tmp_path: Path) -> None:
-    """PROTOCOL.md section 3: with no config and no --server, calling echo just works."""
+    """docs/protocol.md section 3: with no config and no --server, calling echo just works."""
     from tests.harness import SOFTPHONE
 
     proc = await asyncio.create_subprocess_exec(

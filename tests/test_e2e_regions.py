@@ -314,7 +314,7 @@ async def test_killed_turn_server_falls_back_to_the_next_region(
 async def test_regions_offered_by_the_server_are_used_and_stay_secret(
     tmp_path: Path, regions: dict[str, TurnRegion]
 ) -> None:
-    """PROTOCOL.md section 1: ``welcome`` may carry regions; a client with none adopts them."""
+    """docs/protocol.md section 1: ``welcome`` may carry regions; a client with none adopts them."""
     config = write_config(tmp_path / "server.toml", regions)
     server = await Server.start(tmp_path, "--config", str(config))
     args = ("--audio-in", "tone", "--audio-out", "null")

@@ -61,9 +61,7 @@ def loud_part(samples: np.ndarray, rate: int = 48000) -> np.ndarray:
     return samples[loud[0] * block : (loud[-1] + 1) * block]
 
 
-def test_default_source_hears_the_virtual_microphone(
-    pulse: dict[str, str], tmp_path: Path
-) -> None:
+def test_default_source_hears_the_virtual_microphone(pulse: dict[str, str], tmp_path: Path) -> None:
     wav = tone_wav(tmp_path / "mic.wav", 660, 3)
     result = run_script(
         f"""
@@ -93,9 +91,7 @@ def test_default_source_hears_the_virtual_microphone(
     assert rms(heard) > 0.1
 
 
-def test_default_sink_plays_into_the_virtual_speaker(
-    pulse: dict[str, str], tmp_path: Path
-) -> None:
+def test_default_sink_plays_into_the_virtual_speaker(pulse: dict[str, str], tmp_path: Path) -> None:
     raw = tmp_path / "speaker.raw"
     result = run_script(
         f"""

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from softphone.descriptions import Candidate, Description
 from softphone.rtc.configuration import Configuration, IceServer
-from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import InvalidStateError
 from softphone.rtc.gathering import default_host_addresses
 from softphone.rtc.peer import PeerConnection

@@ -23,9 +23,9 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from softphone.descriptions import Candidate, Description
 from softphone.rtc import internals
 from softphone.rtc.configuration import Configuration, IceServer
-from softphone.rtc.descriptions import Candidate, Description
 from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
 from softphone.rtc.peer import PeerConnection
 from tests.coturn import PASSWORD, USER, TurnRegion, in_loopback_namespace, start_regions
@@ -67,13 +67,13 @@ async def switch(call: Call, side: str, region: TurnRegion) -> float:
 
 # --- setConfiguration -------------------------------------------------------------------------
 
+
 async def connected(calls: list[Call], config: Configuration, **kwargs: Any) -> Call:
     """A two-peer call on ``config``, connected and hearing each other; closed after the test."""
     call = Call.with_configuration(config, **kwargs)
     calls.append(call)
     await call.connect()
     return call
-
 
 
 async def test_set_configuration_replaces_and_rejects(regions: list[TurnRegion]) -> None:

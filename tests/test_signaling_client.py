@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from softphone.rtc.descriptions import Candidate, Description
+from softphone.descriptions import Candidate, Description
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,

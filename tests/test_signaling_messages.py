@@ -1,4 +1,4 @@
-"""Parsing and encoding of the signaling frames (PROTOCOL.md section 1)."""
+"""Parsing and encoding of the signaling frames (docs/protocol.md section 1)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from softphone.rtc.descriptions import Candidate, Description
+from softphone.descriptions import Candidate, Description
 from softphone.signaling import messages as m
 
 CAND = "candidate:842163049 1 udp 1677729535 192.0.2.7 46154 typ srflx raddr 10.0.0.1 rport 46154"

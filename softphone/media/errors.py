@@ -11,9 +11,7 @@ class MediaSpecError(ValueError):
 
 
 def source_error(spec: str, reason: str) -> MediaSpecError:
-    return MediaSpecError(
-        f"invalid --audio-in {spec!r}: {reason}. Valid forms: {SOURCE_FORMS}"
-    )
+    return MediaSpecError(f"invalid --audio-in {spec!r}: {reason}. Valid forms: {SOURCE_FORMS}")
 
 
 def sink_error(spec: str, reason: str) -> MediaSpecError:

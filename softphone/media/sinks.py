@@ -65,9 +65,7 @@ class MonoConverter:
         frame.pts = None  # pts of a new track may jump backwards; irrelevant here
         for _ in range(2):
             if self._resampler is None:
-                self._resampler = av.AudioResampler(
-                    format="s16", layout="mono", rate=SAMPLE_RATE
-                )
+                self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             try:
                 out = self._resampler.resample(frame)
             except ValueError:  # "Frame does not match AudioResampler setup"
@@ -189,8 +187,19 @@ class WavWriter:
     def _patch(self) -> None:
         assert self._file is not None
         header = _HEADER.pack(
-            b"RIFF", 36 + self._data_bytes, b"WAVE", b"fmt ", 16, 1, 1,
-            SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16, b"data", self._data_bytes,
+            b"RIFF",
+            36 + self._data_bytes,
+            b"WAVE",
+            b"fmt ",
+            16,
+            1,
+            1,
+            SAMPLE_RATE,
+            SAMPLE_RATE * 2,
+            2,
+            16,
+            b"data",
+            self._data_bytes,
         )
         self._file.seek(0)
         self._file.write(header)

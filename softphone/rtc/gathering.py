@@ -38,7 +38,7 @@ GATHER_STRAGGLER_GRACE = 1.5
 
 
 def default_host_addresses() -> list[str]:
-    """PROTOCOL.md §3: non-loopback addresses, or 127.0.0.1 when there is no other."""
+    """docs/protocol.md §3: non-loopback addresses, or 127.0.0.1 when there is no other."""
     addresses: list[str] = []
     for adapter in ifaddr.get_adapters():
         for ip in adapter.ips:

@@ -41,9 +41,10 @@ from aiortc.rtcrtpparameters import (
 )
 from aiortc.stats import RTCStatsReport
 
+from softphone.descriptions import Candidate, Description
+
 from . import internals, sdpbuild
 from .configuration import Configuration, set_configuration
-from .descriptions import Candidate, Description
 from .errors import InvalidStateError, OperationError
 from .gathering import default_host_addresses
 from .ice import IceGeneration, IceTransport

@@ -1,7 +1,7 @@
 """What the session manager knows of signaling: calls, descriptions and candidates.
 
 The session manager never sees a frame. A signaling implementation (the JSON
-protocol of PROTOCOL.md section 1 today, SIP over WebSocket later) turns its
+protocol of docs/protocol.md section 1 today, SIP over WebSocket later) turns its
 wire format into these events and implements :class:`Signaling`.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from softphone.rtc.descriptions import Candidate, Description
+from softphone.descriptions import Candidate, Description
 
 __all__ = ["Candidate", "Description"]
 
@@ -81,7 +81,7 @@ class RemoteCandidate:
 
 @dataclass(frozen=True)
 class SignalingError:
-    """An error the server reported (``code`` as in PROTOCOL.md section 1)."""
+    """An error the server reported (``code`` as in docs/protocol.md section 1)."""
 
     code: str
     message: str

@@ -1,4 +1,4 @@
-"""The JSON-over-WebSocket signaling client: PROTOCOL.md section 1 behind :class:`Signaling`.
+"""The JSON-over-WebSocket signaling client: docs/protocol.md section 1 behind :class:`Signaling`.
 
 The session manager must never see a frame or an exception from the reader, so
 everything the server says (including garbage) becomes an adapter event, and a
@@ -58,7 +58,7 @@ _CLOSE_TIMEOUT: Final = 1.0
 
 
 class SignalingRefused(Exception):
-    """The server refused to register us (``code`` as in PROTOCOL.md section 1)."""
+    """The server refused to register us (``code`` as in docs/protocol.md section 1)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

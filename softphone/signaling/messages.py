@@ -1,4 +1,4 @@
-"""The JSON signaling protocol (PROTOCOL.md section 1) as typed messages.
+"""The JSON signaling protocol (docs/protocol.md section 1) as typed messages.
 
 Every frame, in either direction, is validated here and nowhere else:
 :func:`parse_frame` either returns a well-formed message or raises
@@ -13,7 +13,7 @@ candidate-attribute grammar because a wrong one is cheap to spot and makes
 ``addIceCandidate`` fail far from its cause.
 
 Unknown extra fields are ignored so that newer peers can add fields without
-breaking older ones (PROTOCOL.md allows extension by adding).
+breaking older ones (docs/protocol.md allows extension by adding).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from softphone.rtc.descriptions import Candidate, Description, DescriptionType
+from softphone.descriptions import Candidate, Description, DescriptionType
 
 __all__ = [
     "MAX_FRAME",
@@ -69,12 +69,12 @@ _WIRE_DESCRIPTION_TYPES: Final = ("offer", "answer", "pranswer")
 
 
 def is_user_name(value: object) -> bool:
-    """True if ``value`` is a valid user name (PROTOCOL.md section 1)."""
+    """True if ``value`` is a valid user name (docs/protocol.md section 1)."""
     return isinstance(value, str) and _USER_RE.fullmatch(value) is not None
 
 
 def is_call_id(value: object) -> bool:
-    """True if ``value`` is a valid call id (PROTOCOL.md section 1)."""
+    """True if ``value`` is a valid call id (docs/protocol.md section 1)."""
     return isinstance(value, str) and _CALL_RE.fullmatch(value) is not None
 
 
@@ -127,7 +127,7 @@ class Invite:
     to: str
     sender: str | None = None
     # Re-announces a call that is already up, after a reconnect to a server
-    # that may have restarted and forgotten it (an addition to PROTOCOL.md).
+    # that may have restarted and forgotten it (an addition to docs/protocol.md).
     resume: bool = False
 
 

@@ -97,7 +97,7 @@ class _Call:
 
 
 class SignalingServer:
-    """The JSON-over-WebSocket signaling server of PROTOCOL.md section 1.
+    """The JSON-over-WebSocket signaling server of docs/protocol.md section 1.
 
     :attr:`app` is a plain :class:`aiohttp.web.Application` with ``GET /ws``;
     others may add routes (a page at ``/``, say) before :meth:`start`.

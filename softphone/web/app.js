@@ -1,4 +1,4 @@
-// softphone web client: PROTOCOL.md section 1 in a browser, with the browser's own
+// softphone web client: docs/protocol.md section 1 in a browser, with the browser's own
 // RTCPeerConnection. Plain JavaScript, no build step, no external assets.
 //
 // Why it is shaped this way:
@@ -240,7 +240,7 @@
     };
   }
 
-  // setConfiguration with the region's servers, then restartIce (PROTOCOL.md section 2).
+  // setConfiguration with the region's servers, then restartIce (docs/protocol.md section 2).
   function switchRegion(name) {
     const region = findRegion(name);
     if (!region) {
