@@ -1,33 +1,24 @@
-"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`."""
+"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`.
+
+Parsing the arguments (and printing ``--help``) imports nothing but the
+standard library: aiortc, av, numpy and aiohttp take most of a second and tens
+of MiB to import, so each mode imports the session stack, the signaling server
+or the configuration loader only once it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import getpass
-import logging
 import re
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from softphone.config import (
-    ConfigError,
-    Settings,
-    load_settings,
-    regions_to_data,
-    with_overrides,
-)
-from softphone.echo import ECHO_USER, EchoPeer
-from softphone.redact import install_redaction
-from softphone.rtc.configuration import Configuration
-from softphone.session import MediaChoice, SessionManager
-from softphone.signaling.client import JsonSignalingClient
-from softphone.signaling.server import SignalingServer
-
-logger = logging.getLogger("softphone")
+if TYPE_CHECKING:
+    from softphone.config import Settings
 
 DEFAULT_PORT = 8765
 
@@ -80,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_user() -> str:
     """The login name, cut to what docs/protocol.md allows in a user name."""
+    import getpass
+
     try:
         name = getpass.getuser()
     except Exception:
@@ -89,6 +82,8 @@ def default_user() -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from softphone.config import load_settings, with_overrides
+
     settings = load_settings(args.config)
     return with_overrides(
         settings,
@@ -104,6 +99,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _setup_logging(level: str, settings: Settings | None) -> None:
+    import logging
+
+    from softphone.redact import install_redaction
+
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level),
@@ -115,6 +114,11 @@ def _setup_logging(level: str, settings: Settings | None) -> None:
 @contextlib.asynccontextmanager
 async def embedded_server(settings: Settings) -> AsyncIterator[str]:
     """A signaling server with the echo user on localhost, for a start with no configuration."""
+    from softphone.echo import ECHO_USER, EchoPeer
+    from softphone.rtc.configuration import Configuration
+    from softphone.signaling.client import JsonSignalingClient
+    from softphone.signaling.server import SignalingServer
+
     server = SignalingServer()
     await server.start("127.0.0.1", 0)
     echo = EchoPeer(
@@ -131,11 +135,18 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
 
 
 async def _run_client(settings: Settings, started: float, headless: bool) -> int:
+    import logging
+
+    from softphone.session import MediaChoice, SessionManager
+    from softphone.signaling.client import JsonSignalingClient
+
     async with contextlib.AsyncExitStack() as stack:
         url = settings.server
         if url is None:
             url = await stack.enter_async_context(embedded_server(settings))
-            logger.info("no server configured: embedded server at %s with the echo user", url)
+            logging.getLogger("softphone").info(
+                "no server configured: embedded server at %s with the echo user", url
+            )
         user = settings.user or default_user()
         signaling = JsonSignalingClient(url, user, settings.token)
         session = SessionManager(
@@ -158,7 +169,13 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
+    import asyncio
     import signal
+
+    from softphone.config import regions_to_data
+    from softphone.echo import ECHO_USER, EchoPeer
+    from softphone.signaling.client import JsonSignalingClient
+    from softphone.signaling.server import SignalingServer
 
     server = SignalingServer(
         token=args.token or settings.token,
@@ -193,6 +210,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
+    import asyncio
+
+    from softphone.config import ConfigError
+
     try:
         settings = _settings(args)
     except ConfigError as exc:
