@@ -23,18 +23,26 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8765
 
 
-def _common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML configuration file")
+def _common_options(parser: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    """Options both before and after ``serve``.
+
+    ``inherited`` (the ``serve`` copy) gives them no defaults: argparse lets a
+    subcommand's defaults overwrite what was given before it, which would turn
+    ``softphone --log-level DEBUG serve`` back into WARNING.
+    """
+    unset = argparse.SUPPRESS if inherited else None
+    parser.add_argument("--config", type=Path, default=unset, help="TOML configuration file")
     parser.add_argument(
         "--ice-host",
         action="append",
         metavar="ADDR",
         dest="ice_host",
+        default=unset,
         help="local address to gather host candidates from (repeatable)",
     )
     parser.add_argument(
         "--log-level",
-        default="WARNING",
+        default=unset or "WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="stderr log level",
     )
@@ -60,10 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", help="UI theme")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the signaling server")
-    _common_options(serve)
+    _common_options(serve, inherited=True)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
-    serve.add_argument("--token", help="require this token in hello")
+    serve.add_argument("--token", default=argparse.SUPPRESS, help="require this token in hello")
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     return parser
