@@ -1,49 +1,48 @@
-"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`."""
+"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`.
+
+Parsing the arguments (and printing ``--help``) imports nothing but the
+standard library: aiortc, av, numpy and aiohttp take most of a second and tens
+of MiB to import, so each mode imports the session stack, the signaling server
+or the configuration loader only once it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import getpass
-import logging
 import re
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from softphone.config import (
-    ConfigError,
-    Settings,
-    load_settings,
-    regions_to_data,
-    with_overrides,
-)
-from softphone.echo import ECHO_USER, EchoPeer
-from softphone.redact import install_redaction
-from softphone.rtc.configuration import Configuration
-from softphone.session import MediaChoice, SessionManager
-from softphone.signaling.client import JsonSignalingClient
-from softphone.signaling.server import SignalingServer
-
-logger = logging.getLogger("softphone")
+if TYPE_CHECKING:
+    from softphone.config import Settings
 
 DEFAULT_PORT = 8765
 
 
-def _common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML configuration file")
+def _common_options(parser: argparse.ArgumentParser, *, inherited: bool = False) -> None:
+    """Options both before and after ``serve``.
+
+    ``inherited`` (the ``serve`` copy) gives them no defaults: argparse lets a
+    subcommand's defaults overwrite what was given before it, which would turn
+    ``softphone --log-level DEBUG serve`` back into WARNING.
+    """
+    unset = argparse.SUPPRESS if inherited else None
+    parser.add_argument("--config", type=Path, default=unset, help="TOML configuration file")
     parser.add_argument(
         "--ice-host",
         action="append",
         metavar="ADDR",
         dest="ice_host",
+        default=unset,
         help="local address to gather host candidates from (repeatable)",
     )
     parser.add_argument(
         "--log-level",
-        default="WARNING",
+        default=unset or "WARNING",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="stderr log level",
     )
@@ -69,10 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", help="UI theme")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the signaling server")
-    _common_options(serve)
+    _common_options(serve, inherited=True)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
-    serve.add_argument("--token", help="require this token in hello")
+    serve.add_argument("--token", default=argparse.SUPPRESS, help="require this token in hello")
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     return parser
@@ -80,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_user() -> str:
     """The login name, cut to what docs/protocol.md allows in a user name."""
+    import getpass
+
     try:
         name = getpass.getuser()
     except Exception:
@@ -89,6 +90,8 @@ def default_user() -> str:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from softphone.config import load_settings, with_overrides
+
     settings = load_settings(args.config)
     return with_overrides(
         settings,
@@ -104,6 +107,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _setup_logging(level: str, settings: Settings | None) -> None:
+    import logging
+
+    from softphone.redact import install_redaction
+
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level),
@@ -115,6 +122,11 @@ def _setup_logging(level: str, settings: Settings | None) -> None:
 @contextlib.asynccontextmanager
 async def embedded_server(settings: Settings) -> AsyncIterator[str]:
     """A signaling server with the echo user on localhost, for a start with no configuration."""
+    from softphone.echo import ECHO_USER, EchoPeer
+    from softphone.rtc.configuration import Configuration
+    from softphone.signaling.client import JsonSignalingClient
+    from softphone.signaling.server import SignalingServer
+
     server = SignalingServer()
     await server.start("127.0.0.1", 0)
     echo = EchoPeer(
@@ -131,11 +143,18 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
 
 
 async def _run_client(settings: Settings, started: float, headless: bool) -> int:
+    import logging
+
+    from softphone.session import MediaChoice, SessionManager
+    from softphone.signaling.client import JsonSignalingClient
+
     async with contextlib.AsyncExitStack() as stack:
         url = settings.server
         if url is None:
             url = await stack.enter_async_context(embedded_server(settings))
-            logger.info("no server configured: embedded server at %s with the echo user", url)
+            logging.getLogger("softphone").info(
+                "no server configured: embedded server at %s with the echo user", url
+            )
         user = settings.user or default_user()
         signaling = JsonSignalingClient(url, user, settings.token)
         session = SessionManager(
@@ -158,7 +177,13 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
+    import asyncio
     import signal
+
+    from softphone.config import regions_to_data
+    from softphone.echo import ECHO_USER, EchoPeer
+    from softphone.signaling.client import JsonSignalingClient
+    from softphone.signaling.server import SignalingServer
 
     server = SignalingServer(
         token=args.token or settings.token,
@@ -193,6 +218,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
+    import asyncio
+
+    from softphone.config import ConfigError
+
     try:
         settings = _settings(args)
     except ConfigError as exc:

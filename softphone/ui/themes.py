@@ -8,12 +8,18 @@ colours — the high-contrast theme uses heavy borders, for instance. The
 ``$theme-*`` names are distinct from Textual's own variables on purpose:
 redefining ``$primary`` inside a file would corrupt Textual's shared copy.
 
-Themes are searched in the package (so an installed app finds them) and in
-``SOFTPHONE_THEME_DIR`` when set, which can add or override themes.
+The shipped themes are the repository's top-level ``themes/`` folder, the
+one copy there is. Installed (a wheel or an editable install), it is the
+package ``softphone.themes`` (pyproject.toml maps it) and is found with
+:mod:`importlib.resources`; run from a checkout that was never installed
+(``PYTHONPATH=.``, as the tests run), that package does not exist and the
+folder is the one beside the ``softphone`` package. ``SOFTPHONE_THEME_DIR``,
+when set, adds or overrides themes.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import re
 from dataclasses import dataclass
@@ -21,7 +27,8 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-PACKAGE_THEMES = Path(__file__).with_name("themes")
+THEME_PACKAGE = "softphone.themes"
+CHECKOUT_THEMES = Path(__file__).resolve().parents[2] / "themes"
 THEME_DIR_ENV = "SOFTPHONE_THEME_DIR"
 DEFAULT_THEME = "dark"
 # The order the theme key cycles through.
@@ -64,8 +71,19 @@ def parse_theme(name: str, text: str, path: Path | None = None) -> Theme:
     return Theme(name=name, dark=dark, variables=palette, **colors)
 
 
+def package_themes() -> Path:
+    """The folder of the shipped themes (see the module docstring for where it is)."""
+    try:
+        shipped = importlib.resources.files(THEME_PACKAGE)
+    except ModuleNotFoundError:
+        return CHECKOUT_THEMES
+    if not isinstance(shipped, Path):  # a zip import: Textual reads CSS from paths only
+        raise ThemeFileError(f"{THEME_PACKAGE} is not a folder on disk: {shipped}")
+    return shipped
+
+
 def theme_dirs() -> list[Path]:
-    dirs = [PACKAGE_THEMES]
+    dirs = [package_themes()]
     extra = os.environ.get(THEME_DIR_ENV)
     if extra:
         dirs.append(Path(extra))
