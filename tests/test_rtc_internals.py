@@ -20,12 +20,13 @@ from softphone.rtc import internals
 from softphone.rtc.configuration import Configuration
 from softphone.rtc.gathering import gather
 from softphone.rtc.ice import IceTransport
+from tests import rtc_internals_probe as probe
 
 
 def test_pinned_versions() -> None:
     assert aiortc.__version__ == internals.AIORTC_VERSION == "1.16.0"
     assert aioice.__version__ == internals.AIOICE_VERSION == "0.13.0"
-    assert internals.versions_match()
+    assert probe.versions_match()
 
 
 async def test_aioice_connection_private_attributes() -> None:
@@ -74,7 +75,7 @@ async def test_aiortc_dtls_and_rtp_private_attributes() -> None:
     assert internals.dtls_role(dtls) == "auto"
     internals.set_dtls_role(dtls, "client")
     assert internals.dtls_role(dtls) == "client"
-    assert internals.dtls_srtp_sessions(dtls) == (None, None)
+    assert probe.dtls_srtp_sessions(dtls) == (None, None)
     sender = RTCRtpSender("audio", dtls)
     assert isinstance(internals.sender_ssrc(sender), int)
     assert isinstance(internals.sender_track_id(sender), str)
@@ -162,7 +163,7 @@ async def test_check_gate_holds_until_the_peer_checks() -> None:
         await asyncio.sleep(0.3)
         # No check left the answerer: the offerer has not seen any request yet.
         assert not gate.opened.is_set()
-        assert all(not p.transactions for p in internals.connection_protocols(answerer))
+        assert all(not p.transactions for p in probe.connection_protocols(answerer))
         await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
         assert gate.opened.is_set()
         assert internals.nominated_pair(answerer) is not None
@@ -178,9 +179,7 @@ async def test_check_gate_lets_checks_go_after_its_hold() -> None:
         await asyncio.sleep(0.6)
         # The hold is over: the answerer checks although the offerer never did.
         assert not gate.opened.is_set()
-        assert any(
-            p.state.name in ("IN_PROGRESS", "SUCCEEDED") for p in internals.check_list(answerer)
-        )
+        assert any(p.state.name in ("IN_PROGRESS", "SUCCEEDED") for p in probe.check_list(answerer))
         await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
     finally:
         await offerer.close()

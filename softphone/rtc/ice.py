@@ -51,9 +51,7 @@ class IceGeneration:
         self.gathered: GatherResult | None = None
         self.state = "new"  # new, gathering, gathered, checking, connected, failed, closed
         self.remote_ufrag: str | None = None
-        self.remote_pwd: str | None = None
         self.last_rx = 0.0
-        self.created = time.monotonic()
         self._remote_end = False
         self._gather_task: asyncio.Future[GatherResult] | None = None
         self._connect_task: asyncio.Future[bool] | None = None
@@ -103,7 +101,6 @@ class IceGeneration:
 
     def set_remote(self, ufrag: str, pwd: str, ice_lite: bool = False) -> None:
         self.remote_ufrag = ufrag
-        self.remote_pwd = pwd
         self.connection.remote_username = ufrag
         self.connection.remote_password = pwd
         self.connection.remote_is_lite = ice_lite
