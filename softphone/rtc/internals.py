@@ -2,8 +2,9 @@
 
 aiortc 1.16 lacks ICE restarts, rollback and per-connection gathering, and
 the only way to add them without forking is to reach into a few private
-attributes. Each one is named here, with the version it was read from, so
-that an upgrade breaks one module (and ``tests/test_rtc_internals.py``, which
+attributes, or to hand an aiortc helper a view holding only what it reads
+(``describe_transport``). Each one is named here, with the version it was
+read from, so that an upgrade breaks one module (and ``tests/test_rtc_internals.py``, which
 checks every name below) instead of failing silently mid-call.
 
 Read from: aiortc 1.16.0 / aioice 0.13.0 (pinned in pyproject.toml).

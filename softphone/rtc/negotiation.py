@@ -154,14 +154,7 @@ class Negotiation:
             if self._dtls_role == "auto":
                 internals.set_dtls_role(self._media.dtls, mine.dtls_role)
             self._role_set = True
-            self.current_local = description
-            self.pending_local = None
-            self.current_remote = self.pending_remote
-            self.pending_remote = None
-            self.remote = remote
-            self._pending_remote_audio = None
-            self._gens.answering = None
-            states.set_signaling("stable")
+            self._complete(description, self.pending_remote, remote)
             self._negotiated(gen)
         else:
             raise InvalidStateError(f"unsupported local description type {description.type!r}")
@@ -262,12 +255,7 @@ class Negotiation:
             )
         self._role_set = True
         self._media.adopt_codecs(codecs, remote)
-        self.remote = remote
-        self.current_remote = description
-        self.pending_remote = None
-        self.current_local = self.pending_local
-        self.pending_local = None
-        self._states.set_signaling("stable")
+        self._complete(self.pending_local, description, remote)
         self._media.expect_track(remote)
         self._negotiated(gen)
 
@@ -283,6 +271,17 @@ class Negotiation:
             await gen.add_remote_candidate(candidate)
         if remote.end_of_candidates:
             await gen.add_remote_candidate(None)
+
+    def _complete(
+        self, local: Description | None, remote: Description | None, audio: sdpbuild.RemoteAudio
+    ) -> None:
+        """An answer was applied: the pending descriptions become current, signaling stable."""
+        self.current_local, self.current_remote = local, remote
+        self.pending_local = self.pending_remote = None
+        self.remote = audio
+        self._pending_remote_audio = None
+        self._gens.answering = None
+        self._states.set_signaling("stable")
 
     def _negotiated(self, gen: IceGeneration) -> None:
         """An offer/answer exchange completed with ``gen`` as our generation."""
