@@ -200,7 +200,6 @@ class IceTransport:
         nominate_interval: float = 0.1,
     ) -> None:
         self.active: IceGeneration | None = None
-        self.state = "new"
         self._controlling = False
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._linger = linger
@@ -283,7 +282,6 @@ class IceTransport:
         """Move sends to ``gen``; the previous generation is retired once the peer moved too."""
         previous = self.active
         self.active = gen
-        self.state = "connected"
         self.rtt_ms = None  # a new path: its own RTT
         if previous is not None and previous is not gen:
             task = asyncio.ensure_future(self._retire(previous, gen))
@@ -387,7 +385,6 @@ class IceTransport:
 
     async def close(self, timeout: float = 2.0) -> None:
         """Close every generation, waiting at most ``timeout`` (a dead TURN server takes ~30 s)."""
-        self.state = "closed"
         self.active = None
         for task in self._nominations:
             task.cancel()

@@ -114,7 +114,7 @@ class Negotiation:
         self._assert_open()
         role = self._dtls_role
         if role == "auto":
-            role = "server" if remote.dtls_role == "client" else "client"
+            role = _opposite_role(remote.dtls_role)
         audio = self._media.local_audio(
             gen,
             mid=self.mid,
@@ -250,9 +250,7 @@ class Negotiation:
             gen = gens.negotiated
         await self._apply_remote_ice(gen, remote)
         if self._dtls_role == "auto":
-            internals.set_dtls_role(
-                self._media.dtls, "server" if remote.dtls_role == "client" else "client"
-            )
+            internals.set_dtls_role(self._media.dtls, _opposite_role(remote.dtls_role))
         self._role_set = True
         self._media.adopt_codecs(codecs, remote)
         self._complete(self.pending_local, description, remote)
@@ -371,3 +369,8 @@ class Negotiation:
     def _assert_open(self) -> None:
         if self._states.closed:
             raise InvalidStateError("the RTCPeerConnection is closed")
+
+
+def _opposite_role(remote: str) -> str:
+    """Our DTLS role facing the peer's (aiortc's names); ``client`` when it lets us choose."""
+    return "server" if remote == "client" else "client"

@@ -1,5 +1,12 @@
 """SDP for a one-audio-stream peer connection, built and checked with aiortc's sdp module.
 
+aiortc's own helpers do what they can: the sdp module parses and serialises,
+``add_transport_description`` writes the ICE and DTLS lines (through
+``internals.describe_transport``), ``and_direction``/``reverse_direction``
+pick the answer's direction. The audio m-line itself is built here because
+aiortc's ``create_media_description_for_transceiver`` needs a transceiver
+(and its private fields), which this connection does not have.
+
 Parsing failures of aiortc's parser surface as assorted exceptions
 (AssertionError, StopIteration, IndexError, ...); ``parse`` turns every one of
 them into a ValueError with a readable message, before anything is changed.
