@@ -1,10 +1,8 @@
-"""W3C setConfiguration rules, STUN/TURN URL syntax, and the aiortc conversion."""
+"""W3C setConfiguration rules and STUN/TURN URL syntax."""
 
 from __future__ import annotations
 
 import pytest
-from aiortc import RTCBundlePolicy, RTCIceTransportPolicy
-from aiortc.rtcicetransport import RTCIceGatherer
 
 from softphone.rtc.configuration import (
     Configuration,
@@ -13,7 +11,6 @@ from softphone.rtc.configuration import (
     describe_urls,
     parse_ice_url,
     set_configuration,
-    to_aiortc,
     validate_ice_servers,
 )
 from softphone.rtc.errors import (
@@ -232,13 +229,12 @@ def test_error_leaves_current_configuration_untouched() -> None:
     assert (repr(current), current) == before
 
 
-# -- description, repr, aiortc -------------------------------------------------
+# -- description, repr -------------------------------------------------------
 
 
 def test_describe_urls_has_no_credentials() -> None:
     config = Configuration(ice_servers=(STUN, TURN))
     assert describe_urls(config) == ["stun:127.0.0.1:3478", "turn:127.0.0.2:3478"]
-    assert config.describe_urls() == describe_urls(config)
     assert_no_secret(" ".join(describe_urls(config)))
 
 
@@ -246,37 +242,3 @@ def test_repr_hides_credentials() -> None:
     text = repr(Configuration(ice_servers=(TURN,)))
     assert_no_secret(text)
     assert "turn:127.0.0.2:3478" in text
-
-
-def test_to_aiortc_empty_config_has_explicit_empty_list() -> None:
-    rtc = to_aiortc(Configuration())
-    assert rtc.iceServers == []
-    gatherer = RTCIceGatherer(iceServers=rtc.iceServers)
-    assert gatherer._connection.stun_server is None
-    assert gatherer._connection.turn_server is None
-
-
-def test_to_aiortc_never_adds_google_stun() -> None:
-    rtc = to_aiortc(Configuration(ice_servers=(TURN,), ice_transport_policy="relay"))
-    assert rtc.iceServers is not None
-    assert all("google" not in str(s.urls) for s in rtc.iceServers)
-    gatherer = RTCIceGatherer(iceServers=rtc.iceServers)
-    assert gatherer._connection.stun_server is None
-    assert gatherer._connection.turn_server == ("127.0.0.2", 3478)
-
-
-def test_to_aiortc_maps_fields_and_canonical_urls() -> None:
-    config = Configuration(
-        ice_servers=(IceServer(("STUN:127.0.0.1",)), TURN),
-        ice_transport_policy="relay",
-        bundle_policy="max-bundle",
-    )
-    rtc = to_aiortc(config)
-    assert rtc.iceTransportPolicy is RTCIceTransportPolicy.RELAY
-    assert rtc.bundlePolicy is RTCBundlePolicy.MAX_BUNDLE
-    assert rtc.iceServers is not None
-    assert rtc.iceServers[0].urls == ["stun:127.0.0.1:3478"]
-    assert rtc.iceServers[1].username == USERNAME
-    assert rtc.iceServers[1].credential == SECRET
-    gatherer = RTCIceGatherer(iceServers=rtc.iceServers)
-    assert gatherer._connection.stun_server == ("127.0.0.1", 3478)

@@ -20,12 +20,13 @@ from softphone.rtc import internals
 from softphone.rtc.configuration import Configuration
 from softphone.rtc.gathering import gather
 from softphone.rtc.ice import IceTransport
+from tests import rtc_internals_probe as probe
 
 
 def test_pinned_versions() -> None:
     assert aiortc.__version__ == internals.AIORTC_VERSION == "1.16.0"
     assert aioice.__version__ == internals.AIOICE_VERSION == "0.13.0"
-    assert internals.versions_match()
+    assert probe.versions_match()
 
 
 async def test_aioice_connection_private_attributes() -> None:
@@ -74,7 +75,7 @@ async def test_aiortc_dtls_and_rtp_private_attributes() -> None:
     assert internals.dtls_role(dtls) == "auto"
     internals.set_dtls_role(dtls, "client")
     assert internals.dtls_role(dtls) == "client"
-    assert internals.dtls_srtp_sessions(dtls) == (None, None)
+    assert probe.dtls_srtp_sessions(dtls) == (None, None)
     sender = RTCRtpSender("audio", dtls)
     assert isinstance(internals.sender_ssrc(sender), int)
     assert isinstance(internals.sender_track_id(sender), str)
@@ -97,11 +98,46 @@ async def test_aiortc_dtls_and_rtp_private_attributes() -> None:
 def test_aiortc_sdp_and_codec_helpers_exist() -> None:
     from aiortc.codecs import CODECS, HEADER_EXTENSIONS
     from aiortc.rtcicetransport import candidate_from_aioice, candidate_to_aioice
-    from aiortc.rtcpeerconnection import find_common_codecs, find_common_header_extensions
+    from aiortc.rtcpeerconnection import (
+        and_direction,
+        find_common_codecs,
+        find_common_header_extensions,
+        reverse_direction,
+    )
 
     assert CODECS["audio"] and HEADER_EXTENSIONS["audio"]
     assert callable(candidate_from_aioice) and callable(candidate_to_aioice)
     assert callable(find_common_codecs) and callable(find_common_header_extensions)
+    assert and_direction("sendrecv", reverse_direction("sendonly")) == "recvonly"
+
+
+def test_describe_transport_fills_ice_and_dtls_lines() -> None:
+    """aiortc's add_transport_description reads only what our view of a generation holds."""
+    from aiortc import RTCDtlsFingerprint
+    from aiortc import sdp as aiosdp
+
+    fingerprint = RTCDtlsFingerprint(algorithm="sha-256", value="AB:CD")
+    candidate = aioice.Candidate("f", 1, "udp", 2130706431, "127.0.0.1", 5000, "host")
+    media = aiosdp.MediaDescription(kind="audio", port=9, profile="UDP/TLS/RTP/SAVPF", fmt=[])
+    internals.describe_transport(
+        media,
+        ufrag="uf",
+        pwd="pw",
+        candidates=[candidate],
+        fingerprints=[fingerprint],
+        dtls_role="server",
+    )
+    assert media.ice is not None and media.dtls is not None
+    assert (media.ice.usernameFragment, media.ice.password) == ("uf", "pw")
+    assert [(c.ip, c.port) for c in media.ice_candidates] == [("127.0.0.1", 5000)]
+    assert media.ice_candidates_complete
+    assert (media.host, media.port) == ("127.0.0.1", 5000)
+    assert media.dtls.fingerprints == [fingerprint] and media.dtls.role == "server"
+    empty = aiosdp.MediaDescription(kind="audio", port=9, profile="UDP/TLS/RTP/SAVPF", fmt=[])
+    internals.describe_transport(
+        empty, ufrag="uf", pwd="pw", candidates=[], fingerprints=[fingerprint], dtls_role="auto"
+    )
+    assert (empty.host, empty.port) == ("0.0.0.0", 9) and not empty.ice_candidates
 
 
 def test_aioice_gathering_helpers_keep_their_signature() -> None:
@@ -162,7 +198,7 @@ async def test_check_gate_holds_until_the_peer_checks() -> None:
         await asyncio.sleep(0.3)
         # No check left the answerer: the offerer has not seen any request yet.
         assert not gate.opened.is_set()
-        assert all(not p.transactions for p in internals.connection_protocols(answerer))
+        assert all(not p.transactions for p in probe.connection_protocols(answerer))
         await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
         assert gate.opened.is_set()
         assert internals.nominated_pair(answerer) is not None
@@ -178,9 +214,7 @@ async def test_check_gate_lets_checks_go_after_its_hold() -> None:
         await asyncio.sleep(0.6)
         # The hold is over: the answerer checks although the offerer never did.
         assert not gate.opened.is_set()
-        assert any(
-            p.state.name in ("IN_PROGRESS", "SUCCEEDED") for p in internals.check_list(answerer)
-        )
+        assert any(p.state.name in ("IN_PROGRESS", "SUCCEEDED") for p in probe.check_list(answerer))
         await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
     finally:
         await offerer.close()

@@ -24,11 +24,11 @@ from aiortc import (
 )
 
 from softphone.descriptions import Candidate, Description
-from softphone.rtc import internals
 from softphone.rtc.configuration import Configuration, IceServer
 from softphone.rtc.errors import InvalidAccessError, InvalidModificationError, RTCSyntaxError
 from softphone.rtc.peer import PeerConnection
 from tests.coturn import PASSWORD, USER, TurnRegion, in_loopback_namespace, start_regions
+from tests.rtc_internals_probe import dtls_srtp_sessions
 from tests.rtc_probe import LOOPBACK, FrameRecorder, ToneTrack, wait_for
 from tests.rtc_probe import TwoPeers as Call
 
@@ -118,7 +118,7 @@ async def test_region_switch_without_gap_or_loss(
     a, b = regions
     call = await connected(calls, a.configuration("relay"))
     dtls = {s: pc.dtls_transport for s, pc in call.sides()}
-    srtp = {s: internals.dtls_srtp_sessions(pc.dtls_transport) for s, pc in call.sides()}
+    srtp = {s: dtls_srtp_sessions(pc.dtls_transport) for s, pc in call.sides()}
     start = time.monotonic()
     await switch(call, side, b)
     await asyncio.sleep(0.5)
@@ -129,7 +129,7 @@ async def test_region_switch_without_gap_or_loss(
     assert pair.local.url == b.url
     for s, other in call.sides():
         assert other.dtls_transport is dtls[s]
-        assert internals.dtls_srtp_sessions(other.dtls_transport) == srtp[s]
+        assert dtls_srtp_sessions(other.dtls_transport) == srtp[s]
         assert call.heard[s].max_gap_ms(start - 0.1, end) < MAX_GAP_MS
     assert await call.packets_lost() == 0
     assert call.phases(side)[:2] == ["begun", "gathered"] and "done" in call.phases(side)

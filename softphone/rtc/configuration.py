@@ -25,7 +25,7 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from softphone.rtc.errors import (
     InvalidAccessError,
@@ -33,9 +33,6 @@ from softphone.rtc.errors import (
     InvalidStateError,
     RTCSyntaxError,
 )
-
-if TYPE_CHECKING:  # aiortc is imported lazily so the pure part stays cheap to import
-    from aiortc import RTCConfiguration
 
 IceTransportPolicy = Literal["all", "relay"]
 BundlePolicy = Literal["balanced", "max-compat", "max-bundle"]
@@ -85,10 +82,6 @@ class Configuration:
     bundle_policy: BundlePolicy = "max-bundle"
     certificates: tuple[str, ...] | None = None
 
-    def describe_urls(self) -> list[str]:
-        """The ICE server URLs, safe to log or emit in a ``region`` event."""
-        return describe_urls(self)
-
 
 @dataclass(frozen=True)
 class IceUrl:
@@ -103,12 +96,6 @@ class IceUrl:
     @property
     def is_turn(self) -> bool:
         return self.scheme in ("turn", "turns")
-
-    def canonical(self) -> str:
-        """The URL with lower-case scheme and explicit port, in the form aiortc parses."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        query = f"?transport={self.transport}" if self.transport else ""
-        return f"{self.scheme}:{host}:{self.port}{query}"
 
 
 class IceServerSyntaxError(RTCSyntaxError):
@@ -131,7 +118,6 @@ class IceServerAccessError(InvalidAccessError):
         self.index = index
 
 
-IceServerError = IceServerSyntaxError | IceServerAccessError
 # Builds the SyntaxError for the URL being parsed, given the reason.
 _BadFactory = Callable[[str], IceServerSyntaxError]
 
@@ -303,29 +289,3 @@ def describe_urls(config: Configuration) -> list[str]:
 
 def _urls_of(server: IceServer) -> tuple[str, ...]:
     return (server.urls,) if isinstance(server.urls, str) else tuple(server.urls)
-
-
-def to_aiortc(config: Configuration) -> RTCConfiguration:
-    """Build aiortc's RTCConfiguration; always an explicit server list.
-
-    aiortc substitutes a public Google STUN server when ``iceServers`` is
-    None; passing a list (possibly empty) guarantees only configured servers
-    are contacted. URLs are passed in canonical form (lower-case scheme,
-    explicit port) because aiortc's own parser is stricter about spelling.
-    Known aiortc limits: it uses only the first STUN and first TURN URL, ignores
-    ``stuns:``, and cannot parse IPv6 literals (its regex excludes ':').
-    """
-    from aiortc import RTCBundlePolicy, RTCIceServer, RTCIceTransportPolicy
-    from aiortc import RTCConfiguration as AiortcConfiguration
-
-    servers: list[RTCIceServer] = []
-    for server in config.ice_servers:
-        urls = [parse_ice_url(url).canonical() for url in _urls_of(server)]
-        servers.append(
-            RTCIceServer(urls=urls, username=server.username, credential=server.credential)
-        )
-    return AiortcConfiguration(
-        iceServers=servers,
-        iceTransportPolicy=RTCIceTransportPolicy(config.ice_transport_policy),
-        bundlePolicy=RTCBundlePolicy(config.bundle_policy),
-    )

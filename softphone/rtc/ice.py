@@ -51,9 +51,7 @@ class IceGeneration:
         self.gathered: GatherResult | None = None
         self.state = "new"  # new, gathering, gathered, checking, connected, failed, closed
         self.remote_ufrag: str | None = None
-        self.remote_pwd: str | None = None
         self.last_rx = 0.0
-        self.created = time.monotonic()
         self._remote_end = False
         self._gather_task: asyncio.Future[GatherResult] | None = None
         self._connect_task: asyncio.Future[bool] | None = None
@@ -103,7 +101,6 @@ class IceGeneration:
 
     def set_remote(self, ufrag: str, pwd: str, ice_lite: bool = False) -> None:
         self.remote_ufrag = ufrag
-        self.remote_pwd = pwd
         self.connection.remote_username = ufrag
         self.connection.remote_password = pwd
         self.connection.remote_is_lite = ice_lite
@@ -203,7 +200,6 @@ class IceTransport:
         nominate_interval: float = 0.1,
     ) -> None:
         self.active: IceGeneration | None = None
-        self.state = "new"
         self._controlling = False
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._linger = linger
@@ -286,7 +282,6 @@ class IceTransport:
         """Move sends to ``gen``; the previous generation is retired once the peer moved too."""
         previous = self.active
         self.active = gen
-        self.state = "connected"
         self.rtt_ms = None  # a new path: its own RTT
         if previous is not None and previous is not gen:
             task = asyncio.ensure_future(self._retire(previous, gen))
@@ -390,7 +385,6 @@ class IceTransport:
 
     async def close(self, timeout: float = 2.0) -> None:
         """Close every generation, waiting at most ``timeout`` (a dead TURN server takes ~30 s)."""
-        self.state = "closed"
         self.active = None
         for task in self._nominations:
             task.cancel()

@@ -2,8 +2,9 @@
 
 aiortc 1.16 lacks ICE restarts, rollback and per-connection gathering, and
 the only way to add them without forking is to reach into a few private
-attributes. Each one is named here, with the version it was read from, so
-that an upgrade breaks one module (and ``tests/test_rtc_internals.py``, which
+attributes, or to hand an aiortc helper a view holding only what it reads
+(``describe_transport``). Each one is named here, with the version it was
+read from, so that an upgrade breaks one module (and ``tests/test_rtc_internals.py``, which
 checks every name below) instead of failing silently mid-call.
 
 Read from: aiortc 1.16.0 / aioice 0.13.0 (pinned in pyproject.toml).
@@ -13,27 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-import aioice
-import aiortc
 from aioice import Candidate, Connection, stun
 from aioice.ice import CandidatePair, StunProtocol
-from aiortc import RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc import (
+    RTCDtlsFingerprint,
+    RTCDtlsParameters,
+    RTCDtlsTransport,
+    RTCIceCandidate,
+    RTCIceParameters,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
+from aiortc import sdp as aiosdp
+from aiortc.rtcicetransport import candidate_from_aioice
+from aiortc.rtcpeerconnection import add_transport_description
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
 
 #: The versions every name in this module was read from.
 AIORTC_VERSION = "1.16.0"
 AIOICE_VERSION = "0.13.0"
-
-
-def versions_match() -> bool:
-    """Whether the installed aiortc/aioice are the ones this module was read from."""
-    return (
-        getattr(aiortc, "__version__", None) == AIORTC_VERSION
-        and getattr(aioice, "__version__", None) == AIOICE_VERSION
-    )
 
 
 # --- aioice.Connection: gathering (aioice 0.13.0, ice.py Connection.__init__) --------------------
@@ -53,11 +55,6 @@ def set_local_candidates(
     connection._protocols = list(protocols)
     connection._local_candidates_start = True
     connection._local_candidates_end = True
-
-
-def connection_protocols(connection: Connection) -> list[StunProtocol]:
-    """aioice 0.13.0: ``Connection._protocols``, the sockets (host and TURN) of a connection."""
-    return list(connection._protocols)
 
 
 def nominated_pair(connection: Connection, component: int = 1) -> CandidatePair | None:
@@ -214,11 +211,6 @@ def nomination_request(connection: Connection, pair: CandidatePair) -> stun.Mess
     return request
 
 
-def check_list(connection: Connection) -> list[CandidatePair]:
-    """aioice 0.13.0: ``Connection._check_list``."""
-    return list(connection._check_list)
-
-
 # --- aiortc: DTLS transport and RTP sender/receiver (aiortc 1.16.0) ---
 
 
@@ -231,11 +223,6 @@ def dtls_role(transport: RTCDtlsTransport) -> str:
 def set_dtls_role(transport: RTCDtlsTransport, role: str) -> None:
     """aiortc 1.16.0: ``RTCDtlsTransport._set_role(role)``."""
     transport._set_role(role)
-
-
-def dtls_srtp_sessions(transport: RTCDtlsTransport) -> tuple[Any, Any]:
-    """aiortc 1.16.0: ``_rx_srtp`` / ``_tx_srtp``, pylibsrtp sessions (same objects = no rekey)."""
-    return transport._rx_srtp, transport._tx_srtp
 
 
 def sender_ssrc(sender: RTCRtpSender) -> int:
@@ -265,6 +252,64 @@ def set_receiver_track(receiver: RTCRtpReceiver, kind: str, track_id: str) -> Re
 def set_receiver_rtcp_ssrc(receiver: RTCRtpReceiver, ssrc: int) -> None:
     """aiortc 1.16.0: ``RTCRtpReceiver._set_rtcp_ssrc(ssrc)``, the SSRC its RTCP reports use."""
     receiver._set_rtcp_ssrc(ssrc)
+
+
+class _GenerationGatherer:
+    """What ``add_transport_description`` reads of an RTCIceGatherer, for one ICE generation."""
+
+    state = "completed"  # only fully gathered generations are described
+
+    def __init__(self, ufrag: str, pwd: str, candidates: Sequence[Candidate]) -> None:
+        self._parameters = RTCIceParameters(usernameFragment=ufrag, password=pwd)
+        self._candidates = [candidate_from_aioice(c) for c in candidates]
+
+    def getLocalCandidates(self) -> list[RTCIceCandidate]:
+        return list(self._candidates)
+
+    def getLocalParameters(self) -> RTCIceParameters:
+        return self._parameters
+
+
+@dataclass
+class _GenerationIceTransport:
+    iceGatherer: _GenerationGatherer
+
+
+@dataclass
+class _DescribedDtlsTransport:
+    """What ``add_transport_description`` reads of an RTCDtlsTransport."""
+
+    transport: _GenerationIceTransport
+    parameters: RTCDtlsParameters
+
+    def getLocalParameters(self) -> RTCDtlsParameters:
+        return self.parameters
+
+
+def describe_transport(
+    media: aiosdp.MediaDescription,
+    *,
+    ufrag: str,
+    pwd: str,
+    candidates: Sequence[Candidate],
+    fingerprints: list[RTCDtlsFingerprint],
+    dtls_role: str,
+) -> None:
+    """Fill the ICE and DTLS lines of ``media`` with aiortc's ``add_transport_description``.
+
+    aiortc 1.16.0 reads the ICE side from ``dtlsTransport.transport.iceGatherer``
+    (``getLocalCandidates()``, ``state``, ``getLocalParameters()``), but our
+    DTLS transport sits on an IceTransport with several generations, and a
+    description names one of them. So the function gets a view of exactly
+    what it reads: one generation's credentials and candidates, and the DTLS
+    fingerprints with the role to announce (``getLocalParameters()``; it
+    keeps ``media.dtls`` when already set, so ``media.dtls`` must be None).
+    """
+    view = _DescribedDtlsTransport(
+        transport=_GenerationIceTransport(_GenerationGatherer(ufrag, pwd, candidates)),
+        parameters=RTCDtlsParameters(fingerprints=fingerprints, role=dtls_role),
+    )
+    add_transport_description(media, view)  # type: ignore[arg-type]
 
 
 # The DTLS transport calls ``transport._recv()``, ``transport._send(data)``,

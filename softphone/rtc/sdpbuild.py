@@ -1,5 +1,12 @@
 """SDP for a one-audio-stream peer connection, built and checked with aiortc's sdp module.
 
+aiortc's own helpers do what they can: the sdp module parses and serialises,
+``add_transport_description`` writes the ICE and DTLS lines (through
+``internals.describe_transport``), ``and_direction``/``reverse_direction``
+pick the answer's direction. The audio m-line itself is built here because
+aiortc's ``create_media_description_for_transceiver`` needs a transceiver
+(and its private fields), which this connection does not have.
+
 Parsing failures of aiortc's parser surface as assorted exceptions
 (AssertionError, StopIteration, IndexError, ...); ``parse`` turns every one of
 them into a ValueError with a readable message, before anything is changed.
@@ -11,14 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aioice import Candidate
-from aiortc import RTCDtlsFingerprint, RTCDtlsParameters, RTCRtpCodecParameters
+from aiortc import RTCDtlsFingerprint, RTCRtpCodecParameters
 from aiortc import sdp as aiosdp
 from aiortc.clock import current_ntp_time
-from aiortc.rtcicetransport import RTCIceParameters, candidate_from_aioice, candidate_to_aioice
+from aiortc.rtcicetransport import RTCIceParameters, candidate_to_aioice
+from aiortc.rtcpeerconnection import DISCARD_HOST, DISCARD_PORT, and_direction, reverse_direction
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
 
-DISCARD_HOST = "0.0.0.0"
-DISCARD_PORT = 9
+from softphone.descriptions import check_candidate_line
+
+from . import internals
 
 
 @dataclass
@@ -45,6 +54,12 @@ def parse(text: str, kind: str) -> tuple[aiosdp.SessionDescription, RemoteAudio]
     """Parse and check an offer/answer; raises ValueError with a clear message."""
     if not isinstance(text, str) or not text.lstrip().startswith("v="):
         raise ValueError(f"invalid SDP {kind}: it must start with 'v='")
+    for line in text.splitlines():
+        if line.startswith("a=candidate:"):
+            try:
+                check_candidate_line(line)
+            except ValueError as exc:
+                raise ValueError(f"invalid SDP {kind}: bad candidate: {exc}") from None
     try:
         description = aiosdp.SessionDescription.parse(text)
     except Exception as exc:
@@ -95,23 +110,17 @@ def parse(text: str, kind: str) -> tuple[aiosdp.SessionDescription, RemoteAudio]
 
 
 def parse_candidate(line: str) -> Candidate:
-    """An RTCIceCandidateInit ``candidate`` value ("candidate:..." or without prefix)."""
-    text = line.strip()
-    if text.startswith("a="):
-        text = text[2:]
-    if text.startswith("candidate:"):
-        text = text[len("candidate:") :]
-    bits = text.split()
-    if len(bits) < 8 or bits[6] != "typ":
-        raise ValueError(
-            f"malformed ICE candidate {line!r}: expected "
-            "'candidate:<foundation> <component> <transport> <priority> <address> "
-            "<port> typ <type> ...'"
-        )
+    """An RTCIceCandidateInit ``candidate`` value ("candidate:..." or "a=candidate:...")."""
     try:
-        return candidate_to_aioice(aiosdp.candidate_from_sdp(text))
+        text = check_candidate_line(line)
+        return candidate_to_aioice(aiosdp.candidate_from_sdp(text[len("candidate:") :]))
     except Exception as exc:
         raise ValueError(f"malformed ICE candidate {line!r}: {exc}") from None
+
+
+def answer_direction(local: str, remote_offer: str) -> str:
+    """The direction of our answer: what we want, within what the offer allows (RFC 3264 §6.1)."""
+    return and_direction(local, reverse_direction(remote_offer))
 
 
 @dataclass
@@ -159,15 +168,14 @@ def build(
     media.rtcp_port = DISCARD_PORT
     media.rtcp_mux = True
     media.ssrc = [aiosdp.SsrcDescription(ssrc=audio.ssrc, cname=audio.cname)]
-    media.ice_candidates = [candidate_from_aioice(c) for c in audio.candidates]
-    media.ice_candidates_complete = True
-    media.ice = RTCIceParameters(usernameFragment=audio.ufrag, password=audio.pwd)
-    if media.ice_candidates:
-        media.host = media.ice_candidates[0].ip
-        media.port = media.ice_candidates[0].port
-    else:
-        media.host = DISCARD_HOST
-    media.dtls = RTCDtlsParameters(fingerprints=audio.fingerprints, role=audio.dtls_role)
+    internals.describe_transport(
+        media,
+        ufrag=audio.ufrag,
+        pwd=audio.pwd,
+        candidates=audio.candidates,
+        fingerprints=audio.fingerprints,
+        dtls_role=audio.dtls_role,
+    )
 
     others = list(rejected)
     for i in range(len(others) + 1):

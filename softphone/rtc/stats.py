@@ -8,7 +8,6 @@ checks, so the session manager always has something to show.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aiortc.stats import (
     RTCInboundRtpStreamStats,
@@ -29,22 +28,11 @@ class CandidateInfo:
     port: int
     url: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "protocol": self.protocol,
-            "address": self.address,
-            "port": self.port,
-        }
-
 
 @dataclass(frozen=True)
 class SelectedPair:
     local: CandidateInfo
     remote: CandidateInfo
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"local": self.local.to_dict(), "remote": self.remote.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -57,18 +45,6 @@ class CallStats:
     bytes_sent: int
     bytes_received: int
     selected_pair: SelectedPair | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rtt_ms": self.rtt_ms,
-            "jitter_ms": self.jitter_ms,
-            "packets_sent": self.packets_sent,
-            "packets_received": self.packets_received,
-            "packets_lost": self.packets_lost,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "selected_pair": self.selected_pair.to_dict() if self.selected_pair else None,
-        }
 
 
 def call_stats(

@@ -9,7 +9,8 @@ are safe to log and to send back.
 What is checked is the *shape* of each message. SDP bodies are opaque here: a
 non-empty string with a valid description type passes; whether it parses as SDP
 is the receiving client's business. Candidates are checked against the RFC 8839
-candidate-attribute grammar because a wrong one is cheap to spot and makes
+candidate-attribute grammar (``softphone.descriptions.check_candidate_line``, the
+rule the rtc layer applies too) because a wrong one is cheap to spot and makes
 ``addIceCandidate`` fail far from its cause.
 
 Unknown extra fields are ignored so that newer peers can add fields without
@@ -24,7 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from softphone.descriptions import Candidate, Description, DescriptionType
+from softphone.descriptions import (
+    CANDIDATE_GRAMMAR,
+    Candidate,
+    Description,
+    DescriptionType,
+    check_candidate_line,
+)
 
 __all__ = [
     "MAX_FRAME",
@@ -54,13 +61,6 @@ MAX_FRAME: Final = 64 * 1024
 
 _USER_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
 _CALL_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
-# RFC 8839 section 5.1: candidate:<foundation> <component-id> <transport>
-# <priority> <connection-address> <port> typ <cand-type> *(SP extension)
-_CANDIDATE_RE: Final = re.compile(
-    r"(?:a=)?candidate:[A-Za-z0-9+/]{1,32} [0-9]{1,3} [A-Za-z0-9_.!%*+`'~-]+"
-    r" [0-9]{1,10} [^ ]+ [0-9]{1,5} typ [A-Za-z0-9_.!%*+`'~-]+(?: .*)?",
-    re.ASCII | re.DOTALL,
-)
 _SAFE_TYPE_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 
 _USER_RULE: Final = "a user name (1-64 of letters, digits, . _ -)"
@@ -258,12 +258,13 @@ def _candidate(f: _Fields) -> Candidate | None:
     if line == "":
         # What browsers trickle as end-of-candidates for a generation.
         return None
-    if _CANDIDATE_RE.fullmatch(line) is None:
+    try:
+        line = check_candidate_line(line)
+    except ValueError as exc:
         raise f.fail(
-            'field "candidate.candidate" must be an RFC 8839 candidate attribute '
-            '("candidate:<foundation> <component> <transport> <priority> '
-            '<address> <port> typ <type> ...")'
-        )
+            f'field "candidate.candidate" must be an RFC 8839 candidate attribute '
+            f'("{CANDIDATE_GRAMMAR}"): {exc}'
+        ) from None
     mid = raw.get("sdpMid")
     if mid is not None and not isinstance(mid, str):
         raise f.fail('field "candidate.sdpMid" must be a string or null')
@@ -274,7 +275,7 @@ def _candidate(f: _Fields) -> Candidate | None:
     if ufrag is not None and not isinstance(ufrag, str):
         raise f.fail('field "candidate.usernameFragment" must be a string or null')
     return Candidate(
-        candidate=line.removeprefix("a="),
+        candidate=line,
         sdp_mid=mid,
         sdp_mline_index=index,
         username_fragment=ufrag,
