@@ -31,7 +31,6 @@ from softphone.commands import (
     execute,
 )
 from softphone.events import ErrorReported, Event
-from softphone.signaling.messages import is_user_name
 
 if TYPE_CHECKING:
     from softphone.session import SessionManager
@@ -73,12 +72,7 @@ def parse_command(line: str) -> Command:
     if cmd in _NO_ARGUMENT:
         return _NO_ARGUMENT[cmd]
     if cmd == Dial.CMD:
-        to = _string_field(obj, cmd, "to")
-        if not is_user_name(to):
-            raise BadCommand(
-                f'"{cmd}": field "to" must be a user name (1-64 of letters, digits, . _ -)'
-            )
-        return Dial(to)
+        return Dial(_string_field(obj, cmd, "to"))
     if cmd == DeclineCall.CMD:
         reason = obj.get("reason", "declined")
         if not isinstance(reason, str) or not reason:

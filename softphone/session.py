@@ -49,10 +49,12 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
+from softphone.signaling.messages import is_user_name
 from softphone.views import CallView, IceServerView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
+USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 # How long a call may stay "failed" (the peer connection retrying ICE) before it is ended.
 FAILED_CALL_GRACE = 15.0
 
@@ -117,7 +119,7 @@ class SessionManager:
         self.bus = EventBus()
         self.state = SessionState(user=signaling.user, region=settings.region)
         self.call: Call | None = None
-        self._configuration = self._region_configuration(settings.region)
+        self._configuration = settings.configuration_for(settings.region)
         self._notices_given: set[str] = set()
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
@@ -190,6 +192,8 @@ class SessionManager:
     async def dial(self, to: str) -> None:
         if self.call is not None:
             raise CommandRefused("busy", f"already in a call with {self.call.remote_user}")
+        if not is_user_name(to):
+            raise CommandRefused("bad-command", f"cannot call {to[:64]!r}: {USER_NAME_RULE}")
         if to == self.state.user:
             raise CommandRefused("bad-command", "you cannot call yourself")
         call = self._new_call(secrets.token_hex(8), to, "outgoing")
@@ -558,9 +562,6 @@ class SessionManager:
                 self._give_up.cancel()
                 self._give_up = None
         await call.close(reason)
-
-    def _region_configuration(self, name: str | None) -> Configuration:
-        return self.settings.configuration_for(name)
 
     def _emit_region(self, name: str, configuration: Configuration) -> None:
         self.state.region = name

@@ -57,7 +57,7 @@ from softphone.events import (
 from softphone.ui.clock import Clock, monotonic
 from softphone.ui.commands import SoftphoneCommands
 from softphone.ui.keymap import global_bindings
-from softphone.ui.messages import SessionEvent, SessionFailed, SessionOpened, SessionStarted
+from softphone.ui.messages import SessionEvent, SessionFailed, SessionOpened
 from softphone.ui.screens.confirm import ConfirmScreen
 from softphone.ui.screens.dial import DialScreen
 from softphone.ui.screens.help import HelpScreen
@@ -233,8 +233,6 @@ class SoftphoneApp(App[int]):
         except Exception as exc:
             logger.warning("session start failed: %s", exc)
             self.post_message(SessionFailed(str(exc) or type(exc).__name__))
-            return
-        self.post_message(SessionStarted())
 
     async def _close_session(self) -> None:
         if self._closed:
@@ -276,9 +274,6 @@ class SoftphoneApp(App[int]):
         self.notify(f"theme: {name}", timeout=2)
 
     # --- session events ------------------------------------------------------------------
-
-    def on_session_started(self, message: SessionStarted) -> None:
-        """Registered; the events that follow keep the panels current."""
 
     def on_session_failed(self, message: SessionFailed) -> None:
         if not self._panels_ready():

@@ -34,10 +34,6 @@ class SessionOpened(Message):
         self.session = session
 
 
-class SessionStarted(Message):
-    """``session.start()`` returned: we are registered."""
-
-
 class SessionFailed(Message):
     """Building or starting the session raised; the UI stays up and shows why."""
 
