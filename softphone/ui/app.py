@@ -126,7 +126,7 @@ class SoftphoneApp(App[int]):
             self._factory = session
         else:
             self.session = session
-        self.wanted_theme = theme
+        self._wanted_theme = theme
         self.clock: Clock = clock or monotonic
         self.origin = self.clock()
         self.state_dir = state_dir
@@ -179,16 +179,14 @@ class SoftphoneApp(App[int]):
         self._stats_timer = self.set_interval(self.stats_interval, self._tick, pause=True)
         if self.session is not None:
             self._follow(self.session)
-            return
-        self.call_panel.signaling = STARTING
-        self.ice_panel.servers.starting = True
-        self.call_after_refresh(self._open_session)
+        elif self._factory is not None:
+            self.call_panel.signaling = STARTING
+            self.ice_panel.servers.starting = True
+            self.call_after_refresh(self._open_session, self._factory)
 
     @work(group="session", exit_on_error=False)
-    async def _open_session(self) -> None:
+    async def _open_session(self, factory: SessionFactory) -> None:
         """Load the media stack on a thread (the loop keeps drawing), then build the session."""
-        factory = self._factory
-        assert factory is not None
         try:
             await asyncio.to_thread(importlib.import_module, SESSION_MODULE)
             session = await factory()
@@ -199,16 +197,10 @@ class SoftphoneApp(App[int]):
         self.post_message(SessionOpened(session))
 
     def on_session_opened(self, message: SessionOpened) -> None:
-        if self._closed:
-            self._spawn_close(message.session)
-            return
+        # Kept even after quit, so the caller's cleanup (cli.py) closes it.
         self.session = message.session
-        if self._panels_ready():
+        if not self._closed and self._panels_ready():
             self._follow(message.session)
-
-    def _spawn_close(self, session: SessionManager) -> None:
-        """A session that arrived after quit: close it all the same."""
-        self.run_worker(session.close(), exit_on_error=False)
 
     def _follow(self, session: SessionManager) -> None:
         """Fill the panels from the session's view, follow its events, register."""
@@ -253,7 +245,7 @@ class SoftphoneApp(App[int]):
     # --- theme ------------------------------------------------------------------------
 
     def _apply_initial_theme(self) -> None:
-        name = self.wanted_theme or self.ui_state.theme or DEFAULT_THEME
+        name = self._wanted_theme or self.ui_state.theme or DEFAULT_THEME
         if name not in self.available_themes:
             self.notify(f"unknown theme {name!r}; using {DEFAULT_THEME}", severity="warning")
             name = DEFAULT_THEME
