@@ -231,3 +231,62 @@ def test_a_state_outside_its_literal_is_refused() -> None:
     assert ev.narrow("stable", ev.SignalingState) == "stable"
     with pytest.raises(ValueError, match="not one of"):
         ev.narrow("sideways", ev.SignalingState)
+
+
+# What the peer connection passes with ``icerestart`` (softphone/rtc/peer.py), one per shape.
+PEER_RESTARTS: list[tuple[str, dict[str, object]]] = [
+    ("begun", {"ufrag": "u1", "side": "local", "attempt": 2}),
+    ("begun", {"ufrag": "u1", "side": "remote"}),
+    (
+        "gathered",
+        {
+            "ufrag": "u1",
+            "candidates": 3,
+            "elapsed_ms": 41.2,
+            "failures": [{"url": "turn:h:3478", "reason": "no answer (timed out)"}],
+        },
+    ),
+    ("checking", {"ufrag": "u1", "attempt": 1}),
+    (
+        "done",
+        {
+            "ufrag": "u1",
+            "elapsed_ms": 95.0,
+            "pair": {"local": json.loads(REMOTE_JSON), "remote": json.loads(REMOTE_JSON)},
+            "attempt": 1,
+        },
+    ),
+    ("done", {"ufrag": "u1", "elapsed_ms": 95.0, "pair": None}),
+    (
+        "failed",
+        {
+            "ufrag": "u1",
+            "reason": "timeout",
+            "kept_old_path": True,
+            "attempt": 1,
+            "will_retry": False,
+        },
+    ),
+    ("failed", {"ufrag": "u1", "reason": "no candidates: x", "kept_old_path": False}),
+    ("failed", {"ufrag": "u1", "reason": "rolled back"}),
+]
+
+
+@pytest.mark.parametrize(("phase", "detail"), PEER_RESTARTS)
+def test_peer_restart_details_print_as_before(phase: str, detail: dict[str, object]) -> None:
+    """Before typed events the line was ``{"event", "call", "phase", **detail}``: still is."""
+    from softphone.call import restart_event
+
+    before = {"event": "ice-restart", "call": "c1", "phase": phase, **detail}
+    assert list(restart_event("c1", phase, dict(detail)).to_json().items()) == list(before.items())
+
+
+def test_selected_pair_from_the_peer_keeps_the_server_url() -> None:
+    from softphone.call import pair_info
+    from softphone.rtc.stats import CandidateInfo, SelectedPair
+
+    pair = SelectedPair(
+        local=CandidateInfo("relay", "udp", "127.0.0.3", 50002, "turn:127.0.0.1:3479"),
+        remote=CandidateInfo("host", "udp", "127.0.0.1", 40000),
+    )
+    assert json.dumps(pair_info(pair).to_json(), separators=(",", ":")) == PAIR_JSON
