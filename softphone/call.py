@@ -12,59 +12,115 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from aiortc import MediaStreamTrack
 
+from softphone import events as ev
 from softphone.descriptions import Candidate, Description
 from softphone.media import AudioSink
 from softphone.rtc.configuration import Configuration
 from softphone.rtc.errors import DOMException
 from softphone.rtc.peer import PeerConnection
-from softphone.rtc.stats import CallStats, SelectedPair
+from softphone.rtc.stats import CallStats, CandidateInfo, SelectedPair
 from softphone.signaling.adapter import Signaling, SignalingUnavailable
 
 logger = logging.getLogger("softphone.call")
 
-Direction = Literal["outgoing", "incoming"]
-CallState = Literal["dialing", "ringing", "incoming", "active", "ended"]
-Emit = Callable[..., None]
+Emit = Callable[[ev.Event], None]
 
-PEER_STATE_EVENTS = {
-    "signalingstatechange": "signaling-state",
-    "icegatheringstatechange": "ice-gathering-state",
-    "iceconnectionstatechange": "ice-connection-state",
-    "connectionstatechange": "connection-state",
+PEER_STATE_EVENTS: dict[str, Callable[[str], ev.PeerStateEvent]] = {
+    "signalingstatechange": lambda s: ev.SignalingStateChanged(
+        state=ev.narrow(s, ev.SignalingState)
+    ),
+    "icegatheringstatechange": lambda s: ev.IceGatheringStateChanged(
+        state=ev.narrow(s, ev.IceGatheringState)
+    ),
+    "iceconnectionstatechange": lambda s: ev.IceConnectionStateChanged(
+        state=ev.narrow(s, ev.IceConnectionState)
+    ),
+    "connectionstatechange": lambda s: ev.ConnectionStateChanged(
+        state=ev.narrow(s, ev.PeerConnectionState)
+    ),
+}
+SENT: dict[str, type[ev.DescriptionEvent]] = {"offer": ev.OfferSent, "answer": ev.AnswerSent}
+RECEIVED: dict[str, type[ev.DescriptionEvent]] = {
+    "offer": ev.OfferReceived,
+    "answer": ev.AnswerReceived,
+    "pranswer": ev.PranswerReceived,
 }
 
 
-def pair_fields(pair: SelectedPair | None) -> dict[str, Any] | None:
-    """The ``selected-pair`` shape of docs/protocol.md section 2 (never a credential)."""
-    if pair is None:
+def pair_info(pair: SelectedPair) -> ev.PairInfo:
+    """The peer connection's selected pair as the events carry it (never a credential)."""
+    return ev.PairInfo(local=_candidate_info(pair.local), remote=_candidate_info(pair.remote))
+
+
+def _candidate_info(info: CandidateInfo) -> ev.CandidateInfo:
+    return ev.CandidateInfo(
+        type=info.type,
+        protocol=info.protocol,
+        address=info.address,
+        port=info.port,
+        url=info.url or None,
+    )
+
+
+def _pair_from_json(data: dict[str, Any] | None) -> ev.PairInfo | None:
+    """The ``pair`` of the peer's ``icerestart`` done detail (already a plain dict)."""
+    if data is None:
         return None
-    return {
-        "local": _candidate_fields(pair.local),
-        "remote": _candidate_fields(pair.remote),
-    }
+    return ev.PairInfo(
+        local=ev.CandidateInfo(**data["local"]), remote=ev.CandidateInfo(**data["remote"])
+    )
 
 
-def _candidate_fields(info: Any) -> dict[str, Any]:
-    fields = {
-        "type": info.type,
-        "protocol": info.protocol,
-        "address": info.address,
-        "port": info.port,
-    }
-    url = getattr(info, "url", None)
-    if url:
-        fields["url"] = url
-    return fields
+def restart_event(call_id: str, phase: str, detail: dict[str, Any]) -> ev.IceRestart:
+    """The peer connection's ``icerestart(phase, detail)`` as a typed event."""
+    ufrag = str(detail.get("ufrag", ""))
+    attempt = detail.get("attempt")
+    match phase:
+        case "begun":
+            return ev.IceRestartBegun(
+                call=call_id,
+                ufrag=ufrag,
+                side=ev.narrow(detail["side"], ev.RestartSide) if "side" in detail else None,
+                attempt=attempt,
+            )
+        case "gathered":
+            return ev.IceRestartGathered(
+                call=call_id,
+                ufrag=ufrag,
+                candidates=detail["candidates"],
+                elapsed_ms=detail["elapsed_ms"],
+                failures=tuple(ev.GatheringFailure(**f) for f in detail["failures"]),
+            )
+        case "checking":
+            return ev.IceRestartChecking(call=call_id, ufrag=ufrag, attempt=attempt)
+        case "done":
+            return ev.IceRestartDone(
+                call=call_id,
+                ufrag=ufrag,
+                elapsed_ms=detail["elapsed_ms"],
+                pair=_pair_from_json(detail.get("pair")),
+                attempt=attempt,
+            )
+        case "failed":
+            return ev.IceRestartFailed(
+                call=call_id,
+                ufrag=ufrag,
+                reason=str(detail.get("reason", "")),
+                kept_old_path=detail.get("kept_old_path"),
+                attempt=attempt,
+                will_retry=detail.get("will_retry"),
+            )
+    raise ValueError(f"unknown ICE restart phase {phase!r}")
 
 
 class Call:
     """A call with one remote user; owns its peer connection and its media.
 
-    ``emit(name, **fields)`` receives every event of the call; the session
+    ``emit(event)`` receives every event of the call; the session
     manager forwards them to the front ends, the echo peer only logs them.
     """
 
@@ -73,7 +129,7 @@ class Call:
         *,
         call_id: str,
         remote_user: str,
-        direction: Direction,
+        direction: ev.Direction,
         signaling: Signaling,
         emit: Emit,
         configuration: Configuration,
@@ -84,8 +140,8 @@ class Call:
     ) -> None:
         self.id = call_id
         self.remote_user = remote_user
-        self.direction: Direction = direction
-        self.state: CallState = "dialing" if direction == "outgoing" else "incoming"
+        self.direction: ev.Direction = direction
+        self.state: ev.CallState = "dialing" if direction == "outgoing" else "incoming"
         self.polite = direction == "incoming"
         self.started_at = time.monotonic()
         self.active_since: float | None = None
@@ -113,17 +169,15 @@ class Call:
     def ended(self) -> bool:
         return self.state == "ended"
 
-    def set_state(self, state: CallState, reason: str | None = None) -> None:
+    def set_state(self, state: ev.CallState, reason: str | None = None) -> None:
         if self.state == state or self.ended:
             return
         self.state = state
         if state == "active":
             self.active_since = time.monotonic()
-        fields: dict[str, Any] = {"call": self.id, "state": state}
         if reason:
-            fields["reason"] = reason
             self.end_reason = reason
-        self._emit("call-state", **fields)
+        self._emit(ev.CallStateChanged(call=self.id, state=state, reason=reason or None))
 
     # --- media and negotiation ----------------------------------------------
 
@@ -131,19 +185,20 @@ class Call:
         """Create the peer connection with our source; the caller then offers."""
         pc = PeerConnection(self._configuration, host_addresses=self._host_addresses)
         self._pc = pc
-        for aiortc_event, name in PEER_STATE_EVENTS.items():
-            pc.on(aiortc_event, self._state_forwarder(name))
+        for peer_event, make in PEER_STATE_EVENTS.items():
+            pc.on(peer_event, self._state_forwarder(make))
         pc.on("negotiationneeded", self._on_negotiationneeded)
         pc.on("track", self._on_track)
         pc.on("selectedpairchange", self._on_selected_pair)
         pc.on("icerestart", self._on_ice_restart)
         pc.addTrack(self._source)
 
-    def _state_forwarder(self, name: str) -> Callable[[str], None]:
+    def _state_forwarder(self, make: Callable[[str], ev.PeerStateEvent]) -> Callable[[str], None]:
         def forward(state: str) -> None:
-            self._emit(name, state=state)
-            if name == "connection-state" and self._on_connection_state is not None:
-                self._on_connection_state(self, state)
+            event = make(state)
+            self._emit(event)
+            if isinstance(event, ev.ConnectionStateChanged) and self._on_connection_state:
+                self._on_connection_state(self, event.state)
 
         return forward
 
@@ -152,15 +207,15 @@ class Call:
             self._spawn(self._sink.start(track))
 
     def _on_selected_pair(self, pair: SelectedPair | None) -> None:
-        fields = pair_fields(pair)
-        if fields is not None:
-            self._emit("selected-pair", **fields)
+        if pair is not None:
+            info = pair_info(pair)
+            self._emit(ev.SelectedPairChanged(local=info.local, remote=info.remote))
 
     def _on_ice_restart(self, phase: str, detail: dict[str, Any] | None = None) -> None:
-        self._emit("ice-restart", call=self.id, phase=phase, **(detail or {}))
+        self._emit(restart_event(self.id, phase, detail or {}))
 
     def _on_negotiationneeded(self) -> None:
-        self._emit("negotiationneeded")
+        self._emit(ev.NegotiationNeeded())
         self._spawn(self.negotiate())
 
     async def negotiate(self) -> None:
@@ -182,19 +237,24 @@ class Call:
             await self._signaling.send_candidate(self.id, None)
         except SignalingUnavailable as exc:
             self._emit(
-                "error",
-                code="signaling-unavailable",
-                message=f"could not send {description.type}: {exc}",
+                ev.ErrorReported(
+                    code="signaling-unavailable",
+                    message=f"could not send {description.type}: {exc}",
+                )
             )
             return
-        self._emit(f"{description.type}-sent", call=self.id)
+        sent = SENT.get(description.type)
+        if sent is not None:
+            self._emit(sent(call=self.id))
 
     async def on_remote_description(self, description: Description) -> None:
         async with self._lock:
             pc = self._pc
             if pc is None or self._closed:
                 return
-            self._emit(f"{description.type}-received", call=self.id)
+            received = RECEIVED.get(description.type)  # signaling never carries a rollback
+            if received is not None:
+                self._emit(received(call=self.id))
             collision = description.type == "offer" and pc.signalingState != "stable"
             self._ignore_offer = not self.polite and collision
             if self._ignore_offer:
@@ -206,10 +266,11 @@ class Call:
                 await pc.setRemoteDescription(description)
             except (ValueError, DOMException) as exc:
                 self._emit(
-                    "error",
-                    code="bad-sdp",
-                    message=f"remote {description.type} rejected: {exc}",
-                    call=self.id,
+                    ev.ErrorReported(
+                        code="bad-sdp",
+                        message=f"remote {description.type} rejected: {exc}",
+                        call=self.id,
+                    )
                 )
                 return
             if description.type == "offer":
@@ -225,10 +286,11 @@ class Call:
         except (ValueError, DOMException) as exc:
             if not self._ignore_offer:
                 self._emit(
-                    "error",
-                    code="bad-candidate",
-                    message=f"remote candidate rejected: {exc}",
-                    call=self.id,
+                    ev.ErrorReported(
+                        code="bad-candidate",
+                        message=f"remote candidate rejected: {exc}",
+                        call=self.id,
+                    )
                 )
 
     # --- commands ------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from softphone.config import Settings
+    from softphone.session import SessionManager
 
 DEFAULT_PORT = 8765
 
@@ -143,34 +144,40 @@ async def embedded_server(settings: Settings) -> AsyncIterator[str]:
 
 
 async def _run_client(settings: Settings, started: float, headless: bool) -> int:
-    import logging
-
-    from softphone.session import MediaChoice, SessionManager
-    from softphone.signaling.client import JsonSignalingClient
-
     async with contextlib.AsyncExitStack() as stack:
-        url = settings.server
-        if url is None:
-            url = await stack.enter_async_context(embedded_server(settings))
-            logging.getLogger("softphone").info(
-                "no server configured: embedded server at %s with the echo user", url
+
+        async def open_session() -> SessionManager:
+            """Build the session; imported here so the UI can draw before aiortc loads."""
+            import logging
+
+            from softphone.session import MediaChoice, SessionManager
+            from softphone.signaling.client import JsonSignalingClient
+
+            url = settings.server
+            if url is None:
+                url = await stack.enter_async_context(embedded_server(settings))
+                logging.getLogger("softphone").info(
+                    "no server configured: embedded server at %s with the echo user", url
+                )
+            user = settings.user or default_user()
+            signaling = JsonSignalingClient(url, user, settings.token)
+            return SessionManager(
+                settings, signaling, media=MediaChoice(settings.audio_in, settings.audio_out)
             )
-        user = settings.user or default_user()
-        signaling = JsonSignalingClient(url, user, settings.token)
-        session = SessionManager(
-            settings, signaling, media=MediaChoice(settings.audio_in, settings.audio_out)
-        )
+
         if headless:
             from softphone.headless import run_headless
 
-            return await run_headless(session, started)
+            return await run_headless(await open_session(), started)
         from softphone.ui.app import SoftphoneApp
 
-        app = SoftphoneApp(session)
+        # The UI draws first and calls open_session after (the media stack loads meanwhile).
+        app = SoftphoneApp(open_session, theme=settings.theme)
         try:
             await app.run_async()
         finally:
-            await session.close()  # the app closes it on quit; this covers a crash
+            if app.session is not None:
+                await app.session.close()  # the app closes it on quit; this covers a crash
         return app.return_code or 0
     return 0
 

@@ -36,9 +36,9 @@ from softphone.rtc.configuration import (
     IceTransportPolicy,
     validate_ice_servers,
 )
+from softphone.signaling.messages import is_user_name
 
 CONFIG_ENV = "SOFTPHONE_CONFIG"
-USER_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 TRANSPORT_POLICIES: tuple[IceTransportPolicy, ...] = ("all", "relay")
 
 _TOP_KEYS = (
@@ -296,7 +296,7 @@ def _check_value(name: str, value: Any, where: str) -> Any:
         return _check_addresses(value, where)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, {_got(value)}")
-    if name == "user" and not USER_NAME.fullmatch(value):
+    if name == "user" and not is_user_name(value):
         raise ConfigError(
             f"{where}: invalid user name {value!r}: use 1-64 letters, digits, '.', '_' or '-'"
         )

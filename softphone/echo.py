@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from softphone.call import Call
+from softphone.events import CallStateChanged, Event
 from softphone.media import create_echo
 from softphone.rtc.configuration import Configuration
 from softphone.signaling.adapter import (
@@ -85,9 +86,9 @@ class EchoPeer:
     async def _answer(self, call_id: str, caller: str) -> None:
         source, sink = create_echo()
 
-        def log_event(name: str, /, **fields: Any) -> None:
-            logger.debug("echo call %s with %s: %s %s", call_id, caller, name, fields)
-            if name == "call-state" and fields.get("state") == "ended":
+        def log_event(event: Event) -> None:
+            logger.debug("echo call %s with %s: %s", call_id, caller, event)
+            if isinstance(event, CallStateChanged) and event.state == "ended":
                 self.calls.pop(call_id, None)
 
         call = Call(

@@ -14,74 +14,38 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from softphone.events import Event
-from softphone.session import CommandRefused, SessionManager
+from softphone.commands import (
+    Answer,
+    Command,
+    CommandRefused,
+    DeclineCall,
+    Dial,
+    Hangup,
+    Mute,
+    Quit,
+    RestartIce,
+    Stats,
+    SwitchRegion,
+    execute,
+)
+from softphone.events import ErrorReported, Event
+
+if TYPE_CHECKING:
+    from softphone.session import SessionManager
 
 logger = logging.getLogger("softphone.headless")
 
-USER_NAME_MAX = 64
+MAX_FIELD = 256
 
 
 class BadCommand(ValueError):
     """A command line that cannot be run; the message names what is wrong."""
 
 
-@dataclass(frozen=True)
-class Dial:
-    to: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    pass
-
-
-@dataclass(frozen=True)
-class DeclineCall:
-    reason: str = "declined"
-
-
-@dataclass(frozen=True)
-class Hangup:
-    pass
-
-
-@dataclass(frozen=True)
-class SwitchRegion:
-    name: str
-
-
-@dataclass(frozen=True)
-class RestartIce:
-    pass
-
-
-@dataclass(frozen=True)
-class Mute:
-    on: bool
-
-
-@dataclass(frozen=True)
-class Stats:
-    pass
-
-
-@dataclass(frozen=True)
-class Quit:
-    pass
-
-
-Command = Dial | Answer | DeclineCall | Hangup | SwitchRegion | RestartIce | Mute | Stats | Quit
-
 _NO_ARGUMENT: dict[str, Command] = {
-    "answer": Answer(),
-    "hangup": Hangup(),
-    "restart-ice": RestartIce(),
-    "stats": Stats(),
-    "quit": Quit(),
+    command.CMD: command for command in (Answer(), Hangup(), RestartIce(), Stats(), Quit())
 }
 
 
@@ -89,7 +53,7 @@ def _string_field(obj: dict[str, Any], cmd: str, key: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value:
         raise BadCommand(f'"{cmd}" needs a non-empty string field "{key}"')
-    if len(value) > 256:
+    if len(value) > MAX_FIELD:
         raise BadCommand(f'"{cmd}": field "{key}" is too long ({len(value)} characters)')
     return value
 
@@ -107,46 +71,24 @@ def parse_command(line: str) -> Command:
         raise BadCommand('a command needs a string field "cmd"')
     if cmd in _NO_ARGUMENT:
         return _NO_ARGUMENT[cmd]
-    if cmd == "call":
+    if cmd == Dial.CMD:
         return Dial(_string_field(obj, cmd, "to"))
-    if cmd == "decline":
+    if cmd == DeclineCall.CMD:
         reason = obj.get("reason", "declined")
         if not isinstance(reason, str) or not reason:
             raise BadCommand('"decline": field "reason" must be a non-empty string')
         return DeclineCall(reason)
-    if cmd == "region":
+    if cmd == SwitchRegion.CMD:
         return SwitchRegion(_string_field(obj, cmd, "name"))
-    if cmd == "mute":
+    if cmd == Mute.CMD:
         on = obj.get("on", True)
         if not isinstance(on, bool):
             raise BadCommand('"mute": field "on" must be true or false')
         return Mute(on)
-    known = ", ".join(sorted([*_NO_ARGUMENT, "call", "decline", "region", "mute"]))
+    known = ", ".join(
+        sorted([*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD])
+    )
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
-
-
-async def run_command(session: SessionManager, command: Command) -> bool:
-    """Run one command; returns False when the front end should quit."""
-    match command:
-        case Dial(to=to):
-            await session.dial(to)
-        case Answer():
-            await session.answer()
-        case DeclineCall(reason=reason):
-            await session.decline(reason)
-        case Hangup():
-            await session.hangup()
-        case SwitchRegion(name=name):
-            await session.switch_region(name)
-        case RestartIce():
-            session.restart_ice()
-        case Mute(on=on):
-            session.mute(on)
-        case Stats():
-            await session.stats()
-        case Quit():
-            return False
-    return True
 
 
 class JsonLinesWriter:
@@ -157,8 +99,9 @@ class JsonLinesWriter:
         self._started = started
 
     def __call__(self, event: Event) -> None:
-        record = {"event": event.name, "t": round(time.monotonic() - self._started, 4)}
-        record.update(event.fields)
+        fields = event.to_json()
+        t = round(time.monotonic() - self._started, 4)
+        record = {"event": fields.pop("event"), "t": t, **fields}
         self._out.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._out.flush()
 
@@ -185,7 +128,7 @@ async def run_headless(session: SessionManager, started: float) -> int:
     try:
         await session.start()
     except Exception as exc:
-        session.emit("error", code="signaling-unavailable", message=str(exc))
+        session.emit(ErrorReported(code="signaling-unavailable", message=str(exc)))
         return 1
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     await _stdin_lines(queue)
@@ -198,15 +141,19 @@ async def run_headless(session: SessionManager, started: float) -> int:
                 continue
             try:
                 command = parse_command(line)
-                if not await run_command(session, command):
-                    break
+                await execute(session, command)
             except BadCommand as exc:
-                session.emit("error", code="bad-command", message=str(exc))
+                session.emit(ErrorReported(code="bad-command", message=str(exc)))
+                continue
             except CommandRefused as exc:
-                session.emit("error", code=exc.code, message=str(exc))
+                session.emit(ErrorReported(code=exc.code, message=str(exc)))
+                continue
             except Exception as exc:  # never let one command end the process
                 logger.exception("command failed")
-                session.emit("error", code="internal", message=f"{type(exc).__name__}: {exc}")
+                session.emit(ErrorReported(code="internal", message=f"{type(exc).__name__}: {exc}"))
+                continue
+            if isinstance(command, Quit):
+                break
     finally:
         await session.close()
     return 0

@@ -1,10 +1,11 @@
 """The session manager: the one place that owns calls, regions and their states.
 
-Front ends (the Textual app, the headless JSON-lines loop) call its command
-methods and render the events it emits; none of them touches aiortc or the
-signaling wire format. Commands never raise for a user mistake: a refused
-command is an ``error`` event that says why, so a hotkey at the wrong moment
-or a bad headless line cannot break a call.
+Front ends (the Textual app, the headless JSON-lines loop) send it commands
+through :func:`softphone.commands.execute`, render the typed events it emits
+(:mod:`softphone.events`) and read the rest from its frozen views
+(:attr:`SessionManager.view`, :meth:`SessionManager.regions`); none of them
+touches aiortc, a call's peer connection or the signaling wire format. A user
+mistake is a :class:`CommandRefused` that says why, never a broken call.
 """
 
 from __future__ import annotations
@@ -17,11 +18,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from softphone.call import Call, pair_fields
-from softphone.config import ConfigError, Settings, regions_from_data
+from softphone import events as ev
+from softphone.call import Call, pair_info
+from softphone.commands import CommandRefused
+from softphone.config import ConfigError, Region, Settings, regions_from_data
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
-from softphone.rtc.configuration import Configuration, describe_urls, shown_url
+from softphone.rtc.configuration import (
+    Configuration,
+    IceServer,
+    describe_urls,
+    parse_ice_url,
+    shown_url,
+)
 from softphone.rtc.errors import DOMException
 from softphone.rtc.server_check import check_servers
 from softphone.signaling.adapter import (
@@ -40,9 +49,12 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
+from softphone.signaling.messages import is_user_name
+from softphone.views import CallView, IceServerView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
+USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 # How long a call may stay "failed" (the peer connection retrying ICE) before it is ended.
 FAILED_CALL_GRACE = 15.0
 
@@ -57,7 +69,7 @@ class MediaChoice:
 
 @dataclass
 class SessionState:
-    """What a front end needs to draw without replaying every event."""
+    """The session's own mutable state; front ends read :attr:`SessionManager.view`."""
 
     user: str | None = None
     online: set[str] = field(default_factory=set)
@@ -66,12 +78,28 @@ class SessionState:
     muted: bool = False
 
 
-class CommandRefused(Exception):
-    """A command that makes no sense now; the text is shown to the user."""
+def region_view(region: Region) -> RegionView:
+    """A configured region as the front ends may show it: no credential, only that one exists."""
+    return RegionView(
+        name=region.name,
+        servers=tuple(
+            server_view(url, server) for server in region.ice_servers for url in server.urls
+        ),
+    )
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+
+def server_view(url: str, server: IceServer) -> IceServerView:
+    """One URL of ``server``; the configuration was validated, so the URL parses."""
+    parsed = parse_ice_url(url)
+    secure = parsed.scheme in ("stuns", "turns")
+    return IceServerView(
+        url=shown_url(url),
+        kind=parsed.scheme,
+        transport="tls" if secure else (parsed.transport or "udp"),
+        host=parsed.host,
+        port=parsed.port,
+        has_credentials=bool(server.username or server.credential),
+    )
 
 
 class SessionManager:
@@ -91,7 +119,7 @@ class SessionManager:
         self.bus = EventBus()
         self.state = SessionState(user=signaling.user, region=settings.region)
         self.call: Call | None = None
-        self._configuration = self._region_configuration(settings.region)
+        self._configuration = settings.configuration_for(settings.region)
         self._notices_given: set[str] = set()
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
@@ -106,8 +134,41 @@ class SessionManager:
     def subscribe(self, sink: EventSink) -> Callable[[], None]:
         return self.bus.subscribe(sink)
 
-    def emit(self, name: str, /, **fields: Any) -> None:
-        self.bus.emit(name, **fields)
+    def emit(self, event: ev.Event) -> None:
+        """Send ``event`` to every front end (headless also reports its own errors here)."""
+        self.bus.emit(event)
+
+    # --- views ----------------------------------------------------------------
+
+    @property
+    def view(self) -> SessionView:
+        """A frozen copy of what the front ends draw; taken anew on each read."""
+        state = self.state
+        return SessionView(
+            user=state.user,
+            online=frozenset(state.online),
+            region=state.region,
+            signaling=state.signaling,
+            muted=state.muted,
+            call=self._call_view(),
+        )
+
+    def _call_view(self) -> CallView | None:
+        call = self.call
+        if call is None or call.ended:
+            return None
+        return CallView(
+            id=call.id,
+            remote=call.remote_user,
+            state=call.state,
+            direction=call.direction,
+            active_since=call.active_since,
+            has_media=call.peer is not None,
+        )
+
+    def regions(self) -> list[RegionView]:
+        """Every configured region, in configuration order (server-offered ones once adopted)."""
+        return [region_view(region) for region in self.settings.regions]
 
     async def start(self) -> None:
         """Register with the signaling server; announces the starting region."""
@@ -131,13 +192,15 @@ class SessionManager:
     async def dial(self, to: str) -> None:
         if self.call is not None:
             raise CommandRefused("busy", f"already in a call with {self.call.remote_user}")
+        if not is_user_name(to):
+            raise CommandRefused("bad-command", f"cannot call {to[:64]!r}: {USER_NAME_RULE}")
         if to == self.state.user:
             raise CommandRefused("bad-command", "you cannot call yourself")
         call = self._new_call(secrets.token_hex(8), to, "outgoing")
         if call is None:
             return
         self.call = call
-        self.emit("call-state", call=call.id, state="dialing", to=to)
+        self.emit(ev.CallStateChanged(call=call.id, state="dialing", to=to))
         try:
             await self.signaling.invite(call.id, to)
         except SignalingUnavailable as exc:
@@ -175,7 +238,7 @@ class SessionManager:
             source = self.call_source
             if source is not None:
                 source.muted = on
-        self.emit("mute", on=on)
+        self.emit(ev.MuteChanged(on=on))
 
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
@@ -190,15 +253,16 @@ class SessionManager:
                 call.set_configuration(configuration)
             except DOMException as exc:
                 self.emit(
-                    "error",
-                    code=exc.name,
-                    message=f'setConfiguration for region "{name}" failed: {exc}; '
-                    f'still on region "{self.state.region}"',
+                    ev.ErrorReported(
+                        code=exc.name,
+                        message=f'setConfiguration for region "{name}" failed: {exc}; '
+                        f'still on region "{self.state.region}"',
+                    )
                 )
                 return
             self._configuration = configuration
             self._emit_region(name, configuration)
-            self.emit("set-configuration", region=name, urls=describe_urls(configuration))
+            self.emit(ev.ConfigurationSet(region=name, urls=tuple(describe_urls(configuration))))
             call.restart_ice()
         else:
             self._configuration = configuration
@@ -217,8 +281,8 @@ class SessionManager:
         stats = await call.stats()
         if stats is None:
             return
-        self.emit(
-            "stats",
+        pair = stats.selected_pair
+        report = ev.StatsReport(
             call=call.id,
             rtt_ms=stats.rtt_ms,
             jitter_ms=stats.jitter_ms,
@@ -227,9 +291,9 @@ class SessionManager:
             packets_lost=stats.packets_lost,
             bytes_sent=stats.bytes_sent,
             bytes_received=stats.bytes_received,
-            selected_pair=pair_fields(stats.selected_pair),
-            **self._sink_fields(),
+            selected_pair=None if pair is None else pair_info(pair),
         )
+        self.emit(self._with_audio(report))
 
     # --- signaling events --------------------------------------------------------
 
@@ -246,7 +310,7 @@ class SessionManager:
             case Registered(user=user, online=online, regions=regions):
                 self.state.user = user
                 self.state.online = set(online)
-                self.emit("registered", user=user, online=sorted(online))
+                self.emit(ev.Registered(user=user, online=tuple(sorted(online))))
                 if regions and not self.settings.regions:
                     self._adopt_server_regions(regions)
                 await self._resume_call()
@@ -255,15 +319,16 @@ class SessionManager:
                     self.state.online.add(user)
                 else:
                     self.state.online.discard(user)
-                self.emit("presence", user=user, online=online)
+                self.emit(ev.PresenceChanged(user=user, online=online))
             case ConnectionChanged(state=state, detail=detail, retry_in=retry_in):
                 self.state.signaling = state
-                fields: dict[str, Any] = {"state": state}
-                if detail:
-                    fields["detail"] = detail
-                if retry_in is not None:
-                    fields["retry_in"] = round(retry_in, 2)
-                self.emit("signaling", **fields)
+                self.emit(
+                    ev.SignalingChanged(
+                        state=state,
+                        detail=detail or None,
+                        retry_in=None if retry_in is None else round(retry_in, 2),
+                    )
+                )
             case Invited(call=call_id, caller=caller, resume=True):
                 await self._on_resumed(call_id, caller)
             case Invited(call=call_id, caller=caller):
@@ -295,10 +360,7 @@ class SessionManager:
                 if call is not None:
                     await call.on_remote_candidate(candidate)
             case SignalingError(code=code, message=message, call=call_id):
-                fields = {"code": code, "message": message}
-                if call_id is not None:
-                    fields["call"] = call_id
-                self.emit("error", **fields)
+                self.emit(ev.ErrorReported(code=code, message=message, call=call_id))
                 call = self._current(call_id) if call_id else None
                 # After a server restart the server no longer knows an active
                 # call; its media is peer to peer and goes on, so only a call
@@ -315,11 +377,11 @@ class SessionManager:
         try:
             regions = regions_from_data(list(data), "server regions")
         except ConfigError as exc:
-            self.emit("error", code="bad-regions", message=str(exc))
+            self.emit(ev.ErrorReported(code="bad-regions", message=str(exc)))
             return
         first = regions[0].name if regions else None
         self.settings = replace(self.settings, regions=regions, region=first)
-        self.emit("regions", names=[r.name for r in regions], source="server")
+        self.emit(ev.RegionsAdopted(names=tuple(r.name for r in regions), source="server"))
         if self.settings.region is not None and self.call is None:
             self._configuration = self.settings.configuration_for(self.settings.region)
             self._emit_region(self.settings.region, self._configuration)
@@ -335,12 +397,12 @@ class SessionManager:
             return
         with contextlib.suppress(SignalingUnavailable):
             await self.signaling.invite(call.id, call.remote_user, resume=True)
-            self.emit("call-resumed", call=call.id, by="us")
+            self.emit(ev.CallResumed(call=call.id, by="us"))
 
     async def _on_resumed(self, call_id: str, caller: str) -> None:
         call = self._current(call_id)
         if call is not None and call.remote_user == caller:
-            self.emit("call-resumed", call=call_id, by=caller)
+            self.emit(ev.CallResumed(call=call_id, by=caller))
             return
         # A call we no longer have: end it on the other side too.
         with contextlib.suppress(SignalingUnavailable):
@@ -350,15 +412,15 @@ class SessionManager:
         if self.call is not None:
             with contextlib.suppress(SignalingUnavailable):
                 await self.signaling.decline(call_id, "busy")
-            self.emit("missed", call=call_id, **{"from": caller}, reason="busy")
+            self.emit(ev.MissedCall(call=call_id, from_=caller, reason="busy"))
             return
         call = self._new_call(call_id, caller, "incoming")
         if call is None:
             await self.signaling.decline(call_id, "unavailable")
             return
         self.call = call
-        self.emit("incoming", call=call_id, **{"from": caller})
-        self.emit("call-state", call=call_id, state="incoming", **{"from": caller})
+        self.emit(ev.IncomingCall(call=call_id, from_=caller))
+        self.emit(ev.CallStateChanged(call=call_id, state="incoming", from_=caller))
         await self._send_or_end(call, self.signaling.ringing(call_id))
 
     # --- helpers ---------------------------------------------------------------
@@ -376,13 +438,13 @@ class SessionManager:
             source_result = create_source(self.media.audio_in)
             sink_result = create_sink(self.media.audio_out)
         except MediaSpecError as exc:
-            self.emit("error", code="bad-audio", message=str(exc))
+            self.emit(ev.ErrorReported(code="bad-audio", message=str(exc)))
             return None
         for notice in (source_result.notice, sink_result.notice):
             if notice and notice not in self._notices_given:
                 self._notices_given.add(notice)
                 logger.warning("%s", notice)
-                self.emit("notice", message=notice)
+                self.emit(ev.Notice(message=notice))
         source = MutableSource(source_result.track)
         source.muted = self.state.muted
         self._call_source = source
@@ -412,7 +474,9 @@ class SessionManager:
         if state == "disconnected":
             self._lost_at = asyncio.get_running_loop().time()
             self.emit(
-                "notice", message=f'connection lost on region "{self.state.region}"; restarting ICE'
+                ev.Notice(
+                    message=f'connection lost on region "{self.state.region}"; restarting ICE'
+                )
             )
             fallback = self.settings.fallback_region
             if fallback and fallback != self.state.region and call.peer is not None:
@@ -420,7 +484,7 @@ class SessionManager:
                     configuration = self.settings.configuration_for(fallback)
                     call.set_configuration(configuration)
                 except (ConfigError, DOMException) as exc:
-                    self.emit("error", code="fallback-failed", message=str(exc))
+                    self.emit(ev.ErrorReported(code="fallback-failed", message=str(exc)))
                 else:
                     self._configuration = configuration
                     self._emit_region(fallback, configuration)
@@ -437,16 +501,17 @@ class SessionManager:
                 lost_for = asyncio.get_running_loop().time() - self._lost_at
                 self._lost_at = None
                 self.emit(
-                    "notice",
-                    message=f'call recovered on region "{self.state.region}" '
-                    f"after {lost_for:.1f} s",
+                    ev.Notice(
+                        message=f'call recovered on region "{self.state.region}" '
+                        f"after {lost_for:.1f} s"
+                    )
                 )
 
     def _abandon(self, call: Call) -> None:
         """The path stayed dead: hang up for real rather than leave a silent call."""
         self._give_up = None
         if call is self.call:
-            self.emit("notice", message="connection could not be recovered; call ended")
+            self.emit(ev.Notice(message="connection could not be recovered; call ended"))
             self._spawn(self._hangup_failed(call))
 
     async def _hangup_failed(self, call: Call) -> None:
@@ -459,20 +524,22 @@ class SessionManager:
         self._pending_tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    def _sink_fields(self) -> dict[str, Any]:
+    def _with_audio(self, report: ev.StatsReport) -> ev.StatsReport:
+        """``report`` with what the sink received, when there is a sink."""
         sink = self._call_sink
         if sink is None:
-            return {}
+            return report
         stats = sink.stats
         # Each stats event opens a new window, so two stats events bracket a
         # moment (a region switch) and the second says the longest gap inside it.
         sink.new_window()
-        return {
-            "audio_frames_received": stats.frames,
-            "audio_seconds_received": round(stats.seconds, 3),
-            "audio_max_gap_ms": round(stats.max_gap_ms, 1),
-            "audio_max_gap_since_last_stats_ms": round(stats.window_max_gap_ms, 1),
-        }
+        return replace(
+            report,
+            audio_frames_received=stats.frames,
+            audio_seconds_received=round(stats.seconds, 3),
+            audio_max_gap_ms=round(stats.max_gap_ms, 1),
+            audio_max_gap_since_last_stats_ms=round(stats.window_max_gap_ms, 1),
+        )
 
     def _current(self, call_id: str | None) -> Call | None:
         call = self.call
@@ -496,21 +563,21 @@ class SessionManager:
                 self._give_up = None
         await call.close(reason)
 
-    def _region_configuration(self, name: str | None) -> Configuration:
-        return self.settings.configuration_for(name)
-
     def _emit_region(self, name: str, configuration: Configuration) -> None:
         self.state.region = name
-        self.emit("region", name=name, urls=describe_urls(configuration))
+        self.emit(ev.RegionChanged(name=name, urls=tuple(describe_urls(configuration))))
         if self._check_ice_servers and configuration.ice_servers:
             self._spawn(self._check_servers(name, configuration))
 
     async def _check_servers(self, region: str, configuration: Configuration) -> None:
         """One ``ice-server`` event per URL: did it answer, and its round-trip time."""
         for check in await check_servers(configuration.ice_servers):
-            fields: dict[str, Any] = {"region": region, "url": shown_url(check.url), "ok": check.ok}
-            if check.rtt_ms is not None:
-                fields["rtt_ms"] = check.rtt_ms
-            if check.error:
-                fields["error"] = check.error
-            self.emit("ice-server", **fields)
+            self.emit(
+                ev.IceServerChecked(
+                    region=region,
+                    url=shown_url(check.url),
+                    ok=check.ok,
+                    rtt_ms=check.rtt_ms,
+                    error=check.error or None,
+                )
+            )

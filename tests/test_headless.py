@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from softphone.headless import BadCommand, Dial, Mute, SwitchRegion, parse_command
+from softphone.commands import Dial, Mute, Quit, SwitchRegion
+from softphone.headless import BadCommand, parse_command
 from tests.harness import Headless, Server
 
 
@@ -16,6 +17,7 @@ from tests.harness import Headless, Server
         ('{"cmd":"call","to":"bob"}', Dial("bob")),
         ('{"cmd":"mute","on":false}', Mute(False)),
         ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
+        ('{"cmd":"quit"}', Quit()),
     ],
 )
 def test_good_commands_parse(line: str, expected: object) -> None:
@@ -51,6 +53,7 @@ async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_
             ("{oops", "bad-command"),
             ('{"cmd":"teleport"}', "bad-command"),
             ('{"cmd":"call"}', "bad-command"),
+            ('{"cmd":"call","to":"no spaces"}', "bad-command"),
             ("42", "bad-command"),
             ('{"cmd":"answer"}', "no-call"),
             ('{"cmd":"hangup"}', "no-call"),

@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Input, OptionList
 
 from softphone.config import Region
+from softphone.events import CallStateChanged, Notice, SignalingChanged
 from softphone.rtc.configuration import IceServer
 from softphone.ui.app import SoftphoneApp
 from softphone.ui.screens.confirm import ConfirmScreen
@@ -94,7 +95,7 @@ async def test_region_picker_switches_servers_and_relay_pair(
             view = app.connection_panel.view
             await wait_until(lambda: view.pair is not None, timeout=30)
             assert view.pair is not None
-            assert view.pair["local"]["address"] == "127.0.0.2"
+            assert view.pair.local.address == "127.0.0.2"
             servers = app.ice_panel.servers
             assert servers.region_name == "eu-west"
             assert servers.carrier_url is not None
@@ -106,7 +107,7 @@ async def test_region_picker_switches_servers_and_relay_pair(
             picker.highlighted = 1
             await pilot.press("enter")
             await wait_until(
-                lambda: view.pair is not None and view.pair["local"]["address"] == "127.0.0.3",
+                lambda: view.pair is not None and view.pair.local.address == "127.0.0.3",
                 timeout=30,
             )
             assert servers.region_name == "us-east"
@@ -187,7 +188,7 @@ async def test_incoming_call_declined_and_modal_gone_when_caller_hangs_up(
         bob = make_session(url, ui_settings(user="bob", regions=(Region("eu-west"),)), "bob")
         bob_states: list[str] = []
         bob.subscribe(
-            lambda e: bob_states.append(str(e.get("state"))) if e.name == "call-state" else None
+            lambda e: bob_states.append(e.state) if isinstance(e, CallStateChanged) else None
         )
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(lambda: app.session.state.signaling == "connected")
@@ -304,8 +305,8 @@ async def test_credentials_are_masked_and_session_events_become_notices(tmp_path
             await wait_until(lambda: app.session.state.signaling == "connected")
             text = screen_text(app)
             assert "auth ***" in text and SECRET not in text
-            app.session.emit("notice", message="no audio device: using silence")
-            app.session.emit("signaling", state="reconnecting", detail="gone", retry_in=1.5)
+            app.session.emit(Notice(message="no audio device: using silence"))
+            app.session.emit(SignalingChanged(state="reconnecting", detail="gone", retry_in=1.5))
             await pilot.pause()
             found = notices(app)
             assert any("no audio device" in n for n in found)

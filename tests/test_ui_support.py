@@ -15,11 +15,13 @@ from typing import Any
 
 from softphone.cli import embedded_server
 from softphone.config import Region, Settings
+from softphone.events import Event
 from softphone.rtc.configuration import IceServer
 from softphone.session import MediaChoice, SessionManager
 from softphone.signaling.client import JsonSignalingClient
 from softphone.ui.app import SoftphoneApp
 from softphone.ui.clock import ManualClock
+from tests.event_codec import event_from_json
 
 STUN_URL = "stun:127.0.0.1:3478"
 TURN_URL = "turn:127.0.0.1:3479?transport=udp"
@@ -43,11 +45,25 @@ def ui_settings(**changes: Any) -> Settings:
     return Settings(**values)
 
 
+class ScriptedSession(SessionManager):
+    """A real session that tests can also feed events as headless prints them.
+
+    ``emit("call-state", call="c1", state="active")`` is the JSON shape of
+    docs/protocol.md section 2, decoded into the typed event; a typed event
+    is emitted as it is.
+    """
+
+    def emit(self, event: Event | str, /, **fields: Any) -> None:
+        if isinstance(event, str):
+            event = event_from_json({"event": event, **fields})
+        super().emit(event)
+
+
 def make_session(
     url: str, settings: Settings, user: str | None = None, *, check_ice_servers: bool = True
-) -> SessionManager:
+) -> ScriptedSession:
     name = user or settings.user or "alice"
-    return SessionManager(
+    return ScriptedSession(
         settings,
         JsonSignalingClient(url, name),
         media=MediaChoice(settings.audio_in, settings.audio_out),
@@ -60,6 +76,7 @@ def make_app(
 ) -> SoftphoneApp:
     return SoftphoneApp(
         session,
+        theme=session.settings.theme,
         clock=clock or ManualClock(),
         state_dir=state_dir,
         stats_interval=0.5,

@@ -1,17 +1,25 @@
 """The terminal softphone: a Textual front end of the session manager.
 
-The app sends commands (dial, answer, switch region…) and renders events.
-Session events arrive through a subscription callback and are re-posted as
-Textual messages, so widgets only change inside the app's own message
-handlers. Every command runs in a worker: a slow signaling round trip never
-freezes the screen, and a refused command becomes a notice, never a crash.
+The app sends commands (:mod:`softphone.commands`) and renders typed events
+(:mod:`softphone.events`); what it shows of a call or a region comes from the
+session's read-only views, never from a call or its peer connection. Session
+events arrive through a subscription callback and are re-posted as Textual
+messages, so widgets only change inside the app's own message handlers. Every
+command runs in a worker: a slow signaling round trip never freezes the
+screen, and a refused command becomes a notice, never a crash.
+
+The first frame comes before the media stack: given a session factory, the app
+draws its panels ("starting…"), then imports ``softphone.session`` (aiortc,
+av, numpy) on a thread and builds the session. No module of ``softphone.ui``
+imports the session, call, RTC or media modules at module level.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -21,11 +29,35 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.timer import Timer
 
-from softphone.events import Event
+from softphone.commands import (
+    Answer,
+    Command,
+    CommandRefused,
+    DeclineCall,
+    Dial,
+    Hangup,
+    Mute,
+    Quit,
+    RestartIce,
+    Stats,
+    SwitchRegion,
+    execute,
+)
+from softphone.events import (
+    CallStateChanged,
+    ErrorReported,
+    Event,
+    IceRestartFailed,
+    IncomingCall,
+    MissedCall,
+    Notice,
+    RegionChanged,
+    SignalingChanged,
+)
 from softphone.ui.clock import Clock, monotonic
 from softphone.ui.commands import SoftphoneCommands
 from softphone.ui.keymap import global_bindings
-from softphone.ui.messages import SessionEvent, SessionFailed, SessionStarted
+from softphone.ui.messages import SessionEvent, SessionFailed, SessionOpened
 from softphone.ui.screens.confirm import ConfirmScreen
 from softphone.ui.screens.dial import DialScreen
 from softphone.ui.screens.help import HelpScreen
@@ -37,7 +69,8 @@ from softphone.ui.ui_state import UiState, load_ui_state, save_ui_state
 from softphone.ui.widgets.call_controls import CallPanel
 from softphone.ui.widgets.connection import ConnectionPanel
 from softphone.ui.widgets.event_log import EventLog, LogEntry
-from softphone.ui.widgets.ice_servers import IceServerLike, IceServersPanel
+from softphone.ui.widgets.ice_servers import IceServersPanel
+from softphone.views import RegionView, SessionView
 
 if TYPE_CHECKING:
     from softphone.session import SessionManager
@@ -46,22 +79,21 @@ logger = logging.getLogger("softphone.ui")
 
 APP_CSS = Path(__file__).with_name("app.tcss")
 CLOSE_TIMEOUT = 10.0
-LIVE_CALL_STATES = ("dialing", "ringing", "incoming", "active")
-
-
-def _is_refusal(exc: BaseException) -> bool:
-    """Is ``exc`` a CommandRefused? Imported late: the session module is slow to import."""
-    from softphone.session import CommandRefused
-
-    return isinstance(exc, CommandRefused)
+# Builds the session once the first frame is drawn (it may start an embedded server).
+SessionFactory = Callable[[], Awaitable["SessionManager"]]
+# What the factory needs loaded: the media stack, imported on a thread, off the loop.
+SESSION_MODULE = "softphone.session"
+STARTING = "starting…"
 
 
 class SoftphoneApp(App[int]):
-    """``SoftphoneApp(session)``; ``cli.py`` runs it and reads ``return_code``.
+    """``SoftphoneApp(session_or_factory, theme=...)``; ``cli.py`` runs it, reads ``return_code``.
 
-    ``clock``, ``state_dir``, ``stats_interval`` and ``cursor_blink`` exist
-    for tests and benchmarks: a fixed clock and no blinking make snapshots
-    repeatable; ``state_dir`` keeps the theme file out of the home directory.
+    ``session`` is a ready :class:`SessionManager` (tests) or an async factory
+    of one, called once the first frame is drawn. ``clock``, ``state_dir``,
+    ``stats_interval`` and ``cursor_blink`` exist for tests and benchmarks: a
+    fixed clock and no blinking make snapshots repeatable; ``state_dir``
+    keeps the theme file out of the home directory.
     """
 
     TITLE = "softphone"
@@ -76,8 +108,9 @@ class SoftphoneApp(App[int]):
 
     def __init__(
         self,
-        session: SessionManager,
+        session: SessionManager | SessionFactory,
         *,
+        theme: str | None = None,
         clock: Clock | None = None,
         state_dir: Path | None = None,
         stats_interval: float = 1.0,
@@ -87,7 +120,13 @@ class SoftphoneApp(App[int]):
         super().__init__(css_path=[APP_CSS, *(t.path for t in themes)])
         for theme_file in themes:
             self.register_theme(theme_file.theme)
-        self.session = session
+        self.session: SessionManager | None = None
+        self._factory: SessionFactory | None = None
+        if callable(session):
+            self._factory = session
+        else:
+            self.session = session
+        self._wanted_theme = theme
         self.clock: Clock = clock or monotonic
         self.origin = self.clock()
         self.state_dir = state_dir
@@ -102,17 +141,12 @@ class SoftphoneApp(App[int]):
         self._unsubscribe: Callable[[], None] | None = None
         self._stats_timer: Timer | None = None
         self._closed = False
-        self._started = False
         self._signaling_state = "connecting"
 
     # --- layout -----------------------------------------------------------------
 
     def get_default_screen(self) -> MainScreen:
-        settings = self.session.settings
-        regions: dict[str, Sequence[IceServerLike]] = {
-            region.name: region.ice_servers for region in settings.regions
-        }
-        self.main = MainScreen(regions=regions, origin=self.origin)
+        self.main = MainScreen(origin=self.origin)
         return self.main
 
     def _panels_ready(self) -> bool:
@@ -141,31 +175,56 @@ class SoftphoneApp(App[int]):
         self._apply_initial_theme()
 
     def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
-        panel = self.call_panel
-        panel.border_title = "Call"
-        state = self.session.state
-        panel.user = state.user or ""
-        panel.signaling = state.signaling
-        panel.muted = state.muted
-        panel.set_online(sorted(state.online))
-        self.ice_panel.show_region(state.region)
-        self._unsubscribe = self.session.subscribe(self._session_callback)
+        self.call_panel.border_title = "Call"
         self._stats_timer = self.set_interval(self.stats_interval, self._tick, pause=True)
-        self._start_session()
+        if self.session is not None:
+            self._follow(self.session)
+        elif self._factory is not None:
+            self.call_panel.signaling = STARTING
+            self.ice_panel.servers.starting = True
+            self.call_after_refresh(self._open_session, self._factory)
+
+    @work(group="session", exit_on_error=False)
+    async def _open_session(self, factory: SessionFactory) -> None:
+        """Load the media stack on a thread (the loop keeps drawing), then build the session."""
+        try:
+            await asyncio.to_thread(importlib.import_module, SESSION_MODULE)
+            session = await factory()
+        except Exception as exc:
+            logger.warning("session could not be built: %s", exc)
+            self.post_message(SessionFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(SessionOpened(session))
+
+    def on_session_opened(self, message: SessionOpened) -> None:
+        # Kept even after quit, so the caller's cleanup (cli.py) closes it.
+        self.session = message.session
+        if not self._closed and self._panels_ready():
+            self._follow(message.session)
+
+    def _follow(self, session: SessionManager) -> None:
+        """Fill the panels from the session's view, follow its events, register."""
+        view = session.view
+        panel = self.call_panel
+        panel.user = view.user or ""
+        panel.signaling = view.signaling
+        panel.muted = view.muted
+        panel.set_online(sorted(view.online))
+        self._show_region(view.region)
+        self._unsubscribe = session.subscribe(self._session_callback)
+        self._start_session(session)
 
     def _session_callback(self, event: Event) -> None:
         """Called by the session on this loop; widgets are only touched in the handler."""
         self.post_message(SessionEvent(event, self.clock()))
 
     @work(group="session", exit_on_error=False)
-    async def _start_session(self) -> None:
+    async def _start_session(self, session: SessionManager) -> None:
         try:
-            await self.session.start()
+            await session.start()
         except Exception as exc:
             logger.warning("session start failed: %s", exc)
             self.post_message(SessionFailed(str(exc) or type(exc).__name__))
-            return
-        self.post_message(SessionStarted())
 
     async def _close_session(self) -> None:
         if self._closed:
@@ -173,8 +232,10 @@ class SoftphoneApp(App[int]):
         self._closed = True
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self.session is None:
+            return
         try:
-            await asyncio.wait_for(self.session.close(), CLOSE_TIMEOUT)
+            await asyncio.wait_for(execute(self.session, Quit()), CLOSE_TIMEOUT)
         except Exception:
             logger.exception("session did not close cleanly")
 
@@ -184,8 +245,7 @@ class SoftphoneApp(App[int]):
     # --- theme ------------------------------------------------------------------------
 
     def _apply_initial_theme(self) -> None:
-        wanted = getattr(self.session.settings, "theme", None) or self.ui_state.theme
-        name = wanted or DEFAULT_THEME
+        name = self._wanted_theme or self.ui_state.theme or DEFAULT_THEME
         if name not in self.available_themes:
             self.notify(f"unknown theme {name!r}; using {DEFAULT_THEME}", severity="warning")
             name = DEFAULT_THEME
@@ -207,15 +267,14 @@ class SoftphoneApp(App[int]):
 
     # --- session events ------------------------------------------------------------------
 
-    def on_session_started(self, message: SessionStarted) -> None:
-        self._started = True
-
     def on_session_failed(self, message: SessionFailed) -> None:
         if not self._panels_ready():
             return
         self.call_panel.signaling = "failed"
         self.call_panel.signaling_detail = message.reason
-        self.event_log.add_entry(LogEntry(self.clock(), "error", f"start: {message.reason}"))
+        self.event_log.add_entry(
+            LogEntry(self.clock(), "error", f"start: {message.reason}", "error")
+        )
         self.notify(
             f"could not register with the signaling server: {message.reason}",
             title="Offline",
@@ -234,15 +293,41 @@ class SoftphoneApp(App[int]):
             self.ice_panel.handle(event, at)
         except NoMatches:
             return  # the screen is being torn down while a late event arrives
-        handler = getattr(self, f"_handle_{event.name.replace('-', '_')}", None)
-        if handler is not None:
-            handler(event, at)
+        match event:
+            case CallStateChanged():
+                self._on_call_state(event)
+            case IncomingCall(call=call_id, from_=caller):
+                self._on_incoming(call_id, caller)
+            case RegionChanged(name=name):
+                self._show_region(name)
+            case Notice(message=text):
+                self.notify(text, title="Notice", severity="warning", timeout=8)
+            case ErrorReported(code=code, message=text):
+                self.notify(text, title=code, severity="error", timeout=8)
+            case MissedCall(from_=caller, reason=reason):
+                self.notify(
+                    f"missed call from {caller} ({reason})", title="Missed call", severity="warning"
+                )
+            case SignalingChanged():
+                self._on_signaling(event)
+            case IceRestartFailed(reason=reason, kept_old_path=kept):
+                tail = " — the call stays on the old path" if kept else ""
+                self.notify(f"ICE restart failed: {reason}{tail}", severity="error", timeout=8)
 
-    def _handle_call_state(self, event: Event, at: float) -> None:
-        state = str(event.get("state"))
+    def _show_region(self, name: str | None) -> None:
+        self.ice_panel.show_region(name, self._region(name))
+
+    def _region(self, name: str | None) -> RegionView | None:
+        session = self.session
+        if session is None:
+            return None
+        return next((r for r in session.regions() if r.name == name), None)
+
+    def _on_call_state(self, event: CallStateChanged) -> None:
+        state = event.state
         self.call_state = state
         if state in ("dialing", "incoming"):
-            self.remote = event.get("to") or event.get("from")
+            self.remote = event.to or event.from_
         if state != "incoming":
             self._dismiss_incoming()
         timer = self._stats_timer
@@ -252,17 +337,16 @@ class SoftphoneApp(App[int]):
             elif state == "ended":
                 timer.pause()
         if state == "ended":
-            reason = event.get("reason")
+            reason = event.reason
             self.notify(
                 f"call with {self.remote or '?'} ended" + (f" ({reason})" if reason else ""),
                 timeout=4,
             )
 
-    def _handle_incoming(self, event: Event, at: float) -> None:
-        caller = str(event.get("from", "?"))
+    def _on_incoming(self, call_id: str, caller: str) -> None:
         self.remote = caller
         self._dismiss_incoming()
-        screen = IncomingCallScreen(caller, event.get("call"))
+        screen = IncomingCallScreen(caller, call_id)
         self._incoming = screen
         self.push_screen(screen, self._incoming_choice)
 
@@ -279,38 +363,17 @@ class SoftphoneApp(App[int]):
         if screen is not None and screen.is_attached and screen in self.screen_stack:
             screen.dismiss(None)
 
-    def _handle_notice(self, event: Event, at: float) -> None:
-        self.notify(str(event.get("message", "")), title="Notice", severity="warning", timeout=8)
-
-    def _handle_error(self, event: Event, at: float) -> None:
-        code = str(event.get("code", "error"))
-        self.notify(str(event.get("message", "")), title=code, severity="error", timeout=8)
-
-    def _handle_missed(self, event: Event, at: float) -> None:
-        reason = event.get("reason")
-        self.notify(
-            f"missed call from {event.get('from', '?')}" + (f" ({reason})" if reason else ""),
-            title="Missed call",
-            severity="warning",
-        )
-
-    def _handle_signaling(self, event: Event, at: float) -> None:
-        state = event.get("state")
+    def _on_signaling(self, event: SignalingChanged) -> None:
+        state = event.state
         if state == "reconnecting":
-            retry = event.get("retry_in")
-            when = f"; retrying in {retry:.1f}s" if isinstance(retry, int | float) else ""
+            retry = event.retry_in
+            when = f"; retrying in {retry:.1f}s" if retry is not None else ""
             self.notify(
                 f"signaling connection lost{when}", title="Reconnecting", severity="warning"
             )
         elif state == "connected" and self._signaling_state == "reconnecting":
             self.notify("signaling connection restored", title="Connected", timeout=3)
-        self._signaling_state = str(state)
-
-    def _handle_ice_restart(self, event: Event, at: float) -> None:
-        if event.get("phase") == "failed":
-            reason = event.get("reason", "")
-            kept = " — the call stays on the old path" if event.get("kept_old_path") else ""
-            self.notify(f"ICE restart failed: {reason}{kept}", severity="error", timeout=8)
+        self._signaling_state = state
 
     # --- periodic work ---------------------------------------------------------------------
 
@@ -321,11 +384,14 @@ class SoftphoneApp(App[int]):
 
     @work(group="stats", exclusive=True, exit_on_error=False)
     async def _poll_stats(self) -> None:
+        if self.session is None:
+            return
         try:
-            await self.session.stats()
+            await execute(self.session, Stats())
+        except CommandRefused:
+            pass  # the call ended between the tick and now
         except Exception as exc:
-            if not _is_refusal(exc):
-                logger.warning("stats failed: %s", exc)
+            logger.warning("stats failed: %s", exc)
 
     # --- commands -----------------------------------------------------------------------
 
@@ -334,44 +400,41 @@ class SoftphoneApp(App[int]):
         self.event_log.add_entry(LogEntry(self.clock(), "refused", message))
         self.notify(message, title="Not now", severity="warning", timeout=4)
 
-    def run_command(
-        self,
-        label: str,
-        command: Callable[[], Awaitable[None] | None],
-        on_refused: Callable[[str], None] | None = None,
-    ) -> None:
-        self._command_worker(label, command, on_refused)
+    def send(self, command: Command, on_refused: Callable[[str], None] | None = None) -> None:
+        """Run ``command`` in a worker through the same :func:`execute` as headless."""
+        self._command_worker(command, on_refused)
 
     @work(group="commands", exit_on_error=False)
     async def _command_worker(
-        self,
-        label: str,
-        command: Callable[[], Awaitable[None] | None],
-        on_refused: Callable[[str], None] | None,
+        self, command: Command, on_refused: Callable[[str], None] | None
     ) -> None:
         try:
-            result = command()
-            if result is not None:
-                await result
+            if self.session is None:
+                raise CommandRefused("not-ready", f"still {STARTING}")
+            await execute(self.session, command)
+        except CommandRefused as exc:
+            if on_refused is not None:
+                on_refused(str(exc))
+            self.refuse(str(exc))
         except Exception as exc:
-            if _is_refusal(exc):
-                if on_refused is not None:
-                    on_refused(str(exc))
-                self.refuse(str(exc))
-            else:
-                logger.exception("%s failed", label)
-                self.notify(f"{label} failed: {exc}", severity="error", timeout=8)
+            logger.exception("%s failed", command.CMD)
+            self.notify(f"{command.CMD} failed: {exc}", severity="error", timeout=8)
 
-    def _in_call(self) -> bool:
-        call = self.session.call
-        return call is not None and not call.ended
+    def _view_or_refuse(self) -> SessionView | None:
+        """The session's view, or a refusal while it is still being built."""
+        if self.session is None:
+            self.refuse(f"still {STARTING}")
+            return None
+        return self.session.view
 
     def action_dial(self) -> None:
-        call = self.session.call
-        if call is not None and not call.ended:
-            self.refuse(f"already in a call with {call.remote_user}")
+        view = self._view_or_refuse()
+        if view is None:
             return
-        online = sorted(self.session.state.online - {self.session.state.user or ""})
+        if view.call is not None:
+            self.refuse(f"already in a call with {view.call.remote}")
+            return
+        online = sorted(view.online - {view.user or ""})
         self.push_screen(DialScreen(online, cursor_blink=self.cursor_blink), self._dial_chosen)
 
     def _dial_chosen(self, name: str | None) -> None:
@@ -379,76 +442,80 @@ class SoftphoneApp(App[int]):
             self.dial(name)
 
     def dial(self, name: str) -> None:
-        self.run_command("dial", lambda: self.session.dial(name))
+        self.send(Dial(name))
 
     def action_answer(self) -> None:
-        self.run_command("answer", self.session.answer)
+        self.send(Answer())
 
     def action_decline(self) -> None:
-        self.run_command("decline", self.session.decline)
+        self.send(DeclineCall())
 
     def action_hangup(self) -> None:
-        self.run_command("hang up", self.session.hangup)
+        self.send(Hangup())
 
     def action_mute(self) -> None:
-        on = not self.session.state.muted
-        self.run_command("mute", lambda: self.session.mute(on))
+        view = self._view_or_refuse()
+        if view is not None:
+            self.send(Mute(not view.muted))
+
+    def regions(self) -> list[RegionView]:
+        return [] if self.session is None else self.session.regions()
 
     def region_names(self) -> list[str]:
-        return [region.name for region in self.session.settings.regions]
+        return [region.name for region in self.regions()]
 
     def action_pick_region(self) -> None:
-        regions = self.session.settings.regions
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        regions = self.regions()
         if not regions:
             self.refuse("no regions configured: add [[regions]] to the config file")
             return
-        choices = [
-            (r.name, sum(1 if isinstance(s.urls, str) else len(s.urls) for s in r.ice_servers))
-            for r in regions
-        ]
-        self.push_screen(
-            RegionPickerScreen(choices, self.session.state.region), self._region_chosen
-        )
+        choices = [(r.name, len(r.servers)) for r in regions]
+        self.push_screen(RegionPickerScreen(choices, view.region), self._region_chosen)
 
     def _region_chosen(self, name: str | None) -> None:
         if name:
             self.switch_region(name)
 
     def action_next_region(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
         names = self.region_names()
         if len(names) < 2:
             self.refuse("there is no other region to switch to")
             return
-        current = self.session.state.region
-        index = names.index(current) if current in names else -1
+        index = names.index(view.region) if view.region in names else -1
         self.switch_region(names[(index + 1) % len(names)])
 
     def switch_region(self, name: str) -> None:
         """Start a region switch and show its progress step by step."""
-        call = self.session.call
-        in_call = call is not None and not call.ended and call.peer is not None
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        in_call = view.call is not None and view.call.has_media
         progress = self.ice_panel.progress
         progress.begin_region(name, self.clock(), in_call=in_call)
-        before = self.session.state.region
+        before = view.region
 
         def refused(message: str) -> None:
             where = f"; still on region {before}" if before else ""
             progress.fail(message + where, self.clock())
 
-        self.run_command("region switch", lambda: self.session.switch_region(name), refused)
+        self.send(SwitchRegion(name), refused)
 
     def action_restart_ice(self) -> None:
-        call = self.session.call
-        if call is None or call.ended or call.peer is None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        if view.call is None or not view.call.has_media:
             self.refuse("there is no call whose ICE could restart")
             return
         progress = self.ice_panel.progress
         progress.begin_restart(self.clock())
-        self.run_command(
-            "restart ICE",
-            self.session.restart_ice,
-            lambda message: progress.fail(message, self.clock()),
-        )
+        self.send(RestartIce(), lambda message: progress.fail(message, self.clock()))
 
     def action_copy(self) -> None:
         text = self.connection_panel.copy_text()
@@ -476,9 +543,9 @@ class SoftphoneApp(App[int]):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        call = self.session.call
-        if call is not None and not call.ended:
-            question = f"A call with {call.remote_user} is in progress.\nHang up and quit?"
+        call = None if self.session is None else self.session.view.call
+        if call is not None:
+            question = f"A call with {call.remote} is in progress.\nHang up and quit?"
             self.push_screen(ConfirmScreen(question, "Quit"), self._quit_confirmed)
             return
         await self._quit()

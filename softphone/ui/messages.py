@@ -7,9 +7,14 @@ never from inside the session manager's call stack.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from softphone.events import Event
+
+if TYPE_CHECKING:
+    from softphone.session import SessionManager
 
 
 class SessionEvent(Message):
@@ -21,12 +26,16 @@ class SessionEvent(Message):
         self.at = at
 
 
-class SessionStarted(Message):
-    """``session.start()`` returned: we are registered."""
+class SessionOpened(Message):
+    """The session factory returned: the media stack is loaded and the session exists."""
+
+    def __init__(self, session: SessionManager) -> None:
+        super().__init__()
+        self.session = session
 
 
 class SessionFailed(Message):
-    """``session.start()`` raised; the UI stays up and shows why."""
+    """Building or starting the session raised; the UI stays up and shows why."""
 
     def __init__(self, reason: str) -> None:
         super().__init__()

@@ -7,7 +7,6 @@ incoming-call modal is up must not hang up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -21,7 +20,7 @@ from softphone.ui.keymap import screen_bindings
 from softphone.ui.widgets.call_controls import CallPanel
 from softphone.ui.widgets.connection import ConnectionPanel
 from softphone.ui.widgets.event_log import EventLog
-from softphone.ui.widgets.ice_servers import IceServerLike, IceServersPanel
+from softphone.ui.widgets.ice_servers import IceServersPanel
 
 
 class MainScreen(Screen[None]):
@@ -30,9 +29,8 @@ class MainScreen(Screen[None]):
     class Ready(Message):
         """The panels exist; the app may now fill them and subscribe to the session."""
 
-    def __init__(self, *, regions: dict[str, Sequence[IceServerLike]], origin: float) -> None:
+    def __init__(self, *, origin: float) -> None:
         super().__init__(id="main")
-        self._regions = regions
         self._origin = origin
 
     def compose(self) -> ComposeResult:
@@ -40,7 +38,7 @@ class MainScreen(Screen[None]):
             with Grid(id="panels"):
                 yield CallPanel(id="call")
                 yield ConnectionPanel(origin=self._origin, id="connection")
-                yield IceServersPanel(regions=self._regions, origin=self._origin, id="ice")
+                yield IceServersPanel(id="ice")
             yield EventLog(origin=self._origin, id="log")
         yield Footer(compact=True)
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from textual.content import Content
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import Event
+from softphone.events import (
+    CallStateChanged,
+    Event,
+    MuteChanged,
+    PresenceChanged,
+    Registered,
+    SignalingChanged,
+)
 from softphone.ui.clock import format_duration
 from softphone.ui.health import state_markup
 from softphone.ui.keymap import ACTIONS
@@ -42,7 +51,6 @@ class CallPanel(Widget):
     contacts: reactive[tuple[tuple[str, bool], ...]] = reactive((), layout=True)
     call_state: reactive[str | None] = reactive(None, layout=True)
     remote: reactive[str | None] = reactive(None, layout=True)
-    direction: reactive[str | None] = reactive(None, layout=True)
     end_reason: reactive[str | None] = reactive(None, layout=True)
     active_at: reactive[float | None] = reactive(None, layout=True)
     now: reactive[float] = reactive(0.0)
@@ -55,7 +63,7 @@ class CallPanel(Widget):
 
     # --- feeding ------------------------------------------------------------
 
-    def set_online(self, users: list[str] | set[str] | tuple[str, ...]) -> None:
+    def set_online(self, users: Iterable[str]) -> None:
         for name in list(self._presence):
             self._presence[name] = False
         for name in users:
@@ -63,36 +71,34 @@ class CallPanel(Widget):
         self._publish_contacts()
 
     def handle(self, event: Event, at: float) -> None:
-        name = event.name
-        if name == "registered":
-            self.user = str(event.get("user", self.user))
-            self.set_online(list(event.get("online", [])))
-        elif name == "presence":
-            self._presence[str(event.get("user"))] = bool(event.get("online"))
-            self._publish_contacts()
-        elif name == "signaling":
-            self.signaling = str(event.get("state", ""))
-            detail = str(event.get("detail") or "")
-            retry = event.get("retry_in")
-            if retry is not None:
-                detail = f"{detail}, retry in {retry:.1f}s" if detail else f"retry in {retry:.1f}s"
-            self.signaling_detail = detail
-        elif name == "mute":
-            self.muted = bool(event.get("on"))
-        elif name == "call-state":
-            self._on_call_state(event, at)
+        match event:
+            case Registered(user=user, online=online):
+                self.user = user
+                self.set_online(online)
+            case PresenceChanged(user=user, online=online):
+                self._presence[user] = online
+                self._publish_contacts()
+            case SignalingChanged(state=state, detail=detail, retry_in=retry):
+                self.signaling = state
+                text = detail or ""
+                if retry is not None:
+                    text = f"{text}, retry in {retry:.1f}s" if text else f"retry in {retry:.1f}s"
+                self.signaling_detail = text
+            case MuteChanged(on=on):
+                self.muted = on
+            case CallStateChanged():
+                self._on_call_state(event, at)
 
-    def _on_call_state(self, event: Event, at: float) -> None:
-        state = str(event.get("state"))
+    def _on_call_state(self, event: CallStateChanged, at: float) -> None:
+        state = event.state
         if state in ("dialing", "incoming"):
-            self.remote = event.get("to") or event.get("from") or self.remote
-            self.direction = "outgoing" if state == "dialing" else "incoming"
+            self.remote = event.to or event.from_ or self.remote
             self.active_at = None
             self.end_reason = None
         elif state == "active" and self.active_at is None:
             self.active_at = at
         elif state == "ended":
-            self.end_reason = event.get("reason")
+            self.end_reason = event.reason
         self.now = at
         self.call_state = state
 

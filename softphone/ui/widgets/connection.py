@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -19,15 +18,26 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Label, Sparkline
 
-from softphone.events import Event
+from softphone.events import (
+    CallStateChanged,
+    ConnectionStateChanged,
+    Event,
+    IceConnectionStateChanged,
+    IceGatheringStateChanged,
+    PairInfo,
+    SelectedPairChanged,
+    SignalingStateChanged,
+    StatsReport,
+)
 from softphone.ui.clock import format_offset
 from softphone.ui.health import state_markup
 
+# Rows keyed by event name, in the order the W3C flow goes through them.
 STATE_ROWS: tuple[tuple[str, str], ...] = (
-    ("signaling-state", "signaling"),
-    ("ice-gathering-state", "gathering"),
-    ("ice-connection-state", "ICE"),
-    ("connection-state", "peer"),
+    (SignalingStateChanged.NAME, "signaling"),
+    (IceGatheringStateChanged.NAME, "gathering"),
+    (IceConnectionStateChanged.NAME, "ICE"),
+    (ConnectionStateChanged.NAME, "peer"),
 )
 HISTORY = 60
 
@@ -46,18 +56,11 @@ class LiveStats:
     packets_lost: int = 0
 
 
-def describe_candidate(candidate: dict[str, Any] | None) -> str:
-    """``relay udp 10.0.0.1:50000``; the url, when known, is shown by the ICE panel."""
-    if not candidate:
-        return "—"
-    return (
-        f"{candidate.get('type', '?')} {candidate.get('protocol', '?')} "
-        f"{candidate.get('address', '?')}:{candidate.get('port', '?')}"
-    )
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
+def pair_sides(pair: PairInfo | None) -> tuple[str, str]:
+    """(local, remote) as ``relay udp 10.0.0.1:50000``; the url is shown by the ICE panel."""
+    if pair is None:
+        return ("—", "—")
+    return (pair.local.describe(), pair.remote.describe())
 
 
 class StatesView(Widget):
@@ -66,7 +69,7 @@ class StatesView(Widget):
     """
 
     states: reactive[dict[str, tuple[str, float]]] = reactive(dict, always_update=True)
-    pair: reactive[dict[str, Any] | None] = reactive(None)
+    pair: reactive[PairInfo | None] = reactive(None)
     live: reactive[LiveStats | None] = reactive(None)
     origin: reactive[float] = reactive(0.0)
 
@@ -82,9 +85,9 @@ class StatesView(Widget):
                     f"[b]{label:<9}[/] {state_markup(state)} "
                     f"[$text-muted]{format_offset(at - self.origin)}[/]"
                 )
-        pair = self.pair or {}
-        lines.append(f"[b]local[/]     {escape(describe_candidate(pair.get('local')))}")
-        lines.append(f"[b]remote[/]    {escape(describe_candidate(pair.get('remote')))}")
+        local, remote = pair_sides(self.pair)
+        lines.append(f"[b]local[/]     {escape(local)}")
+        lines.append(f"[b]remote[/]    {escape(remote)}")
         lines.extend(self._stats_lines())
         return Content.from_markup("\n".join(lines))
 
@@ -124,7 +127,7 @@ class ConnectionPanel(Vertical):
         super().__init__(id=id, classes="panel")
         self.border_title = "Connection"
         self._origin = origin
-        self._last: tuple[float, dict[str, Any]] | None = None
+        self._last: tuple[float, StatsReport] | None = None
         self.rtt_history: deque[float] = deque(maxlen=HISTORY)
         self.loss_history: deque[float] = deque(maxlen=HISTORY)
 
@@ -143,32 +146,34 @@ class ConnectionPanel(Vertical):
         return self.query_one(StatesView)
 
     def handle(self, event: Event, at: float) -> None:
-        name = event.name
         view = self.view
-        if name == "call-state" and event.get("state") in ("dialing", "incoming"):
-            view.states = {}
-            view.pair = None
-            view.live = None
-            self._last = None
-            self.rtt_history.clear()
-            self.loss_history.clear()
-            self._publish_history()
-        elif name in dict(STATE_ROWS):
-            states = dict(view.states)
-            states[name] = (str(event.get("state")), at)
-            view.states = states
-        elif name == "selected-pair":
-            view.pair = {"local": event.get("local"), "remote": event.get("remote")}
-        elif name == "stats":
-            self._on_stats(event.fields, at)
+        match event:
+            case CallStateChanged(state="dialing" | "incoming"):
+                view.states = {}
+                view.pair = None
+                view.live = None
+                self._last = None
+                self.rtt_history.clear()
+                self.loss_history.clear()
+                self._publish_history()
+            case (
+                SignalingStateChanged()
+                | IceGatheringStateChanged()
+                | IceConnectionStateChanged()
+                | ConnectionStateChanged()
+            ):
+                view.states = {**view.states, event.NAME: (event.state, at)}
+            case SelectedPairChanged():
+                view.pair = event.pair
+            case StatsReport():
+                self._on_stats(event, at)
 
-    def _on_stats(self, fields: dict[str, Any], at: float) -> None:
+    def _on_stats(self, stats: StatsReport, at: float) -> None:
         view = self.view
-        pair = fields.get("selected_pair")
-        if isinstance(pair, dict) and pair.get("local"):
-            view.pair = pair
-        live = self._derive(fields, at)
-        self._last = (at, fields)
+        if stats.selected_pair is not None:
+            view.pair = stats.selected_pair
+        live = self._derive(stats, at)
+        self._last = (at, stats)
         view.live = live
         if live.rtt_ms is not None:
             self.rtt_history.append(live.rtt_ms)
@@ -176,39 +181,26 @@ class ConnectionPanel(Vertical):
             self.loss_history.append(live.loss_percent)
         self._publish_history()
 
-    def _derive(self, fields: dict[str, Any], at: float) -> LiveStats:
-        sent = int(fields.get("packets_sent") or 0)
-        received = int(fields.get("packets_received") or 0)
-        lost = int(fields.get("packets_lost") or 0)
+    def _derive(self, stats: StatsReport, at: float) -> LiveStats:
+        sent = stats.packets_sent
+        received = stats.packets_received
+        lost = stats.packets_lost
         loss = send_kbps = recv_kbps = None
         if self._last is not None:
             then, before = self._last
             dt = at - then
-            got = received - int(before.get("packets_received") or 0)
-            missed = lost - int(before.get("packets_lost") or 0)
+            got = received - before.packets_received
+            missed = lost - before.packets_lost
             if got + missed > 0:
                 loss = 100.0 * max(0, missed) / (got + max(0, missed))
             if dt > 0:
-                send_kbps = (
-                    8
-                    * (int(fields.get("bytes_sent") or 0) - int(before.get("bytes_sent") or 0))
-                    / dt
-                    / 1000
-                )
-                recv_kbps = (
-                    8
-                    * (
-                        int(fields.get("bytes_received") or 0)
-                        - int(before.get("bytes_received") or 0)
-                    )
-                    / dt
-                    / 1000
-                )
+                send_kbps = 8 * (stats.bytes_sent - before.bytes_sent) / dt / 1000
+                recv_kbps = 8 * (stats.bytes_received - before.bytes_received) / dt / 1000
         elif received + lost > 0:
             loss = 100.0 * lost / (received + lost)
         return LiveStats(
-            rtt_ms=_number(fields.get("rtt_ms")),
-            jitter_ms=_number(fields.get("jitter_ms")),
+            rtt_ms=stats.rtt_ms,
+            jitter_ms=stats.jitter_ms,
             loss_percent=loss,
             send_kbps=send_kbps,
             recv_kbps=recv_kbps,
@@ -226,11 +218,8 @@ class ConnectionPanel(Vertical):
         view = self.view
         if view.pair is None and view.live is None:
             return None
-        pair = view.pair or {}
-        lines = [
-            f"local  {describe_candidate(pair.get('local'))}",
-            f"remote {describe_candidate(pair.get('remote'))}",
-        ]
+        local, remote = pair_sides(view.pair)
+        lines = [f"local  {local}", f"remote {remote}"]
         live = view.live
         if live is not None:
             lines.append(

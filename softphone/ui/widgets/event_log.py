@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -20,7 +20,18 @@ from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog
 
-from softphone.events import Event
+from softphone.events import (
+    ConfigurationSet,
+    DescriptionEvent,
+    ErrorReported,
+    Event,
+    IceRestart,
+    NegotiationNeeded,
+    Notice,
+    RegionChanged,
+    SelectedPairChanged,
+    StatsReport,
+)
 from softphone.ui.clock import format_offset
 
 MAX_ENTRIES = 2000
@@ -33,6 +44,7 @@ class LogEntry:
     at: float
     kind: str
     text: str
+    color: str = "foreground"  # a theme variable
 
     def line(self, origin: float) -> str:
         return f"{format_offset(self.at - origin):>9} {self.kind:<20} {self.text}"
@@ -40,22 +52,16 @@ class LogEntry:
 
 def describe(event: Event) -> str:
     """A compact, credential-free one-line summary of an event's fields."""
-    fields = event.fields
-    name = event.name
-    if name in ("error", "notice"):
-        code = fields.get("code")
-        message = str(fields.get("message", ""))
-        return f"{code}: {message}" if code else message
-    if name == "selected-pair":
-        return f"{_candidate(fields.get('local'))} ⇄ {_candidate(fields.get('remote'))}"
-    if name == "stats":
-        return (
-            f"rtt={fields.get('rtt_ms')}ms jitter={fields.get('jitter_ms')}ms "
-            f"rx={fields.get('packets_received')} lost={fields.get('packets_lost')}"
-        )
+    match event:
+        case ErrorReported(code=code, message=message):
+            return f"{code}: {message}"
+        case Notice(message=message):
+            return message
+        case SelectedPairChanged():
+            return event.pair.describe()
     parts = []
-    for key, value in fields.items():
-        if key in _QUIET_FIELDS:
+    for key, value in event.to_json().items():
+        if key == "event" or key in _QUIET_FIELDS:
             continue
         if isinstance(value, str | int | float | bool) or value is None:
             parts.append(f"{key}={value}")
@@ -64,23 +70,19 @@ def describe(event: Event) -> str:
     return " ".join(parts)
 
 
-def _candidate(candidate: Any) -> str:
-    if not isinstance(candidate, dict):
-        return "?"
-    return (
-        f"{candidate.get('type')}/{candidate.get('protocol')} "
-        f"{candidate.get('address')}:{candidate.get('port')}"
-    )
+# The theme colour of each kind of line: what a region switch goes through stands out.
+_ACCENT = IceRestart | ConfigurationSet | RegionChanged | SelectedPairChanged
+_PRIMARY = DescriptionEvent | NegotiationNeeded
 
 
-def _color_for(kind: str) -> str:
-    if kind == "error":
+def _color_for(event: Event) -> str:
+    if isinstance(event, ErrorReported):
         return "error"
-    if kind == "notice":
+    if isinstance(event, Notice):
         return "warning"
-    if kind in ("ice-restart", "set-configuration", "region", "selected-pair"):
+    if isinstance(event, _ACCENT):
         return "accent"
-    if kind.endswith("-sent") or kind.endswith("-received") or kind == "negotiationneeded":
+    if isinstance(event, _PRIMARY):
         return "primary"
     return "foreground"
 
@@ -105,7 +107,6 @@ class EventLog(Vertical):
         self._origin = origin
         self.entries: deque[LogEntry] = deque(maxlen=MAX_ENTRIES)
         self.filter_text = ""
-        self.show_stats = False
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: text to match, Esc clears", id="log-filter")
@@ -116,9 +117,9 @@ class EventLog(Vertical):
         return self.query_one(RichLog)
 
     def add(self, event: Event, at: float) -> None:
-        if event.name == "stats" and not self.show_stats:
+        if isinstance(event, StatsReport):
             return  # once a second: it would drown every other line
-        self.add_entry(LogEntry(at, event.name, describe(event)))
+        self.add_entry(LogEntry(at, event.NAME, describe(event), _color_for(event)))
 
     def add_entry(self, entry: LogEntry) -> None:
         self.entries.append(entry)
@@ -145,7 +146,7 @@ class EventLog(Vertical):
         return Style(color=color.rich_color, bold=bold)
 
     def _render_entry(self, entry: LogEntry) -> Text:
-        color = _color_for(entry.kind)
+        color = entry.color
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{format_offset(entry.at - self._origin):>9} ", Style(dim=True))
         text.append(f"{entry.kind:<20} ", self._theme_style(color, bold=True))

@@ -1,15 +1,15 @@
 """The ICE-servers panel: the region in force, its servers, and which one carries the call.
 
-Servers come from the settings (never from an event) because only the
-settings know whether a server has credentials; those are shown as ``***``
-and nothing else about them ever reaches the screen.
+Servers come from the session's region views (never from an event) because
+only the configuration knows whether a server has credentials; those are
+shown as ``***`` and nothing else about them ever reaches the screen. The
+server carrying the pair is the one whose URL the local candidate names: the
+session reports both in the same credential-free spelling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -18,34 +18,18 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import Event
-from softphone.rtc.configuration import IceUrl, parse_ice_url, shown_url
+from softphone.events import (
+    CallStateChanged,
+    CandidateInfo,
+    Event,
+    IceRestartGathered,
+    IceServerChecked,
+    SelectedPairChanged,
+    StatsReport,
+)
 from softphone.ui.clock import format_elapsed_ms
 from softphone.ui.widgets.region_switch import SwitchProgress
-
-
-class IceServerLike(Protocol):
-    """What the panel reads of an ICE server (credentials only to say they exist)."""
-
-    @property
-    def urls(self) -> Sequence[str] | str: ...
-
-    @property
-    def username(self) -> str | None: ...
-
-    @property
-    def credential(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class ServerRow:
-    """One URL of a region, safe to render."""
-
-    url: str
-    kind: str
-    transport: str
-    has_credentials: bool
-    parsed: IceUrl | None
+from softphone.views import IceServerView, RegionView
 
 
 @dataclass(frozen=True)
@@ -57,55 +41,14 @@ class Probe:
     detail: str = ""
 
 
-def server_rows(servers: Sequence[IceServerLike]) -> list[ServerRow]:
-    rows: list[ServerRow] = []
-    for server in servers:
-        urls = (server.urls,) if isinstance(server.urls, str) else tuple(server.urls)
-        for url in urls:
-            rows.append(row_for_url(url, bool(server.username or server.credential)))
-    return rows
-
-
-def row_for_url(url: str, has_credentials: bool = False) -> ServerRow:
-    try:
-        parsed: IceUrl | None = parse_ice_url(url)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        kind = url.split(":", 1)[0].upper()[:5] or "?"
-        return ServerRow(shown_url(url), kind, "?", has_credentials, None)
-    kind = {"stun": "STUN", "stuns": "STUNS", "turn": "TURN", "turns": "TURNS"}[parsed.scheme]
-    if parsed.scheme == "turns" or parsed.scheme == "stuns":
-        transport = "tls"
-    else:
-        transport = parsed.transport or "udp"
-    return ServerRow(shown_url(url), kind, transport, has_credentials, parsed)
-
-
-def same_server(row: ServerRow, url: str | None) -> bool:
-    """Does the candidate's server ``url`` name this row's server (spelling aside)?"""
-    if not url or row.parsed is None:
-        return False
-    try:
-        other = parse_ice_url(url)
-    except ValueError:
-        return url == row.url
-    mine = row.parsed
-    return (
-        mine.is_turn == other.is_turn
-        and mine.host.lower() == other.host.lower()
-        and mine.port == other.port
-        and (mine.transport or "udp") == (other.transport or "udp")
-    )
-
-
 class ServerList(Widget):
     DEFAULT_CSS = """
     ServerList { height: auto; }
     """
 
     region_name: reactive[str | None] = reactive(None, layout=True)
-    rows: reactive[tuple[ServerRow, ...]] = reactive((), layout=True)
+    rows: reactive[tuple[IceServerView, ...]] = reactive((), layout=True)
+    starting: reactive[bool] = reactive(False, layout=True)
     carrier_url: reactive[str | None] = reactive(None, layout=True)
     pair_type: reactive[str | None] = reactive(None, layout=True)
     probes: reactive[dict[str, Probe]] = reactive(dict, always_update=True, layout=True)
@@ -113,6 +56,8 @@ class ServerList(Widget):
     def render(self) -> Content:
         if self.region_name:
             region = escape(self.region_name)
+        elif self.starting:
+            region = "[$text-muted]starting…[/]"
         else:
             region = "[$text-muted](none configured)[/]"
         count = len(self.rows)
@@ -123,13 +68,14 @@ class ServerList(Widget):
             lines.append("  [$text-muted]no ICE servers: host candidates only[/]")
         carried = False
         for row in self.rows:
-            carries = same_server(row, self.carrier_url)
+            carries = row.url == self.carrier_url
             carried = carried or carries
             marker = "[b $success]◆[/]" if carries else " "
             auth = " [$text-muted]auth ***[/]" if row.has_credentials else ""
             status = self._status(row, carries)
             lines.append(
-                f"{marker} [b]{row.kind:<5}[/] {row.transport:<3} {escape(row.url)}{auth}{status}"
+                f"{marker} [b]{row.kind.upper():<5}[/] {row.transport:<3} "
+                f"{escape(row.url)}{auth}{status}"
             )
         if self.pair_type and not carried:
             if self.pair_type == "host":
@@ -140,11 +86,8 @@ class ServerList(Widget):
                 )
         return Content.from_markup("\n".join(lines))
 
-    def _status(self, row: ServerRow, carries: bool) -> str:
-        probe = next(
-            (p for url, p in self.probes.items() if url == row.url or same_server(row, url)),
-            None,
-        )
+    def _status(self, row: IceServerView, carries: bool) -> str:
+        probe = self.probes.get(row.url)
         text = ""
         if probe is not None:
             if probe.ok:
@@ -166,13 +109,9 @@ class IceServersPanel(Vertical):
     IceServersPanel { height: auto; }
     """
 
-    def __init__(
-        self, *, regions: dict[str, Sequence[IceServerLike]], origin: float, id: str | None = None
-    ) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
         self.border_title = "ICE servers"
-        self._regions = regions
-        self._origin = origin
 
     def compose(self) -> ComposeResult:
         yield ServerList(id="server-list")
@@ -186,52 +125,37 @@ class IceServersPanel(Vertical):
     def progress(self) -> SwitchProgress:
         return self.query_one(SwitchProgress)
 
-    def show_region(self, name: str | None, urls: Sequence[str] = ()) -> None:
+    def show_region(self, name: str | None, region: RegionView | None) -> None:
+        """The region in force (``region``: its servers, from the session's views)."""
         servers = self.servers
+        servers.starting = False
         servers.region_name = name
-        if name is not None and name in self._regions:
-            servers.rows = tuple(server_rows(self._regions[name]))
-        else:
-            servers.rows = tuple(row_for_url(url) for url in urls)
+        servers.rows = region.servers if region is not None else ()
         servers.probes = {}
 
     def handle(self, event: Event, at: float) -> None:
-        name = event.name
         servers = self.servers
-        if name == "region":
-            self.show_region(event.get("name"), list(event.get("urls") or []))
-        elif name == "selected-pair":
-            self._on_pair(event.get("local"))
-        elif name == "stats":
-            pair = event.get("selected_pair")
-            if isinstance(pair, dict):
-                self._on_pair(pair.get("local"))
-        elif name == "ice-restart" and event.get("phase") == "gathered":
-            failures = event.get("failures") or []
-            probes = dict(servers.probes)
-            for failure in failures:
-                if isinstance(failure, dict) and failure.get("url"):
-                    url = shown_url(str(failure["url"]))
-                    probes[url] = Probe(ok=False, detail=str(failure.get("reason") or ""))
-            servers.probes = probes
-        elif name == "ice-server":
-            url = str(event.get("url", ""))
-            probes = dict(servers.probes)
-            rtt = event.get("rtt_ms")
-            probes[shown_url(url)] = Probe(
-                ok=bool(event.get("ok")),
-                rtt_ms=float(rtt) if isinstance(rtt, int | float) else None,
-                detail=str(event.get("error") or ""),
-            )
-            servers.probes = probes
-        elif name == "call-state" and event.get("state") in ("dialing", "incoming", "ended"):
-            servers.carrier_url = None
-            servers.pair_type = None
+        match event:
+            case SelectedPairChanged(local=local):
+                self._on_pair(local)
+            case StatsReport(selected_pair=pair) if pair is not None:
+                self._on_pair(pair.local)
+            case IceRestartGathered(failures=failures):
+                probes = dict(servers.probes)
+                for failure in failures:
+                    probes[failure.url] = Probe(ok=False, detail=failure.reason)
+                servers.probes = probes
+            case IceServerChecked(url=url, ok=ok, rtt_ms=rtt_ms, error=error):
+                servers.probes = {
+                    **servers.probes,
+                    url: Probe(ok=ok, rtt_ms=rtt_ms, detail=error or ""),
+                }
+            case CallStateChanged(state="dialing" | "incoming" | "ended"):
+                servers.carrier_url = None
+                servers.pair_type = None
         self.progress.handle(event, at)
 
-    def _on_pair(self, local: Any) -> None:
-        if not isinstance(local, dict):
-            return
+    def _on_pair(self, local: CandidateInfo) -> None:
         servers = self.servers
-        servers.carrier_url = local.get("url")
-        servers.pair_type = local.get("type")
+        servers.carrier_url = local.url
+        servers.pair_type = local.type

@@ -18,15 +18,27 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import Event
+from softphone.events import (
+    AnswerReceived,
+    CallStateChanged,
+    ConfigurationSet,
+    ErrorReported,
+    Event,
+    IceConnectionStateChanged,
+    IceRestartBegun,
+    IceRestartChecking,
+    IceRestartDone,
+    IceRestartFailed,
+    NegotiationNeeded,
+    OfferSent,
+    RegionChanged,
+    SelectedPairChanged,
+)
 from softphone.ui.clock import format_elapsed_ms
 from softphone.ui.wrapping import wrap_items
 
 StepState = Literal["pending", "done", "failed"]
 
-START_PHASES = {"start", "started", "begin", "begun", "requested", "restart"}
-DONE_PHASES = {"done", "completed", "complete", "succeeded", "success", "connected", "selected"}
-FAIL_PHASES = {"failed", "failure", "timeout", "timed-out", "error", "rolled-back", "abandoned"}
 SET_CONFIGURATION_ERRORS = {
     "SyntaxError",
     "InvalidAccessError",
@@ -115,50 +127,37 @@ class SwitchProgress(Widget):
         switch = self.switch
         if switch is None or switch.outcome is not None:
             return
-        name = event.name
-        if name == "set-configuration":
-            self._tick("configuration", at)
-        elif name == "region" and not self.in_call and event.get("name") == self.target:
-            self._tick("configuration", at)
-            self._finish(at, "no call: the servers are used by the next call")
-        elif name == "error":
-            self._on_error(event, at)
-        elif name == "ice-restart":
-            phase = str(event.get("phase", "")).lower()
-            if phase in START_PHASES:
+        match event:
+            case ConfigurationSet():
+                self._tick("configuration", at)
+            case RegionChanged(name=name) if not self.in_call and name == self.target:
+                self._tick("configuration", at)
+                self._finish(at, "no call: the servers are used by the next call")
+            case ErrorReported(code=code, message=message):
+                if code in SET_CONFIGURATION_ERRORS or "setConfiguration" in message:
+                    self.fail(f"{code}: {message}", at)
+            case IceRestartBegun():
                 self._tick("restart", at)
-            elif phase == "checking":
+            case IceRestartChecking() | IceConnectionStateChanged(state="checking"):
                 self._tick("checking", at)
-            elif phase in DONE_PHASES:
+            case IceRestartDone():
                 self._finish(at)
-            elif phase in FAIL_PHASES and not event.get("will_retry"):
+            case IceRestartFailed(reason=reason, will_retry=will_retry) if not will_retry:
                 # a failed attempt that will be retried is not the end of the switch
-                detail = event.get("reason") or event.get("detail") or phase
-                self.fail(f"ICE restart {phase}: {detail}", at)
-        elif name == "negotiationneeded":
-            self._tick("negotiationneeded", at)
-        elif name == "offer-sent":
-            self._tick("offer", at)
-        elif name == "answer-received":
-            self._tick("answer", at)
-        elif name == "ice-connection-state":
-            state = event.get("state")
-            if state == "checking":
-                self._tick("checking", at)
-            elif state == "failed":
+                self.fail(f"ICE restart failed: {reason}", at)
+            case IceConnectionStateChanged(state="failed"):
                 self.fail("ICE connection failed", at)
-        elif name == "selected-pair":
-            if self._is_done("offer") or self._is_done("answer"):
+            case NegotiationNeeded():
+                self._tick("negotiationneeded", at)
+            case OfferSent():
+                self._tick("offer", at)
+            case AnswerReceived():
+                self._tick("answer", at)
+            case SelectedPairChanged() if self._is_done("offer") or self._is_done("answer"):
                 self._tick("pair", at)
                 self._finish(at)
-        elif name == "call-state" and event.get("state") == "ended":
-            self.fail("the call ended", at)
-
-    def _on_error(self, event: Event, at: float) -> None:
-        code = str(event.get("code", ""))
-        message = str(event.get("message", ""))
-        if code in SET_CONFIGURATION_ERRORS or "setConfiguration" in message:
-            self.fail(f"{code}: {message}" if code else message, at)
+            case CallStateChanged(state="ended"):
+                self.fail("the call ended", at)
 
     def _is_done(self, key: str) -> bool:
         switch = self.switch

@@ -1,0 +1,103 @@
+"""The commands a front end sends to the session, and the one function that runs them.
+
+Headless parses a JSON line into one of these classes, the terminal UI builds
+one from a key, and both hand it to :func:`execute`; so a key and a JSON line
+cannot do different things. A command that makes no sense now raises
+:class:`CommandRefused`, which each front end shows in its own medium (an
+``error`` event, a notice on screen).
+
+Cheap to import (the session is only a type here): the UI loads it at start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from softphone.session import SessionManager
+
+
+class CommandRefused(Exception):
+    """A command that makes no sense now; ``code`` is the error code, the text says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Dial:
+    CMD: ClassVar[str] = "call"
+    to: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    CMD: ClassVar[str] = "answer"
+
+
+@dataclass(frozen=True)
+class DeclineCall:
+    CMD: ClassVar[str] = "decline"
+    reason: str = "declined"
+
+
+@dataclass(frozen=True)
+class Hangup:
+    CMD: ClassVar[str] = "hangup"
+
+
+@dataclass(frozen=True)
+class SwitchRegion:
+    CMD: ClassVar[str] = "region"
+    name: str
+
+
+@dataclass(frozen=True)
+class RestartIce:
+    CMD: ClassVar[str] = "restart-ice"
+
+
+@dataclass(frozen=True)
+class Mute:
+    CMD: ClassVar[str] = "mute"
+    on: bool
+
+
+@dataclass(frozen=True)
+class Stats:
+    CMD: ClassVar[str] = "stats"
+
+
+@dataclass(frozen=True)
+class Quit:
+    """Hang up if needed and leave the server; the front end then exits."""
+
+    CMD: ClassVar[str] = "quit"
+
+
+Command = Dial | Answer | DeclineCall | Hangup | SwitchRegion | RestartIce | Mute | Stats | Quit
+
+
+async def execute(session: SessionManager, command: Command) -> None:
+    """Run ``command``; raises :class:`CommandRefused` when it makes no sense now."""
+    match command:
+        case Dial(to=to):
+            await session.dial(to)
+        case Answer():
+            await session.answer()
+        case DeclineCall(reason=reason):
+            await session.decline(reason)
+        case Hangup():
+            await session.hangup()
+        case SwitchRegion(name=name):
+            await session.switch_region(name)
+        case RestartIce():
+            session.restart_ice()
+        case Mute(on=on):
+            session.mute(on)
+        case Stats():
+            await session.stats()
+        case Quit():
+            await session.close()

@@ -1,0 +1,62 @@
+"""Read-only views of the session for the front ends.
+
+A front end draws what these say and never reaches into a call, its peer
+connection or the RTC configuration: the session computes the views (from
+``softphone.rtc.configuration`` among others) and hands out frozen copies, so
+what the screen shows cannot change under it and cannot leak a credential.
+
+Like ``softphone.events`` this module is cheap to import: the UI needs it
+before the media stack is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from softphone.events import CallState, Direction
+
+IceServerKind = Literal["stun", "stuns", "turn", "turns"]
+IceServerTransport = Literal["udp", "tcp", "tls"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallView:
+    """The call in progress: ``has_media`` once its peer connection exists."""
+
+    id: str
+    remote: str
+    state: CallState
+    direction: Direction
+    active_since: float | None
+    has_media: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class IceServerView:
+    """One URL of a region: ``url`` is safe to show (any user part masked)."""
+
+    url: str
+    kind: IceServerKind
+    transport: IceServerTransport
+    host: str
+    port: int
+    has_credentials: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionView:
+    name: str
+    servers: tuple[IceServerView, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionView:
+    """What a front end needs to draw without replaying every event."""
+
+    user: str | None
+    online: frozenset[str]
+    region: str | None
+    signaling: str
+    muted: bool
+    call: CallView | None
