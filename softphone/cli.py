@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import getpass
 import logging
+import os
 import re
 import sys
 import time
@@ -26,6 +27,14 @@ from softphone.rtc.configuration import Configuration
 from softphone.session import MediaChoice, SessionManager
 from softphone.signaling.client import JsonSignalingClient
 from softphone.signaling.server import SignalingServer
+from softphone.signaling.tokens import (
+    TOKEN_ENV,
+    SecretError,
+    command_line_token_notice,
+    mint_token,
+    parse_duration,
+    read_secret,
+)
 
 logger = logging.getLogger("softphone")
 
@@ -62,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--user", help="your user name")
     parser.add_argument("--server", help="signaling server URL, ws://HOST:PORT/ws")
-    parser.add_argument("--token", help="signaling server token")
+    parser.add_argument(
+        "--token", help=f"signaling server token (visible in the process list: prefer ${TOKEN_ENV})"
+    )
     parser.add_argument("--region", help="region to start in")
     parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
     parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
@@ -73,9 +84,51 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
     serve.add_argument("--token", help="require this token in hello")
+    serve.add_argument(
+        "--secret-file",
+        type=Path,
+        metavar="PATH",
+        help="require per-user tokens signed with the secret in PATH (or $SOFTPHONE_SECRET)",
+    )
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
+    _token_command(sub)
     return parser
+
+
+def _token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser("token", help="print a signaling token for one user")
+    token.add_argument("--user", required=True, help="the user name the token is for")
+    token.add_argument("--ttl", type=_duration, default="8h", help="lifetime, e.g. 30m, 8h, 7d")
+    token.add_argument(
+        "--secret-file", type=Path, metavar="PATH", help="secret file (or $SOFTPHONE_SECRET)"
+    )
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _print_token(args: argparse.Namespace) -> int:
+    """``softphone token``: a token for ``--user`` signed with the server's secret."""
+    from softphone.signaling.messages import is_user_name
+
+    if not is_user_name(args.user):
+        print("softphone token: --user must be 1-64 of letters, digits, . _ -", file=sys.stderr)
+        return 2
+    try:
+        secret = read_secret(args.secret_file)
+    except SecretError as exc:
+        print(f"softphone token: {exc}", file=sys.stderr)
+        return 2
+    if secret is None:
+        print("softphone token: give --secret-file PATH or set $SOFTPHONE_SECRET", file=sys.stderr)
+        return 2
+    print(mint_token(secret, args.user, args.ttl))
+    return 0
 
 
 def default_user() -> str:
@@ -94,13 +147,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings,
         user=getattr(args, "user", None),
         server=getattr(args, "server", None),
-        token=getattr(args, "token", None),
+        token=_client_token(args),
         region=getattr(args, "region", None),
         audio_in=getattr(args, "audio_in", None),
         audio_out=getattr(args, "audio_out", None),
         theme=getattr(args, "theme", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
     )
+
+
+def _client_token(args: argparse.Namespace) -> str | None:
+    """The client's token: ``--token``, else ``$SOFTPHONE_TOKEN`` (the config file comes last)."""
+    token: str | None = getattr(args, "token", None)
+    if token is None and args.command is None:
+        token = os.environ.get(TOKEN_ENV) or None
+    return token
 
 
 def _setup_logging(level: str, settings: Settings | None) -> None:
@@ -160,8 +221,22 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
     import signal
 
+    try:
+        secret = read_secret(args.secret_file)
+    except SecretError as exc:
+        print(f"softphone serve: {exc}", file=sys.stderr)
+        return 2
+    if secret is not None and args.token is not None:
+        print(
+            "softphone serve: --token and --secret-file ($SOFTPHONE_SECRET) are mutually "
+            "exclusive: choose one shared token or per-user tokens",
+            file=sys.stderr,
+        )
+        return 2
+    token = None if secret is not None else args.token or settings.token
     server = SignalingServer(
-        token=args.token or settings.token,
+        token=token,
+        secret=secret,
         regions=regions_to_data(settings.regions) or None,
     )
     if not args.no_web:
@@ -172,7 +247,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     echo: EchoPeer | None = None
     if not args.no_echo:
         echo = EchoPeer(
-            JsonSignalingClient(server.url, ECHO_USER, args.token or settings.token),
+            JsonSignalingClient(server.url, ECHO_USER, _echo_token(token, secret)),
             host_addresses=list(settings.ice_host_addresses) or None,
         )
         await echo.start()
@@ -190,15 +265,26 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _echo_token(token: str | None, secret: bytes | None) -> str | None:
+    """The built-in echo user's token: the shared one, or one minted for it (a year)."""
+    if secret is None:
+        return token
+    return mint_token(secret, ECHO_USER, 365 * 86400.0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
+    if args.command == "token":
+        return _print_token(args)
     try:
         settings = _settings(args)
     except ConfigError as exc:
         print(f"softphone: {exc}", file=sys.stderr)
         return 2
     _setup_logging(args.log_level, settings)
+    if args.command is None:
+        command_line_token_notice(args.token is not None)
     try:
         if args.command == "serve":
             return asyncio.run(_serve(args, settings))

@@ -16,7 +16,10 @@ Design points:
 * SDP bodies are relayed opaquely once their shape is valid (see
   :mod:`softphone.signaling.messages`).
 
-The token and SDP bodies are never logged.
+Registration is open, or needs one shared token (``token``), or a per-user
+token signed with ``secret`` (:mod:`softphone.signaling.tokens`); a refusal is
+logged with its reason, never with the token. The token and SDP bodies are
+never logged.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
+from softphone.signaling.tokens import TokenError, verify_token
 
 log = logging.getLogger("softphone.signaling")
 
@@ -107,13 +111,17 @@ class SignalingServer:
         self,
         *,
         token: str | None = None,
+        secret: bytes | None = None,
         regions: list[dict[str, Any]] | None = None,
         max_frame: int = m.MAX_FRAME,
         max_queue_bytes: int = 8 * 1024 * 1024,
         heartbeat: float | None = 20.0,
         close_timeout: float = 1.0,
     ) -> None:
+        if token is not None and secret is not None:
+            raise ValueError("a shared token and a token secret are mutually exclusive")
         self._token = token.encode() if token is not None else None
+        self._secret = secret
         self._regions = tuple(regions) if regions is not None else None
         self._max_frame = max_frame
         self._max_queue_bytes = max_queue_bytes
@@ -318,6 +326,14 @@ class SignalingServer:
             if not hmac.compare_digest(given, self._token):
                 log.info("refused %s: wrong or missing token", client.label())
                 raise m.ProtocolError("unauthorized", "hello: missing or wrong token")
+        if self._secret is not None:
+            try:
+                verify_token(self._secret, hello.token, hello.user)
+            except TokenError as err:
+                log.info(
+                    "refused %r from %s: %s", hello.user, client.request.remote or "?", err.reason
+                )
+                raise m.ProtocolError("unauthorized", f"hello: {err.reason}") from None
         name = hello.user
         if name in self._users:
             raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
@@ -406,11 +422,12 @@ async def run_server(
     port: int = 8765,
     token: str | None = None,
     *,
+    secret: bytes | None = None,
     regions: list[dict[str, Any]] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Serve until cancelled or until SIGINT/SIGTERM (``softphone serve``)."""
-    server = SignalingServer(token=token, regions=regions)
+    server = SignalingServer(token=token, secret=secret, regions=regions)
     await server.start(host, port, ssl_context=ssl_context)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
