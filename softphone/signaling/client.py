@@ -37,6 +37,7 @@ from softphone.signaling.adapter import (
     Invited,
     Listener,
     Presence,
+    RegionsRefreshed,
     Registered,
     RemoteCandidate,
     RemoteDescription,
@@ -325,6 +326,8 @@ class JsonSignalingClient(Signaling):
         match msg:
             case m.Presence(user=user, online=online):
                 return Presence(user=user, online=online)
+            case m.Regions(regions=regions):
+                return RegionsRefreshed(regions=regions)
             case m.Error(code=code, message=message, call=call):
                 return SignalingError(code, message, call)
             case m.Invite(call=call, sender=sender, resume=resume):

@@ -39,6 +39,7 @@ __all__ = [
     "Message",
     "Presence",
     "ProtocolError",
+    "Regions",
     "Ringing",
     "Sdp",
     "Welcome",
@@ -115,6 +116,16 @@ class Presence:
 
 
 @dataclass(frozen=True, slots=True)
+class Regions:
+    """Server to client: fresh regions (new TURN credentials) replacing welcome's.
+
+    An addition to docs/protocol.md: sent before minted credentials expire.
+    """
+
+    regions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Error:
     code: str
     message: str
@@ -174,12 +185,12 @@ class Ice:
 
 
 CallMessage = Invite | Ringing | Accept | Decline | Hangup | Sdp | Ice
-Message = Hello | Welcome | Presence | Error | CallMessage
+Message = Hello | Welcome | Presence | Regions | Error | CallMessage
 
 #: Types that belong to a call (carry ``call`` and are relayed with ``from``).
 CALL_TYPES: Final = frozenset({"invite", "ringing", "accept", "decline", "hangup", "sdp", "ice"})
 #: Types only the server sends.
-SERVER_TYPES: Final = frozenset({"welcome", "presence", "error"})
+SERVER_TYPES: Final = frozenset({"welcome", "presence", "regions", "error"})
 
 # --- parsing --------------------------------------------------------------------
 
@@ -328,6 +339,11 @@ def _build(kind: str, obj: dict[str, Any]) -> Message:
         if not isinstance(online, bool):
             raise f.fail('field "online" must be true or false')
         return Presence(user=str(f.user("user")), online=online)
+    if kind == "regions":
+        regions = _regions(f)
+        if regions is None:
+            raise f.fail('missing field "regions"')
+        return Regions(regions=regions)
     if kind == "error":
         about = obj.get("call")
         return Error(
@@ -404,6 +420,8 @@ def to_json(msg: Message) -> dict[str, Any]:
             return out
         case Presence(user=user, online=online):
             return {"type": "presence", "user": user, "online": online}
+        case Regions(regions=regions):
+            return {"type": "regions", "regions": list(regions)}
         case Error(code=code, message=message, call=call):
             out = {"type": "error", "code": code, "message": message}
             if call is not None:

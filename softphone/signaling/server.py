@@ -13,6 +13,9 @@ Design points:
 * Frames up to ``max_frame`` bytes are handled; bigger ones up to four times that
   size reach the handler and get ``too-large``. Beyond that aiohttp refuses to
   buffer the frame and closes the socket with 1009 (message too big).
+* Regions whose ICE servers carry a TURN ``shared_secret`` get credentials
+  minted per user (:mod:`softphone.signaling.turn_rest`), renewed by a
+  ``regions`` push at 80 % of their lifetime; the secret is never sent or logged.
 * SDP bodies are relayed opaquely once their shape is valid (see
   :mod:`softphone.signaling.messages`).
 
@@ -39,6 +42,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
 from softphone.signaling.tokens import TokenError, verify_token
+from softphone.signaling.turn_rest import RegionCredentials
 
 log = logging.getLogger("softphone.signaling")
 
@@ -56,6 +60,7 @@ class _Client:
         "name",
         "queue",
         "queued_bytes",
+        "refresh",
         "request",
         "wakeup",
         "writer",
@@ -71,6 +76,7 @@ class _Client:
         self.queued_bytes = 0
         self.wakeup = asyncio.Event()
         self.writer: asyncio.Task[None] | None = None
+        self.refresh: asyncio.TimerHandle | None = None
         self.closed = False
 
     def label(self) -> str:
@@ -122,7 +128,7 @@ class SignalingServer:
             raise ValueError("a shared token and a token secret are mutually exclusive")
         self._token = token.encode() if token is not None else None
         self._secret = secret
-        self._regions = tuple(regions) if regions is not None else None
+        self._regions = RegionCredentials(regions) if regions is not None else None
         self._max_frame = max_frame
         self._max_queue_bytes = max_queue_bytes
         self._heartbeat = heartbeat
@@ -342,12 +348,28 @@ class SignalingServer:
         self._broadcast(presence, self._users.values())
         client.name = name
         self._users[name] = client
-        self._send(
-            client, m.encode(m.Welcome(user=name, online=tuple(others), regions=self._regions))
-        )
+        regions = self._regions.for_user(name) if self._regions is not None else None
+        self._send(client, m.encode(m.Welcome(user=name, online=tuple(others), regions=regions)))
+        self._schedule_refresh(client)
         log.info("%r joined (%d online)", name, len(self._users))
 
+    def _schedule_refresh(self, client: _Client) -> None:
+        """Push fresh TURN credentials to ``client`` before its current ones expire."""
+        after = self._regions.refresh_after if self._regions is not None else None
+        if after is not None:
+            client.refresh = asyncio.get_running_loop().call_later(after, self._refresh, client)
+
+    def _refresh(self, client: _Client) -> None:
+        if client.closed or client.name is None or self._regions is None:
+            return
+        self._send(client, m.encode(m.Regions(regions=self._regions.for_user(client.name))))
+        log.debug("fresh TURN credentials sent to %s", client.label())
+        self._schedule_refresh(client)
+
     def _leave(self, client: _Client) -> None:
+        if client.refresh is not None:
+            client.refresh.cancel()
+            client.refresh = None
         name = client.name
         if name is None:
             return
