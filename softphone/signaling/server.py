@@ -10,9 +10,15 @@ Design points:
   or delay anybody else.
 * A call belongs to the two *connections* that set it up, not to two names, so a
   user who reconnects never inherits a stale call.
-* Frames up to ``max_frame`` bytes are handled; bigger ones up to four times that
-  size reach the handler and get ``too-large``. Beyond that aiohttp refuses to
-  buffer the frame and closes the socket with 1009 (message too big).
+* Frames up to ``max_frame`` bytes (64 KiB) are handled; bigger ones up to
+  ``limits.max_message`` (1 MiB) get ``too-large`` and the connection stays
+  open. Beyond 1 MiB aiohttp refuses to buffer the frame and closes the socket
+  with 1009 (message too big), with no reply.
+* Limits (:mod:`softphone.signaling.limits`): a connection over its message
+  rate gets ``rate-limited`` for each refused frame and, if it keeps on, is
+  closed with 1008 (policy violation); a source address over its number of
+  connections gets ``too-many-connections`` and is closed with 1008; a user
+  with too many invites not yet accepted gets ``too-many-invites``.
 * Regions whose ICE servers carry a TURN ``shared_secret`` get credentials
   minted per user (:mod:`softphone.signaling.turn_rest`), renewed by a
   ``regions`` push at 80 % of their lifetime; the secret is never sent or logged.
@@ -33,7 +39,7 @@ import hmac
 import logging
 import signal
 import ssl
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +47,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
+from softphone.signaling.limits import Limits, RateGuard, Verdict
 from softphone.signaling.tokens import TokenError, verify_token
 from softphone.signaling.turn_rest import RegionCredentials
 
@@ -49,17 +56,22 @@ log = logging.getLogger("softphone.signaling")
 __all__ = ["SignalingServer", "run_server"]
 
 _GOING_AWAY = WSCloseCode.GOING_AWAY
+_POLICY = WSCloseCode.POLICY_VIOLATION
 
 
 class _Client:
     """One WebSocket connection and its outgoing queue."""
 
     __slots__ = (
+        "address",
         "calls",
+        "close_code",
         "closed",
         "name",
+        "pending",
         "queue",
         "queued_bytes",
+        "rate",
         "refresh",
         "request",
         "wakeup",
@@ -67,23 +79,26 @@ class _Client:
         "ws",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, rate: RateGuard) -> None:
         self.ws = ws
         self.request = request
+        self.address = request.remote or "?"
+        self.rate = rate
         self.name: str | None = None
         self.calls: set[str] = set()
+        self.pending = 0  # invites we sent that are not yet accepted
         self.queue: deque[str] = deque()
         self.queued_bytes = 0
         self.wakeup = asyncio.Event()
         self.writer: asyncio.Task[None] | None = None
         self.refresh: asyncio.TimerHandle | None = None
         self.closed = False
+        self.close_code: int = WSCloseCode.OK
 
     def label(self) -> str:
         if self.name is not None:
             return repr(self.name)
-        peer = self.request.remote or "?"
-        return f"<unregistered from {peer}>"
+        return f"<unregistered from {self.address}>"
 
     def abort(self) -> None:
         """Drop the connection at once, without a closing handshake."""
@@ -97,6 +112,7 @@ class _Client:
 class _Call:
     caller: _Client
     callee: _Client
+    accepted: bool = False
 
     def other(self, party: _Client) -> _Client | None:
         if party is self.caller:
@@ -123,6 +139,7 @@ class SignalingServer:
         max_queue_bytes: int = 8 * 1024 * 1024,
         heartbeat: float | None = 20.0,
         close_timeout: float = 1.0,
+        limits: Limits | None = None,
     ) -> None:
         if token is not None and secret is not None:
             raise ValueError("a shared token and a token secret are mutually exclusive")
@@ -131,6 +148,8 @@ class SignalingServer:
         self._regions = RegionCredentials(regions) if regions is not None else None
         self._max_frame = max_frame
         self._max_queue_bytes = max_queue_bytes
+        self._limits = limits if limits is not None else Limits()
+        self._per_address: Counter[str] = Counter()
         self._heartbeat = heartbeat
         self._close_timeout = close_timeout
         self._clients: set[_Client] = set()
@@ -220,31 +239,75 @@ class SignalingServer:
         ws = web.WebSocketResponse(
             compress=False,
             heartbeat=self._heartbeat,
-            max_msg_size=self._max_frame * 4,
+            # aiohttp refuses a frame of exactly max_msg_size bytes.
+            max_msg_size=self._limits.max_message + 1,
             timeout=self._close_timeout,
         )
         await ws.prepare(request)
-        client = _Client(ws, request)
+        address = request.remote or "?"
+        if self._per_address[address] >= self._limits.connections_per_address:
+            await self._refuse_connection(ws, address)
+            return ws
+        loop = asyncio.get_running_loop()
+        client = _Client(ws, request, RateGuard(self._limits, loop.time()))
         client.writer = asyncio.create_task(self._write_loop(client))
         self._clients.add(client)
-        log.debug("connection from %s", request.remote)
+        self._per_address[address] += 1
+        log.debug("connection from %s", address)
         try:
             await self._read_loop(client)
         finally:
             self._clients.discard(client)
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
             self._leave(client)
             client.closed = True
             client.writer.cancel()
             if not ws.closed:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(), self._close_timeout)
+                    await asyncio.wait_for(ws.close(code=client.close_code), self._close_timeout)
         return ws
+
+    async def _refuse_connection(self, ws: web.WebSocketResponse, address: str) -> None:
+        limit = self._limits.connections_per_address
+        log.info("refused a connection from %s: %d already open", address, limit)
+        err = m.ProtocolError(
+            "too-many-connections", f"at most {limit} connections from one address"
+        )
+        with contextlib.suppress(Exception):
+            await ws.send_str(m.encode(err.to_message()))
+            await asyncio.wait_for(
+                ws.close(code=_POLICY, message=b"too many connections"), self._close_timeout
+            )
+
+    def _rate_check(self, client: _Client) -> Verdict:
+        """Apply the rate limit to one received frame, replying ``rate-limited`` if refused."""
+        verdict = client.rate.check(asyncio.get_running_loop().time())
+        if verdict is Verdict.CLOSE:
+            log.info("closing %s: over the message rate limit for too long", client.label())
+            client.close_code = _POLICY
+        elif verdict is Verdict.REFUSE:
+            limit = self._limits.rate
+            self._reply_error(
+                client,
+                m.ProtocolError(
+                    "rate-limited", f"more than {limit:g} messages a second; this one was dropped"
+                ),
+            )
+        return verdict
 
     async def _read_loop(self, client: _Client) -> None:
         ws = client.ws
         while not client.closed:
             msg = await ws.receive()
             kind = msg.type
+            if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
+                verdict = self._rate_check(client)
+                if verdict is Verdict.CLOSE:
+                    return
+                if verdict is Verdict.REFUSE:
+                    continue
             if kind is WSMsgType.TEXT:
                 self._on_text(client, msg.data)
             elif kind is WSMsgType.BINARY:
@@ -374,12 +437,9 @@ class SignalingServer:
         if name is None:
             return
         for call_id in list(client.calls):
-            call = self._calls.pop(call_id, None)
-            if call is None:
-                continue
-            other = call.other(client)
+            call = self._end_call(call_id)
+            other = call.other(client) if call is not None else None
             if other is not None and other is not client:
-                other.calls.discard(call_id)
                 self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
         client.calls.clear()
         if self._users.get(name) is client:
@@ -408,10 +468,19 @@ class SignalingServer:
             raise m.ProtocolError(
                 "unavailable", f'invite: user "{invite.to}" is not online', call_id
             )
+        elif invite.resume:
+            # A call that was up before a reconnect or restart: nothing to accept.
+            self._add_call(call_id, _Call(caller=client, callee=callee, accepted=True))
         else:
-            self._calls[call_id] = _Call(caller=client, callee=callee)
-            client.calls.add(call_id)
-            callee.calls.add(call_id)
+            limit = self._limits.pending_invites
+            if client.pending >= limit:
+                raise m.ProtocolError(
+                    "too-many-invites",
+                    f"invite: at most {limit} calls may wait for an answer at once",
+                    call_id,
+                )
+            self._add_call(call_id, _Call(caller=client, callee=callee))
+            client.pending += 1
         assert callee is not None
         self._relay(client, callee, obj)
 
@@ -424,10 +493,27 @@ class SignalingServer:
                 "unknown-call", f"{obj['type']}: no call with this id is yours", call_id
             )
         if isinstance(msg, m.Decline | m.Hangup):
-            del self._calls[call_id]
-            call.caller.calls.discard(call_id)
-            call.callee.calls.discard(call_id)
+            self._end_call(call_id)
+        elif isinstance(msg, m.Accept) and client is call.callee and not call.accepted:
+            call.accepted = True
+            call.caller.pending -= 1
         self._relay(client, other, obj)
+
+    def _add_call(self, call_id: str, call: _Call) -> None:
+        self._calls[call_id] = call
+        call.caller.calls.add(call_id)
+        call.callee.calls.add(call_id)
+
+    def _end_call(self, call_id: str) -> _Call | None:
+        """Forget a call (and the caller's pending invite, if it was one)."""
+        call = self._calls.pop(call_id, None)
+        if call is None:
+            return None
+        call.caller.calls.discard(call_id)
+        call.callee.calls.discard(call_id)
+        if not call.accepted:
+            call.caller.pending -= 1
+        return call
 
     def _relay(self, sender: _Client, target: _Client, obj: dict[str, Any]) -> None:
         obj["from"] = sender.name
