@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="require per-user tokens signed with the secret in PATH (or $SOFTPHONE_SECRET)",
     )
+    serve.add_argument(
+        "--presence",
+        choices=["all", "subscribed"],
+        default="all",
+        help="who gets presence: everybody, or only clients that subscribed to that user",
+    )
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     _token_command(sub)
@@ -238,6 +244,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         token=token,
         secret=secret,
         regions=regions_to_data(settings.regions) or None,
+        presence=args.presence,
     )
     if not args.no_web:
         from softphone.web import add_web_client

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import random
+from collections.abc import Sequence
 from typing import Final
 
 import aiohttp
@@ -100,6 +102,22 @@ def _close_detail(code: int | None) -> str:
     return f"connection closed (code {code})"
 
 
+async def _next_message(ws: aiohttp.ClientWebSocketResponse) -> tuple[str, m.Message | None]:
+    """The next text frame during registration and its message (None if malformed).
+
+    Binary frames are skipped; a closed link raises ``ConnectionError``.
+    """
+    while True:
+        frame = await ws.receive()
+        if frame.type is aiohttp.WSMsgType.TEXT:
+            try:
+                return frame.data, m.parse_frame(frame.data)
+            except m.ProtocolError:
+                return frame.data, None
+        if frame.type is not aiohttp.WSMsgType.BINARY:
+            raise ConnectionError(_close_detail(ws.close_code))
+
+
 class JsonSignalingClient(Signaling):
     """A user on a JSON signaling server, reconnecting by itself until :meth:`close`."""
 
@@ -115,8 +133,15 @@ class JsonSignalingClient(Signaling):
         start_timeout: float = 3.0,
         handshake_timeout: float = 5.0,
         heartbeat: float | None = 15.0,
+        contacts: Sequence[str] | None = None,
     ) -> None:
+        if contacts is not None and (
+            len(contacts) > m.MAX_SUBSCRIPTIONS or not all(map(m.is_user_name, contacts))
+        ):
+            raise ValueError(f"contacts: at most {m.MAX_SUBSCRIPTIONS} valid user names")
         self.user = user
+        self._contacts = tuple(contacts) if contacts is not None else None
+        self._early: list[str] = []  # frames that came while waiting for presence-snapshot
         self._url = url
         self._token = token
         self._reconnect = reconnect
@@ -219,18 +244,12 @@ class JsonSignalingClient(Signaling):
             try:
                 await ws.send_str(m.encode(m.Hello(user=self.user, token=self._token)))
                 while True:
-                    frame = await ws.receive()
-                    if frame.type is not aiohttp.WSMsgType.TEXT:
-                        if frame.type is aiohttp.WSMsgType.BINARY:
-                            continue
-                        raise ConnectionError(_close_detail(ws.close_code))
-                    try:
-                        msg = m.parse_frame(frame.data)
-                    except m.ProtocolError as err:
-                        log.warning("malformed frame from server at hello: %s", err.message)
+                    _text, msg = await _next_message(ws)
+                    if msg is None:
+                        log.warning("malformed frame from server at hello")
                         continue
                     if isinstance(msg, m.Welcome):
-                        return ws, msg
+                        return ws, await self._subscribe(ws, msg)
                     if isinstance(msg, m.Error):
                         raise _Refused(msg.code, msg.message)
                     log.debug("ignoring %s before welcome", type(msg).__name__)
@@ -239,11 +258,36 @@ class JsonSignalingClient(Signaling):
                     await ws.close()
                 raise
 
+    async def _subscribe(
+        self, ws: aiohttp.ClientWebSocketResponse, welcome: m.Welcome
+    ) -> m.Welcome:
+        """With contacts, subscribe to them; welcome's online list becomes the snapshot.
+
+        Frames that arrive meanwhile (an invite, say) are kept for after
+        ``Registered``, except presence, which the snapshot supersedes.
+        """
+        self._early.clear()
+        if self._contacts is None:
+            return welcome
+        await ws.send_str(m.encode(m.Subscribe(users=self._contacts)))
+        while True:
+            text, msg = await _next_message(ws)
+            if isinstance(msg, m.PresenceSnapshot):
+                return dataclasses.replace(welcome, online=msg.online)
+            if isinstance(msg, m.Error) and msg.call is None and msg.code == "bad-message":
+                log.warning("server does not support presence subscriptions: %s", msg.message)
+                return welcome
+            if not isinstance(msg, m.Presence):
+                self._early.append(text)  # malformed ones too: reported once registered
+
     def _registered(self, ws: aiohttp.ClientWebSocketResponse, welcome: m.Welcome) -> None:
         self._ws = ws
         log.info("registered as %r on %s", self.user, self.shown_url)
         self._emit(ConnectionChanged("connected"))
         self._emit(Registered(user=welcome.user, online=welcome.online, regions=welcome.regions))
+        early, self._early = self._early, []
+        for text in early:
+            self._dispatch(text)
 
     async def _run(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Read until the link is lost, then reconnect; repeat until closed."""

@@ -22,6 +22,10 @@ Design points:
 * Regions whose ICE servers carry a TURN ``shared_secret`` get credentials
   minted per user (:mod:`softphone.signaling.turn_rest`), renewed by a
   ``regions`` push at 80 % of their lifetime; the secret is never sent or logged.
+* Presence goes to the clients watching that user: those that subscribed to
+  it (``subscribe``, answered by ``presence-snapshot``) and, in ``all`` mode,
+  those that never subscribed. An index user -> subscribers keeps a join or
+  leave at O(watchers), not O(clients).
 * SDP bodies are relayed opaquely once their shape is valid (see
   :mod:`softphone.signaling.messages`).
 
@@ -40,9 +44,8 @@ import logging
 import signal
 import ssl
 from collections import Counter, deque
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -53,7 +56,11 @@ from softphone.signaling.turn_rest import RegionCredentials
 
 log = logging.getLogger("softphone.signaling")
 
-__all__ = ["SignalingServer", "run_server"]
+__all__ = ["PresenceMode", "SignalingServer", "run_server"]
+
+#: ``all``: a client that never subscribes gets every user's presence (the
+#: original protocol); ``subscribed``: only what it subscribed to.
+PresenceMode = Literal["all", "subscribed"]
 
 _GOING_AWAY = WSCloseCode.GOING_AWAY
 _POLICY = WSCloseCode.POLICY_VIOLATION
@@ -74,6 +81,7 @@ class _Client:
         "rate",
         "refresh",
         "request",
+        "subscriptions",
         "wakeup",
         "writer",
         "ws",
@@ -87,6 +95,7 @@ class _Client:
         self.name: str | None = None
         self.calls: set[str] = set()
         self.pending = 0  # invites we sent that are not yet accepted
+        self.subscriptions: frozenset[str] = frozenset()
         self.queue: deque[str] = deque()
         self.queued_bytes = 0
         self.wakeup = asyncio.Event()
@@ -140,6 +149,7 @@ class SignalingServer:
         heartbeat: float | None = 20.0,
         close_timeout: float = 1.0,
         limits: Limits | None = None,
+        presence: PresenceMode = "all",
     ) -> None:
         if token is not None and secret is not None:
             raise ValueError("a shared token and a token secret are mutually exclusive")
@@ -150,6 +160,11 @@ class SignalingServer:
         self._max_queue_bytes = max_queue_bytes
         self._limits = limits if limits is not None else Limits()
         self._per_address: Counter[str] = Counter()
+        if presence not in ("all", "subscribed"):
+            raise ValueError('presence must be "all" or "subscribed"')
+        self._presence = presence
+        self._watch_all: set[_Client] = set()  # clients that get every presence
+        self._subscribers: dict[str, set[_Client]] = {}  # user -> who subscribed to it
         self._heartbeat = heartbeat
         self._close_timeout = close_timeout
         self._clients: set[_Client] = set()
@@ -354,9 +369,36 @@ class SignalingServer:
         client.queued_bytes += size
         client.wakeup.set()
 
-    def _broadcast(self, text: str, targets: Iterable[_Client]) -> None:
-        for target in targets:
+    def _announce(self, user: str, *, online: bool) -> None:
+        """Presence of ``user`` to those who watch everybody and those subscribed to it.
+
+        The cost is the number of watchers of ``user``, not of clients: in
+        ``subscribed`` mode nobody watches everybody.
+        """
+        text = m.encode(m.Presence(user=user, online=online))
+        for target in self._watch_all:
             self._send(target, text)
+        for target in self._subscribers.get(user, ()):
+            self._send(target, text)
+
+    def _on_subscribe(self, client: _Client, subscribe: m.Subscribe) -> None:
+        self._unsubscribe(client)
+        users = frozenset(subscribe.users)
+        client.subscriptions = users
+        for user in users:
+            self._subscribers.setdefault(user, set()).add(client)
+        online = sorted(u for u in users if u in self._users and u != client.name)
+        self._send(client, m.encode(m.PresenceSnapshot(online=tuple(online))))
+
+    def _unsubscribe(self, client: _Client) -> None:
+        self._watch_all.discard(client)
+        for user in client.subscriptions:
+            watchers = self._subscribers.get(user)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self._subscribers[user]
+        client.subscriptions = frozenset()
 
     def _reply_error(self, client: _Client, err: m.ProtocolError) -> None:
         log.debug("error to %s: %s: %s", client.label(), err.code, err.message)
@@ -380,6 +422,8 @@ class SignalingServer:
                 self._on_invite(client, msg, obj)
             elif isinstance(msg, m.Ringing | m.Accept | m.Decline | m.Hangup | m.Sdp | m.Ice):
                 self._on_call_message(client, msg, obj)
+            elif isinstance(msg, m.Subscribe):
+                self._on_subscribe(client, msg)
             elif isinstance(msg, m.Hello):
                 raise m.ProtocolError("bad-message", "hello: already registered")
             else:
@@ -406,11 +450,12 @@ class SignalingServer:
         name = hello.user
         if name in self._users:
             raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
-        others = sorted(self._users)
-        presence = m.encode(m.Presence(user=name, online=True))
-        self._broadcast(presence, self._users.values())
+        others = sorted(self._users) if self._presence == "all" else []
+        self._announce(name, online=True)
         client.name = name
         self._users[name] = client
+        if self._presence == "all":
+            self._watch_all.add(client)
         regions = self._regions.for_user(name) if self._regions is not None else None
         self._send(client, m.encode(m.Welcome(user=name, online=tuple(others), regions=regions)))
         self._schedule_refresh(client)
@@ -442,10 +487,10 @@ class SignalingServer:
             if other is not None and other is not client:
                 self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
         client.calls.clear()
+        self._unsubscribe(client)
         if self._users.get(name) is client:
             del self._users[name]
-            presence = m.encode(m.Presence(user=name, online=False))
-            self._broadcast(presence, self._users.values())
+            self._announce(name, online=False)
         log.info("%r left (%d online)", name, len(self._users))
 
     def _on_invite(self, client: _Client, invite: m.Invite, obj: dict[str, Any]) -> None:
