@@ -9,6 +9,7 @@ import getpass
 import logging
 import os
 import re
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -27,6 +28,7 @@ from softphone.rtc.configuration import Configuration
 from softphone.session import MediaChoice, SessionManager
 from softphone.signaling.client import JsonSignalingClient
 from softphone.signaling.server import SignalingServer
+from softphone.signaling.tls import TlsError, server_context
 from softphone.signaling.tokens import (
     TOKEN_ENV,
     SecretError,
@@ -90,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="require per-user tokens signed with the secret in PATH (or $SOFTPHONE_SECRET)",
     )
+    serve.add_argument("--tls-cert", type=Path, metavar="PATH", help="serve wss:// and https://")
+    serve.add_argument("--tls-key", type=Path, metavar="PATH", help="private key of --tls-cert")
     serve.add_argument(
         "--presence",
         choices=["all", "subscribed"],
@@ -240,6 +244,11 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     token = None if secret is not None else args.token or settings.token
+    try:
+        tls = _serve_tls(args.tls_cert, args.tls_key)
+    except TlsError as exc:
+        print(f"softphone serve: {exc}", file=sys.stderr)
+        return 2
     server = SignalingServer(
         token=token,
         secret=secret,
@@ -250,11 +259,14 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         from softphone.web import add_web_client
 
         add_web_client(server.app)
-    await server.start(args.host, args.port)
+    await server.start(args.host, args.port, ssl_context=tls)
     echo: EchoPeer | None = None
     if not args.no_echo:
         echo = EchoPeer(
-            JsonSignalingClient(server.url, ECHO_USER, _echo_token(token, secret)),
+            # In-process, to our own socket: nothing on the path to verify against.
+            JsonSignalingClient(
+                server.url, ECHO_USER, _echo_token(token, secret), insecure=tls is not None
+            ),
             host_addresses=list(settings.ice_host_addresses) or None,
         )
         await echo.start()
@@ -270,6 +282,15 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
             await echo.close()
         await server.stop()
     return 0
+
+
+def _serve_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The server's TLS context from ``--tls-cert`` and ``--tls-key`` (both or neither)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise TlsError("--tls-cert and --tls-key go together")
+    return server_context(cert, key)
 
 
 def _echo_token(token: str | None, secret: bytes | None) -> str | None:

@@ -22,7 +22,9 @@ import dataclasses
 import logging
 import math
 import random
+import ssl
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 import aiohttp
@@ -49,6 +51,7 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
+from softphone.signaling.tls import INSECURE_NOTICE, client_context
 
 log = logging.getLogger("softphone.signaling")
 
@@ -81,6 +84,13 @@ _UNREACHABLE: Final = (OSError, aiohttp.ClientError, TimeoutError, ConnectionErr
 
 def _describe(exc: BaseException) -> str:
     """A short reason for a failed connection, free of URLs and credentials."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        reason = getattr(cert_error, "verify_message", None) or str(cert_error)
+        return f"the TLS certificate of {exc.host} does not verify: {reason}"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        reason = getattr(exc.os_error, "reason", None) or type(exc.os_error).__name__
+        return f"TLS with {exc.host} failed: {reason}"
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         return f"WebSocket handshake refused (HTTP {exc.status})"
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -134,12 +144,20 @@ class JsonSignalingClient(Signaling):
         handshake_timeout: float = 5.0,
         heartbeat: float | None = 15.0,
         contacts: Sequence[str] | None = None,
+        ca_file: Path | None = None,
+        insecure: bool = False,
     ) -> None:
         if contacts is not None and (
             len(contacts) > m.MAX_SUBSCRIPTIONS or not all(map(m.is_user_name, contacts))
         ):
             raise ValueError(f"contacts: at most {m.MAX_SUBSCRIPTIONS} valid user names")
         self.user = user
+        secure = url.lower().startswith("wss:")
+        self._ssl: ssl.SSLContext | bool = (
+            client_context(ca_file, insecure=insecure) if secure else True
+        )
+        #: Something the user should know about this connection (verification off).
+        self.notice: str | None = INSECURE_NOTICE if secure and insecure else None
         self._contacts = tuple(contacts) if contacts is not None else None
         self._early: list[str] = []  # frames that came while waiting for presence-snapshot
         self._url = url
@@ -177,6 +195,8 @@ class JsonSignalingClient(Signaling):
         if self._closed:
             raise RuntimeError("client is closed")
         self._listener = listener
+        if self.notice is not None:
+            log.warning("%s (%s as %r)", self.notice, self.shown_url, self.user)
         self._session = aiohttp.ClientSession()
         self._emit(ConnectionChanged("connecting"))
         loop = asyncio.get_running_loop()
@@ -193,7 +213,8 @@ class JsonSignalingClient(Signaling):
             except _UNREACHABLE as exc:
                 delay = self._backoff(attempt)
                 attempt += 1
-                if self._closed or loop.time() + delay >= deadline:
+                hopeless = isinstance(exc, aiohttp.ClientConnectorCertificateError)
+                if self._closed or hopeless or loop.time() + delay >= deadline:
                     await self._drop_session()
                     raise SignalingUnavailable(
                         f"cannot reach the signaling server at {self.shown_url}: {_describe(exc)}"
@@ -237,6 +258,7 @@ class JsonSignalingClient(Signaling):
         async with asyncio.timeout(timeout if timeout is not None else self._handshake_timeout):
             ws = await session.ws_connect(
                 self._url,
+                ssl=self._ssl,
                 heartbeat=self._heartbeat,
                 max_msg_size=_MAX_RECEIVE,
                 autoping=True,
