@@ -27,6 +27,7 @@ from softphone.redact import install_redaction
 from softphone.rtc.configuration import Configuration
 from softphone.session import MediaChoice, SessionManager
 from softphone.signaling.client import JsonSignalingClient
+from softphone.signaling.limits import Limits
 from softphone.signaling.server import SignalingServer
 from softphone.signaling.tls import TlsError, server_context
 from softphone.signaling.tokens import (
@@ -100,10 +101,52 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="who gets presence: everybody, or only clients that subscribed to that user",
     )
+    _limit_options(serve)
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     _token_command(sub)
     return parser
+
+
+def _limit_options(serve: argparse.ArgumentParser) -> None:
+    defaults = Limits()
+    serve.add_argument(
+        "--message-rate",
+        type=float,
+        default=defaults.rate,
+        metavar="N",
+        help="messages a second one connection may send (default %(default)s)",
+    )
+    serve.add_argument(
+        "--message-burst",
+        type=int,
+        default=defaults.burst,
+        metavar="N",
+        help="messages one connection may send at once (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=defaults.connections_per_address,
+        metavar="N",
+        help="concurrent connections from one address (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-pending-invites",
+        type=int,
+        default=defaults.pending_invites,
+        metavar="N",
+        help="unanswered invites one user may have (default %(default)s)",
+    )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(
+        rate=args.message_rate,
+        burst=args.message_burst,
+        connections_per_address=args.max_connections_per_address,
+        pending_invites=args.max_pending_invites,
+    )
 
 
 def _token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -246,7 +289,8 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     token = None if secret is not None else args.token or settings.token
     try:
         tls = _serve_tls(args.tls_cert, args.tls_key)
-    except TlsError as exc:
+        limits = _limits(args)
+    except (TlsError, ValueError) as exc:
         print(f"softphone serve: {exc}", file=sys.stderr)
         return 2
     server = SignalingServer(
@@ -254,6 +298,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         secret=secret,
         regions=regions_to_data(settings.regions) or None,
         presence=args.presence,
+        limits=limits,
     )
     if not args.no_web:
         from softphone.web import add_web_client
