@@ -108,45 +108,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# (option, Limits field, type, what it limits)
+_LIMIT_OPTIONS: tuple[tuple[str, str, type[float] | type[int], str], ...] = (
+    ("--message-rate", "rate", float, "messages a second one connection may send"),
+    ("--message-burst", "burst", int, "messages one connection may send at once"),
+    (
+        "--max-connections-per-address",
+        "connections_per_address",
+        int,
+        "connections from one address",
+    ),
+    ("--max-pending-invites", "pending_invites", int, "unanswered invites one user may have"),
+)
+
+
 def _limit_options(serve: argparse.ArgumentParser) -> None:
     defaults = Limits()
-    serve.add_argument(
-        "--message-rate",
-        type=float,
-        default=defaults.rate,
-        metavar="N",
-        help="messages a second one connection may send (default %(default)s)",
-    )
-    serve.add_argument(
-        "--message-burst",
-        type=int,
-        default=defaults.burst,
-        metavar="N",
-        help="messages one connection may send at once (default %(default)s)",
-    )
-    serve.add_argument(
-        "--max-connections-per-address",
-        type=int,
-        default=defaults.connections_per_address,
-        metavar="N",
-        help="concurrent connections from one address (default %(default)s)",
-    )
-    serve.add_argument(
-        "--max-pending-invites",
-        type=int,
-        default=defaults.pending_invites,
-        metavar="N",
-        help="unanswered invites one user may have (default %(default)s)",
-    )
+    for option, name, kind, what in _LIMIT_OPTIONS:
+        serve.add_argument(
+            option,
+            type=kind,
+            default=getattr(defaults, name),
+            dest=f"limit_{name}",
+            metavar="N",
+            help=f"{what} (default %(default)s)",
+        )
 
 
 def _limits(args: argparse.Namespace) -> Limits:
-    return Limits(
-        rate=args.message_rate,
-        burst=args.message_burst,
-        connections_per_address=args.max_connections_per_address,
-        pending_invites=args.max_pending_invites,
-    )
+    return Limits(**{name: getattr(args, f"limit_{name}") for _, name, _, _ in _LIMIT_OPTIONS})
 
 
 def _token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

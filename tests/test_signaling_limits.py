@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 
 import aiohttp
 import pytest
 
 from softphone.signaling.limits import Limits, RateGuard, TokenBucket, Verdict
 from softphone.signaling.server import SignalingServer
-from tests.test_signaling_server import CAND, Connect, Raw, _connector, in_call
+from tests.test_signaling_server import CAND, Raw, in_call, serving
 
 WORST = 0.5  # seconds a relay may take while somebody else is abusive
 
@@ -34,17 +34,6 @@ async def relay_probe(alice: Raw, bob: Raw, rounds: int = 5, burst: int = 5) -> 
         worst = max(worst, time.monotonic() - t0)
         await asyncio.sleep(0.2)  # 25 messages a second: under every rate limit here
     return worst
-
-
-@contextlib.asynccontextmanager
-async def serving(limits: Limits) -> AsyncIterator[tuple[SignalingServer, Connect]]:
-    srv = SignalingServer(limits=limits)
-    await srv.start("127.0.0.1", 0)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield srv, await _connector(srv, session)
-    finally:
-        await srv.stop()
 
 
 async def during(abuse: Awaitable[None], alice: Raw, bob: Raw) -> None:
@@ -106,7 +95,7 @@ def test_limits_must_be_positive() -> None:
 
 async def test_flood_is_rate_limited_then_closed() -> None:
     limits = Limits(rate=50, burst=100, abuse_seconds=1.5, max_refusals=100_000)
-    async with serving(limits) as (srv, connect):
+    async with serving(srv := SignalingServer(limits=limits)) as connect:
         alice, bob = await in_call(connect)
         mallory = await connect("mallory")
         await alice.recv()  # presence
@@ -138,7 +127,7 @@ async def test_flood_is_rate_limited_then_closed() -> None:
 
 async def test_many_refusals_close_at_once() -> None:
     limits = Limits(rate=50, burst=10, abuse_seconds=60, max_refusals=20)
-    async with serving(limits) as (_srv, connect):
+    async with serving(SignalingServer(limits=limits)) as connect:
         alice, bob = await in_call(connect)
         mallory = await connect("mallory")
         await alice.recv()
@@ -156,7 +145,7 @@ async def test_many_refusals_close_at_once() -> None:
 
 
 async def test_connections_per_source_address_are_capped() -> None:
-    async with serving(Limits(connections_per_address=3)) as (srv, connect):
+    async with serving(srv := SignalingServer(limits=Limits(connections_per_address=3))) as connect:
         alice, bob = await in_call(connect)  # from 127.0.0.1
         connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
         async with aiohttp.ClientSession(connector=connector) as elsewhere:
@@ -183,7 +172,7 @@ async def test_connections_per_source_address_are_capped() -> None:
 
 
 async def test_invites_waiting_for_an_answer_are_capped() -> None:
-    async with serving(Limits(pending_invites=4)) as (_srv, connect):
+    async with serving(SignalingServer(limits=Limits(pending_invites=4))) as connect:
         alice, bob = await in_call(connect)
         carol = await connect("carol")
         mallory = await connect("mallory")

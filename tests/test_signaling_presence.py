@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -15,18 +13,11 @@ from softphone.signaling.adapter import Presence, Registered, SignalingEvent
 from softphone.signaling.client import JsonSignalingClient
 from softphone.signaling.limits import Limits
 from softphone.signaling.server import PresenceMode, SignalingServer
-from tests.test_signaling_server import Connect, Raw, _connector
+from tests.test_signaling_server import Connect, Raw, _connector, serving
 
 
-@contextlib.asynccontextmanager
-async def serving(presence: PresenceMode) -> AsyncIterator[tuple[SignalingServer, Connect]]:
-    srv = SignalingServer(presence=presence, limits=Limits(connections_per_address=200))
-    await srv.start("127.0.0.1", 0)
-    try:
-        async with aiohttp.ClientSession() as session:
-            yield srv, await _connector(srv, session)
-    finally:
-        await srv.stop()
+def _server(presence: PresenceMode) -> SignalingServer:
+    return SignalingServer(presence=presence, limits=Limits(connections_per_address=200))
 
 
 async def welcome_of(connect: Connect, name: str) -> tuple[Raw, dict[str, Any]]:
@@ -38,7 +29,7 @@ async def welcome_of(connect: Connect, name: str) -> tuple[Raw, dict[str, Any]]:
 
 
 async def test_all_mode_subscriber_hears_only_its_contacts() -> None:
-    async with serving("all") as (_srv, connect):
+    async with serving(_server("all")) as connect:
         bob = await connect("bob")
         carol = await connect("carol")
         await bob.expect(type="presence", user="carol", online=True)
@@ -57,7 +48,7 @@ async def test_all_mode_subscriber_hears_only_its_contacts() -> None:
 
 
 async def test_subscribed_mode_gives_nothing_unasked() -> None:
-    async with serving("subscribed") as (_srv, connect):
+    async with serving(_server("subscribed")) as connect:
         bob = await connect("bob")
         alice, welcome = await welcome_of(connect, "alice")
         assert welcome["online"] == []
@@ -73,7 +64,7 @@ async def test_subscribed_mode_gives_nothing_unasked() -> None:
 
 
 async def test_subscribe_again_replaces_the_list() -> None:
-    async with serving("subscribed") as (srv, connect):
+    async with serving(srv := _server("subscribed")) as connect:
         alice = await connect("alice")
         bob = await connect("bob")
         carol = await connect("carol")
@@ -100,7 +91,7 @@ async def test_subscribe_again_replaces_the_list() -> None:
     ],
 )
 async def test_bad_subscriptions_are_refused(users: Any, needle: str) -> None:
-    async with serving("all") as (_srv, connect):
+    async with serving(_server("all")) as connect:
         carol = await connect("carol")
         frame: dict[str, Any] = {"type": "subscribe"}
         if users is not None:
@@ -112,7 +103,7 @@ async def test_bad_subscriptions_are_refused(users: Any, needle: str) -> None:
 
 
 async def test_a_thousand_names_and_before_hello() -> None:
-    async with serving("all") as (_srv, connect):
+    async with serving(_server("all")) as connect:
         unregistered = await connect()
         await unregistered.send(type="subscribe", users=["bob"])
         await unregistered.error("not-registered")
@@ -124,7 +115,7 @@ async def test_a_thousand_names_and_before_hello() -> None:
 async def test_a_join_costs_its_subscribers_not_all_clients(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with serving("subscribed") as (srv, connect):
+    async with serving(srv := _server("subscribed")) as connect:
         watchers = [await connect(f"w{i}") for i in range(3)]
         for w in watchers:
             await w.send(type="subscribe", users=["star"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -87,6 +88,17 @@ async def _connector(
         return raw
 
     return connect
+
+
+@contextlib.asynccontextmanager
+async def serving(srv: SignalingServer) -> AsyncIterator[Connect]:
+    """``srv`` started on loopback, with a connector to it; stopped afterwards."""
+    await srv.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield await _connector(srv, session)
+    finally:
+        await srv.stop()
 
 
 @pytest.fixture

@@ -31,6 +31,15 @@ SECRET = b"server-secret-0123456789abcdef-0123456789"
 
 
 @pytest.fixture
+def secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The secret in a file, and none in the environment."""
+    monkeypatch.delenv("SOFTPHONE_SECRET", raising=False)
+    path = tmp_path / "secret"
+    path.write_bytes(SECRET)
+    return path
+
+
+@pytest.fixture
 async def secured() -> AsyncIterator[SignalingServer]:
     srv = SignalingServer(secret=SECRET)
     await srv.start("127.0.0.1", 0)
@@ -134,12 +143,10 @@ def test_secret_from_file_or_environment(tmp_path: Path) -> None:
 
 
 def test_token_command_prints_a_token_for_the_user(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    secret_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("SOFTPHONE_SECRET", raising=False)
-    path = tmp_path / "secret"
-    path.write_bytes(SECRET)
-    assert cli.main(["token", "--user", "alice", "--ttl", "8h", "--secret-file", str(path)]) == 0
+    argv = ["token", "--user", "alice", "--ttl", "8h", "--secret-file", str(secret_file)]
+    assert cli.main(argv) == 0
     token = capsys.readouterr().out.strip()
     verify_token(SECRET, token, "alice")
     claims = jwt.decode(token, SECRET, algorithms=["HS256"])
@@ -161,12 +168,9 @@ def test_token_command_needs_a_secret_and_a_valid_name(
 
 
 def test_serve_refuses_token_with_secret(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    secret_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("SOFTPHONE_SECRET", raising=False)
-    path = tmp_path / "secret"
-    path.write_bytes(SECRET)
-    argv = ["serve", "--port", "0", "--token", "shared", "--secret-file", str(path)]
+    argv = ["serve", "--port", "0", "--token", "shared", "--secret-file", str(secret_file)]
     assert cli.main(argv) == 2
     assert "mutually exclusive" in capsys.readouterr().err
 
