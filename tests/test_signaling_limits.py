@@ -122,6 +122,7 @@ async def test_flood_is_rate_limited_then_closed() -> None:
         assert 100 <= codes.count("unknown-call") < 250  # the burst, then about 50 a second
         assert codes.count("rate-limited") > 100
         assert set(codes) == {"unknown-call", "rate-limited"}
+        assert codes[-1] == "rate-limited"  # the last word before the close
         assert "mallory" not in srv.online
 
 
@@ -207,3 +208,28 @@ async def test_invites_waiting_for_an_answer_are_capped() -> None:
             await mallory.error("too-many-invites", "m7")
 
         await during(ring_everybody(), alice, bob)
+
+
+async def test_a_connection_that_never_registers_is_closed() -> None:
+    async with serving(SignalingServer(limits=Limits(hello_timeout=0.5))) as connect:
+        alice, bob = await in_call(connect)
+        await asyncio.sleep(0.7)  # registered ones stay
+        lurker = await connect()
+
+        async def lurk() -> None:
+            t0 = time.monotonic()
+            err = await lurker.error("not-registered")
+            assert "no hello within 0.5 s" in err["message"]
+            msg = await lurker.ws.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            assert lurker.ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+            assert time.monotonic() - t0 == pytest.approx(0.5, abs=0.3)
+
+        await during(lurk(), alice, bob)
+        late = await connect()
+        await late.sync(registered=False)  # frames before hello do not reset the clock
+        await asyncio.sleep(0.2)
+        await late.send(type="hello", user="carol")
+        assert (await late.recv())["type"] == "welcome"
+        await asyncio.sleep(0.5)
+        await late.sync()

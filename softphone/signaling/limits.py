@@ -3,7 +3,8 @@
 A server on the internet must keep serving everybody while one peer floods it,
 opens hundreds of sockets or rings everyone at once. The limits here are per
 connection (message rate), per source address (concurrent connections) and
-per user (invites not yet accepted); their defaults leave a real client, whose
+per user (invites not yet accepted), and a connection that never registers is
+closed after a while; their defaults leave a real client, whose
 busiest moment is trickling a few dozen candidates, far below every one.
 """
 
@@ -37,10 +38,14 @@ class Limits:
     pending_invites: int = 4
     #: Frames above this many bytes are not read: the socket closes with 1009.
     max_message: int = MAX_MESSAGE
+    #: Seconds a connection may stay open without registering (closed with 1008).
+    hello_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.burst < 1 or self.abuse_seconds <= 0 or self.max_refusals < 1:
             raise ValueError("rate limits must be positive")
+        if self.hello_timeout <= 0:
+            raise ValueError("the hello timeout must be positive")
         if self.connections_per_address < 1 or self.pending_invites < 1 or self.max_message < 1:
             raise ValueError("limits must be at least 1")
 

@@ -15,10 +15,12 @@ Design points:
   open. Beyond 1 MiB aiohttp refuses to buffer the frame and closes the socket
   with 1009 (message too big), with no reply.
 * Limits (:mod:`softphone.signaling.limits`): a connection over its message
-  rate gets ``rate-limited`` for each refused frame and, if it keeps on, is
-  closed with 1008 (policy violation); a source address over its number of
-  connections gets ``too-many-connections`` and is closed with 1008; a user
-  with too many invites not yet accepted gets ``too-many-invites``.
+  rate gets ``rate-limited`` for each refused frame and, if it keeps on, a last
+  ``rate-limited`` and a close with 1008 (policy violation); a source address
+  over its number of connections gets ``too-many-connections`` and is closed
+  with 1008; a connection without ``hello`` after ``hello_timeout`` gets
+  ``not-registered`` and is closed with 1008; a user with too many invites not
+  yet accepted gets ``too-many-invites``.
 * Regions whose ICE servers carry a TURN ``shared_secret`` get credentials
   minted per user (:mod:`softphone.signaling.turn_rest`), renewed by a
   ``regions`` push at 80 % of their lifetime; the secret is never sent or logged.
@@ -301,7 +303,6 @@ class SignalingServer:
         verdict = client.rate.check(asyncio.get_running_loop().time())
         if verdict is Verdict.CLOSE:
             log.info("closing %s: over the message rate limit for too long", client.label())
-            client.close_code = _POLICY
         elif verdict is Verdict.REFUSE:
             limit = self._limits.rate
             self._reply_error(
@@ -312,14 +313,38 @@ class SignalingServer:
             )
         return verdict
 
+    async def _close_for_policy(self, client: _Client, err: m.ProtocolError) -> None:
+        """Say why (past the queue, which is dropped on close), then close with 1008."""
+        client.close_code = _POLICY
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                client.ws.send_str(m.encode(err.to_message())), self._close_timeout
+            )
+
     async def _read_loop(self, client: _Client) -> None:
         ws = client.ws
+        loop = asyncio.get_running_loop()
+        hello_timeout = self._limits.hello_timeout
+        hello_by = loop.time() + hello_timeout
         while not client.closed:
-            msg = await ws.receive()
+            wait = None if client.name is not None else max(hello_by - loop.time(), 0.001)
+            try:
+                msg = await ws.receive(timeout=wait)
+            except TimeoutError:
+                log.info("closing %s: no hello within %g s", client.label(), hello_timeout)
+                await self._close_for_policy(
+                    client,
+                    m.ProtocolError("not-registered", f"no hello within {hello_timeout:g} s"),
+                )
+                return
             kind = msg.type
             if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
                 verdict = self._rate_check(client)
                 if verdict is Verdict.CLOSE:
+                    await self._close_for_policy(
+                        client,
+                        m.ProtocolError("rate-limited", "over the message rate for too long"),
+                    )
                     return
                 if verdict is Verdict.REFUSE:
                     continue
