@@ -112,6 +112,8 @@ def test_token_claims_and_leeway() -> None:
     verify_token(SECRET, mint_token(SECRET, "alice", 1, now=time.time() - 3), "alice")  # leeway
     with pytest.raises(TokenError, match="expired"):
         verify_token(SECRET, mint_token(SECRET, "alice", 1, now=time.time() - 30), "alice")
+    with pytest.raises(TokenError, match="in the future"):
+        verify_token(SECRET, mint_token(SECRET, "alice", 60, now=time.time() + 60), "alice")
     unsigned = jwt.encode({"sub": "alice", "iat": 1, "exp": 2**40}, None, algorithm="none")
     with pytest.raises(TokenError, match="malformed"):
         verify_token(SECRET, unsigned, "alice")

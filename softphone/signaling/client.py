@@ -12,6 +12,12 @@ means the server has not yet noticed that our old connection died, so the
 client keeps retrying, while ``unauthorized`` or ``bad-message`` cannot get
 better by retrying and end the link (``SignalingError`` then
 ``ConnectionChanged("closed")``).
+
+With ``contacts`` the client subscribes to their presence after every
+welcome, and ``Registered.online`` is the server's ``presence-snapshot`` of
+them. ``wss://`` servers are verified against the system trust store plus
+``ca_file``; a certificate that does not verify fails :meth:`start` at once
+with a reason naming the host. A ``regions`` push becomes ``RegionsRefreshed``.
 """
 
 from __future__ import annotations

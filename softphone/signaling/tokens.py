@@ -121,6 +121,8 @@ def verify_token(secret: bytes, token: str | None, user: str) -> None:
         raise TokenError("token expired") from None
     except jwt.InvalidSignatureError:
         raise TokenError("token has a wrong signature") from None
+    except jwt.ImmatureSignatureError:
+        raise TokenError("token is issued in the future (are the clocks set?)") from None
     except jwt.InvalidTokenError:
         raise TokenError("token is malformed") from None
     if claims.get("sub") != user:
