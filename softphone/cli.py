@@ -260,36 +260,36 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
     return 0
 
 
-async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
-    import signal
-
-    try:
-        secret = read_secret(args.secret_file)
-    except SecretError as exc:
-        print(f"softphone serve: {exc}", file=sys.stderr)
-        return 2
+def _server_from_args(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[SignalingServer, ssl.SSLContext | None, str | None]:
+    """The server ``serve`` runs, its TLS context, and the token the echo user registers with."""
+    secret = read_secret(args.secret_file)
     if secret is not None and args.token is not None:
-        print(
-            "softphone serve: --token and --secret-file ($SOFTPHONE_SECRET) are mutually "
-            "exclusive: choose one shared token or per-user tokens",
-            file=sys.stderr,
+        raise ValueError(
+            "--token and --secret-file ($SOFTPHONE_SECRET) are mutually exclusive: "
+            "choose one shared token or per-user tokens"
         )
-        return 2
     token = None if secret is not None else args.token or settings.token
-    try:
-        tls = _serve_tls(args.tls_cert, args.tls_key)
-        limits = _limits(args)
-    except (TlsError, ValueError) as exc:
-        print(f"softphone serve: {exc}", file=sys.stderr)
-        return 2
     server = SignalingServer(
         token=token,
         secret=secret,
         regions=regions_to_data(settings.regions) or None,
         presence=args.presence,
-        limits=limits,
+        limits=_limits(args),
     )
+    return server, _serve_tls(args.tls_cert, args.tls_key), _echo_token(token, secret)
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
+    import signal
+
+    try:
+        server, tls, echo_token = _server_from_args(args, settings)
+    except (SecretError, TlsError, ValueError) as exc:
+        print(f"softphone serve: {exc}", file=sys.stderr)
+        return 2
     if not args.no_web:
         from softphone.web import add_web_client
 
@@ -299,9 +299,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_echo:
         echo = EchoPeer(
             # In-process, to our own socket: nothing on the path to verify against.
-            JsonSignalingClient(
-                server.url, ECHO_USER, _echo_token(token, secret), insecure=tls is not None
-            ),
+            JsonSignalingClient(server.url, ECHO_USER, echo_token, insecure=tls is not None),
             host_addresses=list(settings.ice_host_addresses) or None,
         )
         await echo.start()
