@@ -6,6 +6,10 @@ connection (message rate), per source address (concurrent connections) and
 per user (invites not yet accepted), and a connection that never registers is
 closed after a while; their defaults leave a real client, whose
 busiest moment is trickling a few dozen candidates, far below every one.
+
+The source address is the TCP peer's: behind a reverse proxy every client
+shares the proxy's address (``X-Forwarded-For`` is not trusted), so there the
+per-address cap must be raised or left to the proxy.
 """
 
 from __future__ import annotations
