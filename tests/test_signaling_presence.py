@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from softphone.signaling import messages as m
-from softphone.signaling.adapter import Presence, Registered, SignalingEvent
+from softphone.signaling.adapter import Invited, Presence, Registered, SignalingEvent
 from softphone.signaling.client import JsonSignalingClient
 from softphone.signaling.limits import Limits
 from softphone.signaling.server import PresenceMode, SignalingServer
+from tests.test_signaling_client import fake_server
 from tests.test_signaling_server import Connect, Raw, _connector, serving
 
 
@@ -192,3 +197,40 @@ def test_client_contacts_are_validated() -> None:
     with pytest.raises(ValueError):
         JsonSignalingClient("ws://127.0.0.1:1/ws", "carol", contacts=["x"] * 1001)
     assert m.MAX_SUBSCRIPTIONS == 1000
+
+
+@contextlib.asynccontextmanager
+async def old_server() -> AsyncIterator[str]:
+    """A server of the original protocol: no subscribe; an invite right after welcome."""
+
+    async def handle(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        hello = json.loads((await ws.receive()).data)
+        await ws.send_json({"type": "welcome", "user": hello["user"], "online": ["bob"]})
+        await ws.send_json({"type": "invite", "call": "c1", "to": hello["user"], "from": "bob"})
+        assert json.loads((await ws.receive()).data)["type"] == "subscribe"
+        await ws.send_json(
+            {"type": "error", "code": "bad-message", "message": 'unknown message type "subscribe"'}
+        )
+        async for _ in ws:
+            pass
+        return ws
+
+    async with fake_server(handle) as url:
+        yield url
+
+
+async def test_contacts_on_a_server_without_subscriptions() -> None:
+    events = Events()
+    async with old_server() as url:
+        client = JsonSignalingClient(url, "carol", contacts=["bob"])
+        try:
+            await client.start(events)
+            (registered,) = await events.until(1, Registered)
+            assert registered.online == ("bob",)  # welcome's list stands
+            (invited,) = await events.until(1, Invited)  # not lost while waiting
+            assert invited == Invited(call="c1", caller="bob")
+            assert events.seen.index(registered) < events.seen.index(invited)
+        finally:
+            await client.close()
