@@ -62,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--user", help="your user name")
     parser.add_argument("--server", help="signaling server URL, ws://HOST:PORT/ws")
-    parser.add_argument("--token", help="signaling server token")
+    parser.add_argument(
+        "--token",
+        help="signaling server token (visible in the process list: prefer $SOFTPHONE_TOKEN)",
+    )
     parser.add_argument("--region", help="region to start in")
     parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
     parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
@@ -73,9 +76,63 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
     serve.add_argument("--token", default=argparse.SUPPRESS, help="require this token in hello")
+    serve.add_argument(
+        "--secret-file",
+        type=Path,
+        metavar="PATH",
+        help="require per-user tokens signed with the secret in PATH (or $SOFTPHONE_SECRET)",
+    )
+    serve.add_argument("--tls-cert", type=Path, metavar="PATH", help="serve wss:// and https://")
+    serve.add_argument("--tls-key", type=Path, metavar="PATH", help="private key of --tls-cert")
+    serve.add_argument(
+        "--presence",
+        choices=["all", "subscribed"],
+        default="all",
+        help="who gets presence: everybody, or only clients that subscribed to that user",
+    )
+    _limit_options(serve)
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
+    _token_command(sub)
     return parser
+
+
+# (option, Limits field, type, what it limits)
+LIMIT_OPTIONS: tuple[tuple[str, str, type[float] | type[int], str], ...] = (
+    ("--message-rate", "rate", float, "messages a second one connection may send"),
+    ("--message-burst", "burst", int, "messages one connection may send at once"),
+    (
+        "--max-connections-per-address",
+        "connections_per_address",
+        int,
+        "connections from one address",
+    ),
+    ("--max-pending-invites", "pending_invites", int, "unanswered invites one user may have"),
+)
+
+
+def _limit_options(serve: argparse.ArgumentParser) -> None:
+    from softphone.signaling.limits import Limits  # a dataclass: cheap to import
+
+    defaults = Limits()
+    for option, name, kind, what in LIMIT_OPTIONS:
+        serve.add_argument(
+            option,
+            type=kind,
+            default=getattr(defaults, name),
+            dest=f"limit_{name}",
+            metavar="N",
+            help=f"{what} (default %(default)s)",
+        )
+
+
+def _token_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = sub.add_parser("token", help="print a signaling token for one user")
+    token.add_argument("--user", required=True, help="the user name the token is for")
+    token.add_argument("--ttl", default="8h", help="lifetime, e.g. 30m, 8h, 7d (default 8h)")
+    token.add_argument(
+        "--secret-file", type=Path, metavar="PATH", help="secret file (or $SOFTPHONE_SECRET)"
+    )
 
 
 def default_user() -> str:
@@ -98,13 +155,23 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings,
         user=getattr(args, "user", None),
         server=getattr(args, "server", None),
-        token=getattr(args, "token", None),
+        token=_client_token(args),
         region=getattr(args, "region", None),
         audio_in=getattr(args, "audio_in", None),
         audio_out=getattr(args, "audio_out", None),
         theme=getattr(args, "theme", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
     )
+
+
+def _client_token(args: argparse.Namespace) -> str | None:
+    """The client's token: ``--token``, else ``$SOFTPHONE_TOKEN`` (the config file comes last)."""
+    import os
+
+    token: str | None = getattr(args, "token", None)
+    if token is None and args.command is None:
+        token = os.environ.get("SOFTPHONE_TOKEN") or None
+    return token
 
 
 def _setup_logging(level: str, settings: Settings | None) -> None:
@@ -182,49 +249,13 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
     return 0
 
 
-async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
-    import asyncio
-    import signal
-
-    from softphone.config import regions_to_data
-    from softphone.echo import ECHO_USER, EchoPeer
-    from softphone.signaling.client import JsonSignalingClient
-    from softphone.signaling.server import SignalingServer
-
-    server = SignalingServer(
-        token=args.token or settings.token,
-        regions=regions_to_data(settings.regions) or None,
-    )
-    if not args.no_web:
-        from softphone.web import add_web_client
-
-        add_web_client(server.app)
-    await server.start(args.host, args.port)
-    echo: EchoPeer | None = None
-    if not args.no_echo:
-        echo = EchoPeer(
-            JsonSignalingClient(server.url, ECHO_USER, args.token or settings.token),
-            host_addresses=list(settings.ice_host_addresses) or None,
-        )
-        await echo.start()
-    print(f"listening on {server.url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        if echo is not None:
-            await echo.close()
-        await server.stop()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
+    if args.command == "token":
+        from softphone.serve import print_token
+
+        return print_token(args)
     import asyncio
 
     from softphone.config import ConfigError
@@ -237,7 +268,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.log_level, settings)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(args, settings))
+            from softphone.serve import run_serve
+
+            return asyncio.run(run_serve(args, settings))
+        if args.token is not None:
+            from softphone.signaling.tokens import command_line_token_notice
+
+            command_line_token_notice(token_from_command_line=True)
         return asyncio.run(_run_client(settings, started, args.headless))
     except KeyboardInterrupt:
         return 130

@@ -32,6 +32,8 @@ class TurnRegion:
     min_port: int = 49160
     max_port: int = 49200
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="turn-"))
+    # Set: ephemeral credentials only (TURN REST API, --use-auth-secret) instead of USER.
+    static_auth_secret: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -50,7 +52,7 @@ class TurnRegion:
             binary, "-n", "--no-cli", "--no-tls", "--no-dtls",
             f"--listening-ip={self.address}", f"--listening-port={self.port}",
             f"--relay-ip={self.address}", f"--min-port={self.min_port}",
-            f"--max-port={self.max_port}", "--lt-cred-mech", f"--user={USER}:{PASSWORD}",
+            f"--max-port={self.max_port}", *self._auth_args(),
             f"--realm={REALM}", "--allow-loopback-peers", "--fingerprint",
             f"--db={os.path.join(self.workdir, 'turn.sqlite')}",
             f"--pidfile={os.path.join(self.workdir, 'turn.pid')}",
@@ -68,6 +70,11 @@ class TurnRegion:
                 return
         self.kill()
         raise RuntimeError(f"turnserver on {self.address}:{self.port} did not answer STUN")
+
+    def _auth_args(self) -> list[str]:
+        if self.static_auth_secret is not None:
+            return ["--use-auth-secret", f"--static-auth-secret={self.static_auth_secret}"]
+        return ["--lt-cred-mech", f"--user={USER}:{PASSWORD}"]
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

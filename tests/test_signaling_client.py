@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -283,6 +284,23 @@ async def test_listener_errors_are_logged_not_fatal(
 # --- a misbehaving server -----------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def fake_server(
+    handle: Callable[[web.Request], Awaitable[web.WebSocketResponse]],
+) -> AsyncIterator[str]:
+    """A scripted server at ``/ws`` on loopback (``handle`` plays it); yields its URL."""
+    app = web.Application()
+    app.router.add_get("/ws", handle)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"ws://127.0.0.1:{runner.addresses[0][1]}/ws"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def garbage_server() -> AsyncIterator[str]:
     """A server that welcomes, then sends broken frames and one good presence."""
@@ -300,15 +318,8 @@ async def garbage_server() -> AsyncIterator[str]:
             pass
         return ws
 
-    app = web.Application()
-    app.router.add_get("/ws", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"ws://127.0.0.1:{port}/ws"
-    await runner.cleanup()
+    async with fake_server(handle) as url:
+        yield url
 
 
 async def test_malformed_server_frames_become_error_events(

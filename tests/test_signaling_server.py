@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -87,6 +88,17 @@ async def _connector(
         return raw
 
     return connect
+
+
+@contextlib.asynccontextmanager
+async def serving(srv: SignalingServer) -> AsyncIterator[Connect]:
+    """``srv`` started on loopback, with a connector to it; stopped afterwards."""
+    await srv.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield await _connector(srv, session)
+    finally:
+        await srv.stop()
 
 
 @pytest.fixture
@@ -404,9 +416,15 @@ async def test_huge_frame_beyond_the_buffer_limit_only_closes_that_socket(
     mallory = await connect("mallory")
     await alice.recv()
     await bob.recv()
-    await mallory.ws.send_str("x" * (4 * 65536 + 10))
+    # Up to 1 MiB: too-large, and the socket stays open.
+    await mallory.ws.send_str("x" * (1024 * 1024))
+    assert "65536" in (await mallory.error("too-large"))["message"]
+    await mallory.sync()
+    # Beyond: closed with 1009 and no reply.
+    await mallory.ws.send_str("x" * (1024 * 1024 + 1))
     msg = await mallory.ws.receive(timeout=WAIT)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert mallory.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
     await alice.expect(type="presence", user="mallory", online=False)
     await bob.expect(type="presence", user="mallory", online=False)
     await assert_call_works(alice, bob)

@@ -35,6 +35,17 @@ class Presence:
 
 
 @dataclass(frozen=True)
+class RegionsRefreshed:
+    """The server sent fresh regions (new TURN credentials) to use from now on.
+
+    They replace those of :class:`Registered`; a live call applies them with
+    ``setConfiguration`` so that its next allocation or refresh still authenticates.
+    """
+
+    regions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class Invited:
     """Someone calls us, or (``resume``) re-announces a call already up after a reconnect."""
 
@@ -103,6 +114,7 @@ class ConnectionChanged:
 SignalingEvent = (
     Registered
     | Presence
+    | RegionsRefreshed
     | Invited
     | Ringing
     | Accepted

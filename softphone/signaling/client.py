@@ -12,15 +12,25 @@ means the server has not yet noticed that our old connection died, so the
 client keeps retrying, while ``unauthorized`` or ``bad-message`` cannot get
 better by retrying and end the link (``SignalingError`` then
 ``ConnectionChanged("closed")``).
+
+With ``contacts`` the client subscribes to their presence after every
+welcome, and ``Registered.online`` is the server's ``presence-snapshot`` of
+them. ``wss://`` servers are verified against the system trust store plus
+``ca_file``; a certificate that does not verify fails :meth:`start` at once
+with a reason naming the host. A ``regions`` push becomes ``RegionsRefreshed``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import random
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 import aiohttp
@@ -37,6 +47,7 @@ from softphone.signaling.adapter import (
     Invited,
     Listener,
     Presence,
+    RegionsRefreshed,
     Registered,
     RemoteCandidate,
     RemoteDescription,
@@ -46,6 +57,7 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
+from softphone.signaling.tls import INSECURE_NOTICE, client_context
 
 log = logging.getLogger("softphone.signaling")
 
@@ -78,6 +90,13 @@ _UNREACHABLE: Final = (OSError, aiohttp.ClientError, TimeoutError, ConnectionErr
 
 def _describe(exc: BaseException) -> str:
     """A short reason for a failed connection, free of URLs and credentials."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        reason = getattr(cert_error, "verify_message", None) or str(cert_error)
+        return f"the TLS certificate of {exc.host} does not verify: {reason}"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        reason = getattr(exc.os_error, "reason", None) or type(exc.os_error).__name__
+        return f"TLS with {exc.host} failed: {reason}"
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         return f"WebSocket handshake refused (HTTP {exc.status})"
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -99,6 +118,22 @@ def _close_detail(code: int | None) -> str:
     return f"connection closed (code {code})"
 
 
+async def _next_message(ws: aiohttp.ClientWebSocketResponse) -> tuple[str, m.Message | None]:
+    """The next text frame during registration and its message (None if malformed).
+
+    Binary frames are skipped; a closed link raises ``ConnectionError``.
+    """
+    while True:
+        frame = await ws.receive()
+        if frame.type is aiohttp.WSMsgType.TEXT:
+            try:
+                return frame.data, m.parse_frame(frame.data)
+            except m.ProtocolError:
+                return frame.data, None
+        if frame.type is not aiohttp.WSMsgType.BINARY:
+            raise ConnectionError(_close_detail(ws.close_code))
+
+
 class JsonSignalingClient(Signaling):
     """A user on a JSON signaling server, reconnecting by itself until :meth:`close`."""
 
@@ -114,8 +149,23 @@ class JsonSignalingClient(Signaling):
         start_timeout: float = 3.0,
         handshake_timeout: float = 5.0,
         heartbeat: float | None = 15.0,
+        contacts: Sequence[str] | None = None,
+        ca_file: Path | None = None,
+        insecure: bool = False,
     ) -> None:
+        if contacts is not None and (
+            len(contacts) > m.MAX_SUBSCRIPTIONS or not all(map(m.is_user_name, contacts))
+        ):
+            raise ValueError(f"contacts: at most {m.MAX_SUBSCRIPTIONS} valid user names")
         self.user = user
+        secure = url.lower().startswith("wss:")
+        self._ssl: ssl.SSLContext | bool = (
+            client_context(ca_file, insecure=insecure) if secure else True
+        )
+        #: Something the user should know about this connection (verification off).
+        self.notice: str | None = INSECURE_NOTICE if secure and insecure else None
+        self._contacts = tuple(contacts) if contacts is not None else None
+        self._early: list[str] = []  # frames that came while waiting for presence-snapshot
         self._url = url
         self._token = token
         self._reconnect = reconnect
@@ -151,6 +201,8 @@ class JsonSignalingClient(Signaling):
         if self._closed:
             raise RuntimeError("client is closed")
         self._listener = listener
+        if self.notice is not None:
+            log.warning("%s (%s as %r)", self.notice, self.shown_url, self.user)
         self._session = aiohttp.ClientSession()
         self._emit(ConnectionChanged("connecting"))
         loop = asyncio.get_running_loop()
@@ -167,7 +219,8 @@ class JsonSignalingClient(Signaling):
             except _UNREACHABLE as exc:
                 delay = self._backoff(attempt)
                 attempt += 1
-                if self._closed or loop.time() + delay >= deadline:
+                hopeless = isinstance(exc, aiohttp.ClientConnectorCertificateError)
+                if self._closed or hopeless or loop.time() + delay >= deadline:
                     await self._drop_session()
                     raise SignalingUnavailable(
                         f"cannot reach the signaling server at {self.shown_url}: {_describe(exc)}"
@@ -211,6 +264,7 @@ class JsonSignalingClient(Signaling):
         async with asyncio.timeout(timeout if timeout is not None else self._handshake_timeout):
             ws = await session.ws_connect(
                 self._url,
+                ssl=self._ssl,
                 heartbeat=self._heartbeat,
                 max_msg_size=_MAX_RECEIVE,
                 autoping=True,
@@ -218,18 +272,12 @@ class JsonSignalingClient(Signaling):
             try:
                 await ws.send_str(m.encode(m.Hello(user=self.user, token=self._token)))
                 while True:
-                    frame = await ws.receive()
-                    if frame.type is not aiohttp.WSMsgType.TEXT:
-                        if frame.type is aiohttp.WSMsgType.BINARY:
-                            continue
-                        raise ConnectionError(_close_detail(ws.close_code))
-                    try:
-                        msg = m.parse_frame(frame.data)
-                    except m.ProtocolError as err:
-                        log.warning("malformed frame from server at hello: %s", err.message)
+                    _text, msg = await _next_message(ws)
+                    if msg is None:
+                        log.warning("malformed frame from server at hello")
                         continue
                     if isinstance(msg, m.Welcome):
-                        return ws, msg
+                        return ws, await self._subscribe(ws, msg)
                     if isinstance(msg, m.Error):
                         raise _Refused(msg.code, msg.message)
                     log.debug("ignoring %s before welcome", type(msg).__name__)
@@ -238,11 +286,36 @@ class JsonSignalingClient(Signaling):
                     await ws.close()
                 raise
 
+    async def _subscribe(
+        self, ws: aiohttp.ClientWebSocketResponse, welcome: m.Welcome
+    ) -> m.Welcome:
+        """With contacts, subscribe to them; welcome's online list becomes the snapshot.
+
+        Frames that arrive meanwhile (an invite, say) are kept for after
+        ``Registered``, except presence, which the snapshot supersedes.
+        """
+        self._early.clear()
+        if self._contacts is None:
+            return welcome
+        await ws.send_str(m.encode(m.Subscribe(users=self._contacts)))
+        while True:
+            text, msg = await _next_message(ws)
+            if isinstance(msg, m.PresenceSnapshot):
+                return dataclasses.replace(welcome, online=msg.online)
+            if isinstance(msg, m.Error) and msg.call is None and msg.code == "bad-message":
+                log.warning("server does not support presence subscriptions: %s", msg.message)
+                return welcome
+            if not isinstance(msg, m.Presence):
+                self._early.append(text)  # malformed ones too: reported once registered
+
     def _registered(self, ws: aiohttp.ClientWebSocketResponse, welcome: m.Welcome) -> None:
         self._ws = ws
         log.info("registered as %r on %s", self.user, self.shown_url)
         self._emit(ConnectionChanged("connected"))
         self._emit(Registered(user=welcome.user, online=welcome.online, regions=welcome.regions))
+        early, self._early = self._early, []
+        for text in early:
+            self._dispatch(text)
 
     async def _run(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Read until the link is lost, then reconnect; repeat until closed."""
@@ -325,6 +398,8 @@ class JsonSignalingClient(Signaling):
         match msg:
             case m.Presence(user=user, online=online):
                 return Presence(user=user, online=online)
+            case m.Regions(regions=regions):
+                return RegionsRefreshed(regions=regions)
             case m.Error(code=code, message=message, call=call):
                 return SignalingError(code, message, call)
             case m.Invite(call=call, sender=sender, resume=resume):

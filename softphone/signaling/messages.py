@@ -35,6 +35,7 @@ from softphone.descriptions import (
 
 __all__ = [
     "MAX_FRAME",
+    "MAX_SUBSCRIPTIONS",
     "Accept",
     "CallMessage",
     "Decline",
@@ -45,9 +46,12 @@ __all__ = [
     "Invite",
     "Message",
     "Presence",
+    "PresenceSnapshot",
     "ProtocolError",
+    "Regions",
     "Ringing",
     "Sdp",
+    "Subscribe",
     "Welcome",
     "decode",
     "encode",
@@ -58,6 +62,8 @@ __all__ = [
 
 #: Largest frame (in UTF-8 bytes) a peer may send; larger ones get ``too-large``.
 MAX_FRAME: Final = 64 * 1024
+#: Most user names one ``subscribe`` may list.
+MAX_SUBSCRIPTIONS: Final = 1000
 
 _USER_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
 _CALL_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
@@ -112,6 +118,33 @@ class Welcome:
 class Presence:
     user: str
     online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Client to server: send me presence for these users only (replaces any earlier list).
+
+    An addition to docs/protocol.md; answered with :class:`PresenceSnapshot`.
+    """
+
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSnapshot:
+    """Server to client, answering ``subscribe``: which of those users are online now."""
+
+    online: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Regions:
+    """Server to client: fresh regions (new TURN credentials) replacing welcome's.
+
+    An addition to docs/protocol.md: sent before minted credentials expire.
+    """
+
+    regions: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +207,12 @@ class Ice:
 
 
 CallMessage = Invite | Ringing | Accept | Decline | Hangup | Sdp | Ice
-Message = Hello | Welcome | Presence | Error | CallMessage
+Message = Hello | Welcome | Presence | Subscribe | PresenceSnapshot | Regions | Error | CallMessage
 
 #: Types that belong to a call (carry ``call`` and are relayed with ``from``).
 CALL_TYPES: Final = frozenset({"invite", "ringing", "accept", "decline", "hangup", "sdp", "ice"})
 #: Types only the server sends.
-SERVER_TYPES: Final = frozenset({"welcome", "presence", "error"})
+SERVER_TYPES: Final = frozenset({"welcome", "presence", "presence-snapshot", "regions", "error"})
 
 # --- parsing --------------------------------------------------------------------
 
@@ -292,9 +325,12 @@ def _regions(f: _Fields) -> tuple[dict[str, Any], ...] | None:
 
 
 def _online_list(f: _Fields) -> tuple[str, ...]:
-    raw = f.obj.get("online", [])
+    return _user_list(f, "online", f.obj.get("online", []))
+
+
+def _user_list(f: _Fields, name: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(is_user_name(u) for u in raw):
-        raise f.fail(f'field "online" must be a list of user names ({_USER_RULE})')
+        raise f.fail(f'field "{name}" must be a list of user names ({_USER_RULE})')
     return tuple(raw)
 
 
@@ -329,6 +365,22 @@ def _build(kind: str, obj: dict[str, Any]) -> Message:
         if not isinstance(online, bool):
             raise f.fail('field "online" must be true or false')
         return Presence(user=str(f.user("user")), online=online)
+    if kind == "subscribe":
+        if "users" not in obj:
+            raise f.fail('missing field "users"')
+        users = obj["users"]
+        if isinstance(users, list) and len(users) > MAX_SUBSCRIPTIONS:
+            raise f.fail(f'field "users" may list at most {MAX_SUBSCRIPTIONS} names')
+        return Subscribe(users=_user_list(f, "users", users))
+    if kind == "presence-snapshot":
+        if "online" not in obj:
+            raise f.fail('missing field "online"')
+        return PresenceSnapshot(online=_online_list(f))
+    if kind == "regions":
+        regions = _regions(f)
+        if regions is None:
+            raise f.fail('missing field "regions"')
+        return Regions(regions=regions)
     if kind == "error":
         about = obj.get("call")
         return Error(
@@ -405,6 +457,12 @@ def to_json(msg: Message) -> dict[str, Any]:
             return out
         case Presence(user=user, online=online):
             return {"type": "presence", "user": user, "online": online}
+        case Subscribe(users=users):
+            return {"type": "subscribe", "users": list(users)}
+        case PresenceSnapshot(online=online):
+            return {"type": "presence-snapshot", "online": list(online)}
+        case Regions(regions=regions):
+            return {"type": "regions", "regions": list(regions)}
         case Error(code=code, message=message, call=call):
             out = {"type": "error", "code": code, "message": message}
             if call is not None:

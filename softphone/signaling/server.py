@@ -10,13 +10,31 @@ Design points:
   or delay anybody else.
 * A call belongs to the two *connections* that set it up, not to two names, so a
   user who reconnects never inherits a stale call.
-* Frames up to ``max_frame`` bytes are handled; bigger ones up to four times that
-  size reach the handler and get ``too-large``. Beyond that aiohttp refuses to
-  buffer the frame and closes the socket with 1009 (message too big).
+* Frames up to ``max_frame`` bytes (64 KiB) are handled; bigger ones up to
+  ``limits.max_message`` (1 MiB) get ``too-large`` and the connection stays
+  open. Beyond 1 MiB aiohttp refuses to buffer the frame and closes the socket
+  with 1009 (message too big), with no reply.
+* Limits (:mod:`softphone.signaling.limits`): a connection over its message
+  rate gets ``rate-limited`` for each refused frame and, if it keeps on, a last
+  ``rate-limited`` and a close with 1008 (policy violation); a source address
+  over its number of connections gets ``too-many-connections`` and is closed
+  with 1008; a connection without ``hello`` after ``hello_timeout`` gets
+  ``not-registered`` and is closed with 1008; a user with too many invites not
+  yet accepted gets ``too-many-invites``.
+* Regions whose ICE servers carry a TURN ``shared_secret`` get credentials
+  minted per user (:mod:`softphone.signaling.turn_rest`), renewed by a
+  ``regions`` push at 80 % of their lifetime; the secret is never sent or logged.
+* Presence goes to the clients watching that user: those that subscribed to
+  it (``subscribe``, answered by ``presence-snapshot``) and, in ``all`` mode,
+  those that never subscribed. An index user -> subscribers keeps a join or
+  leave at O(watchers), not O(clients).
 * SDP bodies are relayed opaquely once their shape is valid (see
   :mod:`softphone.signaling.messages`).
 
-The token and SDP bodies are never logged.
+Registration is open, or needs one shared token (``token``), or a per-user
+token signed with ``secret`` (:mod:`softphone.signaling.tokens`); a refusal is
+logged with its reason, never with the token. The token and SDP bodies are
+never logged.
 """
 
 from __future__ import annotations
@@ -27,53 +45,71 @@ import hmac
 import logging
 import signal
 import ssl
-from collections import deque
-from collections.abc import Iterable
+from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
+from softphone.signaling.limits import Limits, RateGuard, Verdict
+from softphone.signaling.tokens import TokenError, verify_token
+from softphone.signaling.turn_rest import RegionCredentials
 
 log = logging.getLogger("softphone.signaling")
 
-__all__ = ["SignalingServer", "run_server"]
+__all__ = ["PresenceMode", "SignalingServer", "run_server"]
+
+#: ``all``: a client that never subscribes gets every user's presence (the
+#: original protocol); ``subscribed``: only what it subscribed to.
+PresenceMode = Literal["all", "subscribed"]
 
 _GOING_AWAY = WSCloseCode.GOING_AWAY
+_POLICY = WSCloseCode.POLICY_VIOLATION
 
 
 class _Client:
     """One WebSocket connection and its outgoing queue."""
 
     __slots__ = (
+        "address",
         "calls",
+        "close_code",
         "closed",
         "name",
+        "pending",
         "queue",
         "queued_bytes",
+        "rate",
+        "refresh",
         "request",
+        "subscriptions",
         "wakeup",
         "writer",
         "ws",
     )
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, rate: RateGuard) -> None:
         self.ws = ws
         self.request = request
+        self.address = request.remote or "?"
+        self.rate = rate
         self.name: str | None = None
         self.calls: set[str] = set()
+        self.pending = 0  # invites we sent that are not yet accepted
+        self.subscriptions: frozenset[str] = frozenset()
         self.queue: deque[str] = deque()
         self.queued_bytes = 0
         self.wakeup = asyncio.Event()
         self.writer: asyncio.Task[None] | None = None
+        self.refresh: asyncio.TimerHandle | None = None
         self.closed = False
+        self.close_code: int = WSCloseCode.OK
 
     def label(self) -> str:
         if self.name is not None:
             return repr(self.name)
-        peer = self.request.remote or "?"
-        return f"<unregistered from {peer}>"
+        return f"<unregistered from {self.address}>"
 
     def abort(self) -> None:
         """Drop the connection at once, without a closing handshake."""
@@ -87,6 +123,7 @@ class _Client:
 class _Call:
     caller: _Client
     callee: _Client
+    accepted: bool = False
 
     def other(self, party: _Client) -> _Client | None:
         if party is self.caller:
@@ -107,16 +144,29 @@ class SignalingServer:
         self,
         *,
         token: str | None = None,
+        secret: bytes | None = None,
         regions: list[dict[str, Any]] | None = None,
         max_frame: int = m.MAX_FRAME,
         max_queue_bytes: int = 8 * 1024 * 1024,
         heartbeat: float | None = 20.0,
         close_timeout: float = 1.0,
+        limits: Limits | None = None,
+        presence: PresenceMode = "all",
     ) -> None:
+        if token is not None and secret is not None:
+            raise ValueError("a shared token and a token secret are mutually exclusive")
         self._token = token.encode() if token is not None else None
-        self._regions = tuple(regions) if regions is not None else None
+        self._secret = secret
+        self._regions = RegionCredentials(regions) if regions is not None else None
         self._max_frame = max_frame
         self._max_queue_bytes = max_queue_bytes
+        self._limits = limits if limits is not None else Limits()
+        self._per_address: Counter[str] = Counter()
+        if presence not in ("all", "subscribed"):
+            raise ValueError('presence must be "all" or "subscribed"')
+        self._presence = presence
+        self._watch_all: set[_Client] = set()  # clients that get every presence
+        self._subscribers: dict[str, set[_Client]] = {}  # user -> who subscribed to it
         self._heartbeat = heartbeat
         self._close_timeout = close_timeout
         self._clients: set[_Client] = set()
@@ -206,31 +256,98 @@ class SignalingServer:
         ws = web.WebSocketResponse(
             compress=False,
             heartbeat=self._heartbeat,
-            max_msg_size=self._max_frame * 4,
+            # aiohttp refuses a frame of exactly max_msg_size bytes.
+            max_msg_size=self._limits.max_message + 1,
             timeout=self._close_timeout,
         )
         await ws.prepare(request)
-        client = _Client(ws, request)
+        address = request.remote or "?"
+        if self._per_address[address] >= self._limits.connections_per_address:
+            await self._refuse_connection(ws, address)
+            return ws
+        loop = asyncio.get_running_loop()
+        client = _Client(ws, request, RateGuard(self._limits, loop.time()))
         client.writer = asyncio.create_task(self._write_loop(client))
         self._clients.add(client)
-        log.debug("connection from %s", request.remote)
+        self._per_address[address] += 1
+        log.debug("connection from %s", address)
         try:
             await self._read_loop(client)
         finally:
             self._clients.discard(client)
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
             self._leave(client)
             client.closed = True
             client.writer.cancel()
             if not ws.closed:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(), self._close_timeout)
+                    await asyncio.wait_for(ws.close(code=client.close_code), self._close_timeout)
         return ws
+
+    async def _refuse_connection(self, ws: web.WebSocketResponse, address: str) -> None:
+        limit = self._limits.connections_per_address
+        log.info("refused a connection from %s: %d already open", address, limit)
+        err = m.ProtocolError(
+            "too-many-connections", f"at most {limit} connections from one address"
+        )
+        with contextlib.suppress(Exception):
+            await ws.send_str(m.encode(err.to_message()))
+            await asyncio.wait_for(
+                ws.close(code=_POLICY, message=b"too many connections"), self._close_timeout
+            )
+
+    def _rate_check(self, client: _Client) -> Verdict:
+        """Apply the rate limit to one received frame, replying ``rate-limited`` if refused."""
+        verdict = client.rate.check(asyncio.get_running_loop().time())
+        if verdict is Verdict.CLOSE:
+            log.info("closing %s: over the message rate limit for too long", client.label())
+        elif verdict is Verdict.REFUSE:
+            limit = self._limits.rate
+            self._reply_error(
+                client,
+                m.ProtocolError(
+                    "rate-limited", f"more than {limit:g} messages a second; this one was dropped"
+                ),
+            )
+        return verdict
+
+    async def _close_for_policy(self, client: _Client, err: m.ProtocolError) -> None:
+        """Say why (past the queue, which is dropped on close), then close with 1008."""
+        client.close_code = _POLICY
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                client.ws.send_str(m.encode(err.to_message())), self._close_timeout
+            )
 
     async def _read_loop(self, client: _Client) -> None:
         ws = client.ws
+        loop = asyncio.get_running_loop()
+        hello_timeout = self._limits.hello_timeout
+        hello_by = loop.time() + hello_timeout
         while not client.closed:
-            msg = await ws.receive()
+            wait = None if client.name is not None else max(hello_by - loop.time(), 0.001)
+            try:
+                msg = await ws.receive(timeout=wait)
+            except TimeoutError:
+                log.info("closing %s: no hello within %g s", client.label(), hello_timeout)
+                await self._close_for_policy(
+                    client,
+                    m.ProtocolError("not-registered", f"no hello within {hello_timeout:g} s"),
+                )
+                return
             kind = msg.type
+            if kind in (WSMsgType.TEXT, WSMsgType.BINARY):
+                verdict = self._rate_check(client)
+                if verdict is Verdict.CLOSE:
+                    await self._close_for_policy(
+                        client,
+                        m.ProtocolError("rate-limited", "over the message rate for too long"),
+                    )
+                    return
+                if verdict is Verdict.REFUSE:
+                    continue
             if kind is WSMsgType.TEXT:
                 self._on_text(client, msg.data)
             elif kind is WSMsgType.BINARY:
@@ -277,9 +394,36 @@ class SignalingServer:
         client.queued_bytes += size
         client.wakeup.set()
 
-    def _broadcast(self, text: str, targets: Iterable[_Client]) -> None:
-        for target in targets:
+    def _announce(self, user: str, *, online: bool) -> None:
+        """Presence of ``user`` to those who watch everybody and those subscribed to it.
+
+        The cost is the number of watchers of ``user``, not of clients: in
+        ``subscribed`` mode nobody watches everybody.
+        """
+        text = m.encode(m.Presence(user=user, online=online))
+        for target in self._watch_all:
             self._send(target, text)
+        for target in self._subscribers.get(user, ()):
+            self._send(target, text)
+
+    def _on_subscribe(self, client: _Client, subscribe: m.Subscribe) -> None:
+        self._unsubscribe(client)
+        users = frozenset(subscribe.users)
+        client.subscriptions = users
+        for user in users:
+            self._subscribers.setdefault(user, set()).add(client)
+        online = sorted(u for u in users if u in self._users and u != client.name)
+        self._send(client, m.encode(m.PresenceSnapshot(online=tuple(online))))
+
+    def _unsubscribe(self, client: _Client) -> None:
+        self._watch_all.discard(client)
+        for user in client.subscriptions:
+            watchers = self._subscribers.get(user)
+            if watchers is not None:
+                watchers.discard(client)
+                if not watchers:
+                    del self._subscribers[user]
+        client.subscriptions = frozenset()
 
     def _reply_error(self, client: _Client, err: m.ProtocolError) -> None:
         log.debug("error to %s: %s: %s", client.label(), err.code, err.message)
@@ -303,6 +447,8 @@ class SignalingServer:
                 self._on_invite(client, msg, obj)
             elif isinstance(msg, m.Ringing | m.Accept | m.Decline | m.Hangup | m.Sdp | m.Ice):
                 self._on_call_message(client, msg, obj)
+            elif isinstance(msg, m.Subscribe):
+                self._on_subscribe(client, msg)
             elif isinstance(msg, m.Hello):
                 raise m.ProtocolError("bad-message", "hello: already registered")
             else:
@@ -318,36 +464,58 @@ class SignalingServer:
             if not hmac.compare_digest(given, self._token):
                 log.info("refused %s: wrong or missing token", client.label())
                 raise m.ProtocolError("unauthorized", "hello: missing or wrong token")
+        if self._secret is not None:
+            try:
+                verify_token(self._secret, hello.token, hello.user)
+            except TokenError as err:
+                log.info(
+                    "refused %r from %s: %s", hello.user, client.request.remote or "?", err.reason
+                )
+                raise m.ProtocolError("unauthorized", f"hello: {err.reason}") from None
         name = hello.user
         if name in self._users:
             raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
-        others = sorted(self._users)
-        presence = m.encode(m.Presence(user=name, online=True))
-        self._broadcast(presence, self._users.values())
+        others = sorted(self._users) if self._presence == "all" else []
+        self._announce(name, online=True)
         client.name = name
         self._users[name] = client
-        self._send(
-            client, m.encode(m.Welcome(user=name, online=tuple(others), regions=self._regions))
-        )
+        if self._presence == "all":
+            self._watch_all.add(client)
+        regions = self._regions.for_user(name) if self._regions is not None else None
+        self._send(client, m.encode(m.Welcome(user=name, online=tuple(others), regions=regions)))
+        self._schedule_refresh(client)
         log.info("%r joined (%d online)", name, len(self._users))
 
+    def _schedule_refresh(self, client: _Client) -> None:
+        """Push fresh TURN credentials to ``client`` before its current ones expire."""
+        after = self._regions.refresh_after if self._regions is not None else None
+        if after is not None:
+            client.refresh = asyncio.get_running_loop().call_later(after, self._refresh, client)
+
+    def _refresh(self, client: _Client) -> None:
+        if client.closed or client.name is None or self._regions is None:
+            return
+        self._send(client, m.encode(m.Regions(regions=self._regions.for_user(client.name))))
+        log.debug("fresh TURN credentials sent to %s", client.label())
+        self._schedule_refresh(client)
+
     def _leave(self, client: _Client) -> None:
+        if client.refresh is not None:
+            client.refresh.cancel()
+            client.refresh = None
         name = client.name
         if name is None:
             return
         for call_id in list(client.calls):
-            call = self._calls.pop(call_id, None)
-            if call is None:
-                continue
-            other = call.other(client)
+            call = self._end_call(call_id)
+            other = call.other(client) if call is not None else None
             if other is not None and other is not client:
-                other.calls.discard(call_id)
                 self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
         client.calls.clear()
+        self._unsubscribe(client)
         if self._users.get(name) is client:
             del self._users[name]
-            presence = m.encode(m.Presence(user=name, online=False))
-            self._broadcast(presence, self._users.values())
+            self._announce(name, online=False)
         log.info("%r left (%d online)", name, len(self._users))
 
     def _on_invite(self, client: _Client, invite: m.Invite, obj: dict[str, Any]) -> None:
@@ -370,10 +538,19 @@ class SignalingServer:
             raise m.ProtocolError(
                 "unavailable", f'invite: user "{invite.to}" is not online', call_id
             )
+        elif invite.resume:
+            # A call that was up before a reconnect or restart: nothing to accept.
+            self._add_call(call_id, _Call(caller=client, callee=callee, accepted=True))
         else:
-            self._calls[call_id] = _Call(caller=client, callee=callee)
-            client.calls.add(call_id)
-            callee.calls.add(call_id)
+            limit = self._limits.pending_invites
+            if client.pending >= limit:
+                raise m.ProtocolError(
+                    "too-many-invites",
+                    f"invite: at most {limit} calls may wait for an answer at once",
+                    call_id,
+                )
+            self._add_call(call_id, _Call(caller=client, callee=callee))
+            client.pending += 1
         assert callee is not None
         self._relay(client, callee, obj)
 
@@ -386,10 +563,27 @@ class SignalingServer:
                 "unknown-call", f"{obj['type']}: no call with this id is yours", call_id
             )
         if isinstance(msg, m.Decline | m.Hangup):
-            del self._calls[call_id]
-            call.caller.calls.discard(call_id)
-            call.callee.calls.discard(call_id)
+            self._end_call(call_id)
+        elif isinstance(msg, m.Accept) and client is call.callee and not call.accepted:
+            call.accepted = True
+            call.caller.pending -= 1
         self._relay(client, other, obj)
+
+    def _add_call(self, call_id: str, call: _Call) -> None:
+        self._calls[call_id] = call
+        call.caller.calls.add(call_id)
+        call.callee.calls.add(call_id)
+
+    def _end_call(self, call_id: str) -> _Call | None:
+        """Forget a call (and the caller's pending invite, if it was one)."""
+        call = self._calls.pop(call_id, None)
+        if call is None:
+            return None
+        call.caller.calls.discard(call_id)
+        call.callee.calls.discard(call_id)
+        if not call.accepted:
+            call.caller.pending -= 1
+        return call
 
     def _relay(self, sender: _Client, target: _Client, obj: dict[str, Any]) -> None:
         obj["from"] = sender.name
@@ -406,11 +600,12 @@ async def run_server(
     port: int = 8765,
     token: str | None = None,
     *,
+    secret: bytes | None = None,
     regions: list[dict[str, Any]] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Serve until cancelled or until SIGINT/SIGTERM (``softphone serve``)."""
-    server = SignalingServer(token=token, regions=regions)
+    server = SignalingServer(token=token, secret=secret, regions=regions)
     await server.start(host, port, ssl_context=ssl_context)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
