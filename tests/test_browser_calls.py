@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser
 
-from softphone.media.analysis import dominant_frequency, read_wav, rms
+from tests.analysis import dominant_frequency, read_wav, rms
 from tests.browser import BROWSER_TONE_HZ, WebPhone, http_base, launch_chromium
 from tests.harness import Headless, Server
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from softphone.media.analysis import dominant_frequency, read_wav
+from tests.analysis import dominant_frequency, read_wav
 from tests.harness import Headless, Server, connected_call
 from tests.pulse import pulse_env, tone_wav, without_portaudio_prefix
 

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from softphone.media.analysis import dominant_frequency, read_wav
+from tests.analysis import dominant_frequency, read_wav
 from tests.harness import Headless, Server, connected_call
 
 pytestmark = pytest.mark.e2e

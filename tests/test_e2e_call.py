@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from softphone.media.analysis import dominant_frequency, read_wav
+from tests.analysis import dominant_frequency, read_wav
 from tests.harness import Headless, Server, connected_call
 
 pytestmark = pytest.mark.e2e
@@ -142,7 +142,7 @@ async def test_party_killed_mid_call_ends_with_gone(server: Server, tmp_path: Pa
 async def test_mute_silences_the_microphone_and_unmute_restores_it(
     server: Server, tmp_path: Path
 ) -> None:
-    from softphone.media.analysis import rms
+    from tests.analysis import rms
 
     recording = tmp_path / "bob.wav"
     alice = await Headless.start(

@@ -21,7 +21,7 @@ from softphone.media import (
     create_sink,
     create_source,
 )
-from softphone.media.analysis import dominant_frequency, longest_silence_ms, read_wav, rms
+from tests.analysis import dominant_frequency, longest_silence_ms, read_wav, rms
 
 
 async def collect(track: MediaStreamTrack, count: int) -> list[AudioFrame]:

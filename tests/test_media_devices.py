@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from softphone.media.analysis import dominant_frequency, longest_silence_ms, rms
+from tests.analysis import dominant_frequency, longest_silence_ms, rms
 
 from .pulse import pulse_env, tone_wav, without_portaudio_prefix
 
