@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import statistics
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,11 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
+from tests.gaps import assert_gap_within
 from tests.harness import Headless, Server, connected_call, parties
 
 pytestmark = pytest.mark.e2e
 
 REGION_ADDRESSES = {"eu-west": "127.0.0.2", "us-east": "127.0.0.3"}
+WINDOW_SECONDS = 1.0  # the measuring window at rest; a switch's window is about as long
 
 
 @pytest.fixture
@@ -197,6 +198,13 @@ async def fresh_stats(party: Headless) -> dict[str, object]:
     return await party.wait_for("stats", since=mark)
 
 
+async def window_gap(party: Headless) -> float:
+    """The longest gap in received audio since the previous stats (which opened the window)."""
+    gap = (await fresh_stats(party))["audio_max_gap_since_last_stats_ms"]
+    assert isinstance(gap, float)
+    return gap
+
+
 @contextlib.asynccontextmanager
 async def relay_call(
     tmp_path: Path, server: Server, config: Path
@@ -219,8 +227,10 @@ async def test_switches_by_either_side_keep_audio_without_gaps_or_loss(
     """Issue 3 item 2 through real processes: A->B by the callee, then B->A->B by the caller."""
     config = write_config(tmp_path / "config.toml", regions)
     async with relay_call(tmp_path, server, config) as (alice, bob):
-        await asyncio.sleep(1.0)
+        # The yardstick: the longest gap each side hears in a window with no switch.
         before = {p.name: await fresh_stats(p) for p in (alice, bob)}
+        await asyncio.sleep(WINDOW_SECONDS)  # the window being measured, not a wait
+        quiet = {p.name: await window_gap(p) for p in (alice, bob)}
         # Each side relays through its own region: a switch moves the switching
         # side's relay candidate, which the other side sees as its remote one.
         plan = [
@@ -240,20 +250,14 @@ async def test_switches_by_either_side_keep_audio_without_gaps_or_loss(
             address = REGION_ADDRESSES[region]
             await wait_relay(who, address, mark_who)
             await wait_relay(other, address, mark_other, side="remote")
-            done = await who.wait_for("ice-restart", since=mark_who, phase="done")
-            assert done["elapsed_ms"] < 5000
-            await asyncio.sleep(0.5)
+            await who.wait_for("ice-restart", since=mark_who, phase="done")
+            await asyncio.sleep(WINDOW_SECONDS / 2)  # audio after the switch, in its window
             for party in (alice, bob):
-                stats = await fresh_stats(party)
-                gap = stats["audio_max_gap_since_last_stats_ms"]
-                assert isinstance(gap, float)
-                gaps[party.name].append(gap)
-        # A 20 ms frame cadence with no hole: the typical switch stays under 60 ms.
-        # A single scheduling hiccup of this shared 2-core machine can stretch one
-        # window, but never to a break-before-make hole (120-320 ms, bench_restart).
+                gaps[party.name].append(await window_gap(party))
+        # How long a switch takes, and its gap in ms, are bench_restart's to report;
+        # here a switch may not stand out from the same call at rest.
         for name, seen in gaps.items():
-            assert statistics.median(seen) < 60, (name, seen)
-            assert max(seen) < 110, (name, seen)
+            assert_gap_within(max(seen), quiet[name], name)
         for party in (alice, bob):
             stats = await fresh_stats(party)
             assert party.find("call-state", state="ended") is None
