@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import inspect
 import itertools
 import math
 import time
@@ -198,9 +199,15 @@ class Signaling:
 async def wait_for(
     predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01
 ) -> None:
-    """Poll ``predicate()`` until true; raise TimeoutError with a readable message."""
+    """Poll ``predicate()`` (awaited if it returns an awaitable, e.g. a stats request)
+    until true; raise TimeoutError with a readable message."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)

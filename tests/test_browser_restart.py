@@ -102,20 +102,13 @@ async def start_call(softphone: Headless, phone: WebPhone, browser_role: str) ->
     await phone.wait_until("() => window.softphone.current.framesReceived > 10", what="audio")
 
 
-async def softphone_stats(softphone: Headless) -> dict[str, Any]:
-    """A stats event; each one also opens a new window for the longest-gap figure."""
-    mark = softphone.mark()
-    await softphone.send(cmd="stats")
-    return await softphone.wait_for("stats", since=mark)
-
-
 async def quiet_gaps(softphone: Headless, phone: WebPhone) -> dict[str, float]:
     """The longest gap each side hears in a window with no restart; opens the next window."""
-    await softphone_stats(softphone)
+    await softphone.stats()
     start = await phone.now()
     await asyncio.sleep(WINDOW_SECONDS)  # the window being measured, not a wait
     web = await phone.max_gap(start, await phone.now())
-    stats = await softphone_stats(softphone)
+    stats = await softphone.stats()
     return {"browser": web, "softphone": float(stats["audio_max_gap_since_last_stats_ms"])}
 
 
@@ -124,13 +117,9 @@ async def assert_smooth_since(
 ) -> None:
     """Since ``t0`` (page clock) and the last softphone stats: audio flowed, nothing lost,
     and no gap stood out from ``quiet``."""
-    await phone.wait_until(
-        "([t, n]) => window.softphone.arrivals(t).length >= n",
-        [t0, AFTER_FRAMES],
-        what=f"{AFTER_FRAMES} frames after the restart",
-    )
+    await phone.frames_since(t0, AFTER_FRAMES)
     assert_gap_within(await phone.max_gap(t0 - 50, await phone.now()), quiet["browser"], "browser")
-    stats = await softphone_stats(softphone)
+    stats = await softphone.stats()
     assert_gap_within(stats["audio_max_gap_since_last_stats_ms"], quiet["softphone"], "softphone")
     assert stats["packets_lost"] == 0, stats
     assert (await phone.stats())["packetsLost"] == 0
@@ -308,7 +297,7 @@ async def test_glare_both_restart_at_once(
         assert after["connectionState"] == "connected"
         done = await softphone.wait_for("ice-restart", since=mark, phase="done")
         assert done["ufrag"] == after["remoteUfrag"]
-        await asyncio.sleep(0.5)
+        await phone.frames_since(await phone.now(), 25)  # another offer would be out by now
         assert await phone.js("() => window.softphone.current.signalingState") == "stable"
         # Nobody offers again after convergence: both restarts were satisfied by one exchange.
         offers = [e for e in await phone.events(web_mark) if e["event"] in ("offer-sent",)]
@@ -327,9 +316,7 @@ async def test_glare_both_restart_at_once(
         )
         assert settled["connectionState"] == "connected"
         await softphone.wait_for("ice-restart", since=mark, phase="done")
-        stats = await phone.stats()
-        await asyncio.sleep(0.5)
-        assert (await phone.stats())["packetsReceived"] > stats["packetsReceived"]
+        await phone.frames_since(await phone.now(), 25)
         assert softphone.find("connection-state", since=mark, state="failed") is None
     finally:
         await phone.close()
