@@ -283,6 +283,15 @@ class TwoPeers:
             await recorder.wait_frames(frames)
         return time.monotonic()
 
+    async def quiet_gaps_as_long_as(self, since: float, until: float) -> dict[str, float]:
+        """:meth:`quiet_gaps` over a window as long as [since, until] (at least the usual).
+
+        For a window of several seconds (a restart that fails, then is retried),
+        measured after it: a longer window meets more of the machine's hiccups.
+        """
+        frames = round((until - since) * SAMPLE_RATE / FRAME_SAMPLES)
+        return await self.quiet_gaps(max(QUIET_FRAMES, frames))
+
     def assert_smooth(self, since: float, until: float, quiet: dict[str, float]) -> None:
         """Across [since, until] neither side missed a frame nor heard an unusual gap."""
         for side, recorder in self.heard.items():

@@ -212,9 +212,9 @@ async def test_browser_declines_and_hangs_up_and_gone(
         assert ended.get("reason") == "busy"
 
         # The browser is gone mid-call (tab closed): the softphone hears "gone".
-        mark = alice.mark()
+        mark, web_mark = alice.mark(), await bob.mark()
         await alice.send(cmd="call", to="bob")
-        await bob.wait_event("incoming", since=2)
+        await bob.wait_event("incoming", since=web_mark)
         await bob.answer()
         await alice.wait_for("connection-state", since=mark, state="connected")
         await bob.page.close()
