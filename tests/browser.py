@@ -189,6 +189,18 @@ class WebPhone:
         )
         return float(value)
 
+    async def frames_since(self, start: float, frames: int) -> None:
+        """Wait until ``frames`` audio frames arrived since ``start`` (page clock).
+
+        Proves that audio flows, and that time passed for whatever would
+        otherwise have happened by then, without a fixed sleep.
+        """
+        await self.wait_until(
+            "([t, n]) => window.softphone.arrivals(t).length >= n",
+            [start, frames],
+            what=f"{frames} frames received",
+        )
+
     async def events(self, since: int = 0) -> list[dict[str, Any]]:
         return list(await self.js("(i) => window.softphone.events.slice(i)", since))
 

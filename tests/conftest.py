@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Server
+from tests.programs import missing, missing_message, read_requirements
 from tests.pulse import pulseaudio
 from tests.rtc_probe import TwoPeers
 
@@ -19,7 +20,14 @@ def _interfaces() -> set[str]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """In CI (and under scripts/run-tests) refuse to run anywhere but a loopback-only namespace."""
+    """Stop before the first test when a program the suite starts is missing.
+
+    In CI (and under scripts/run-tests) also refuse to run anywhere but a
+    loopback-only namespace.
+    """
+    absent = missing(read_requirements())
+    if absent:
+        pytest.exit(missing_message(absent), returncode=pytest.ExitCode.USAGE_ERROR)
     if os.environ.get("CI") or os.environ.get("SOFTPHONE_LOOPBACK_NAMESPACE"):
         extra = _interfaces() - {"lo"}
         if extra:

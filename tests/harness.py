@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from tests.rtc_probe import wait_for
+
 SOFTPHONE = [sys.executable, "-m", "softphone"]
 LOOPBACK = "127.0.0.1"
 
@@ -208,6 +210,25 @@ class Headless(Process):
     def mark(self) -> int:
         """An index to pass as ``since`` to wait only for events from now on."""
         return len(self.events)
+
+    async def stats(self) -> dict[str, Any]:
+        """A ``stats`` event asked for now; each one opens a new longest-gap window."""
+        mark = self.mark()
+        await self.send(cmd="stats")
+        return await self.wait_for("stats", since=mark)
+
+    async def audio_flows(self, packets: int = 25, timeout: float = 10) -> None:
+        """Return once ``packets`` more packets arrived than now: audio still flows.
+
+        Waiting for the packets, rather than sleeping and then counting, holds
+        on a slow machine and ends early on a fast one.
+        """
+        target = int((await self.stats())["packets_received"]) + packets
+
+        async def arrived() -> bool:
+            return int((await self.stats())["packets_received"]) >= target
+
+        await wait_for(arrived, timeout, interval=0.05)
 
     async def quit(self, timeout: float = 15) -> int:
         if self.proc.returncode is None:

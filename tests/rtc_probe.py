@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import inspect
 import itertools
 import math
 import time
@@ -23,9 +24,12 @@ from av import AudioFrame
 
 from softphone.descriptions import Candidate, Description
 from softphone.rtc.peer import PeerConnection
+from tests.gaps import assert_gap_within
 
 SAMPLE_RATE = 48000
 FRAME_SAMPLES = 960  # 20 ms
+QUIET_FRAMES = 50  # a window at rest, to compare a switch's window with (1 s)
+SETTLE_FRAMES = 25  # frames heard after a switch before its window closes
 
 
 class ToneTrack(MediaStreamTrack):
@@ -62,6 +66,7 @@ class FrameRecorder:
     """Consumes a received track; records arrival times to find gaps."""
 
     arrivals: list[float] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)  # RTP timestamps (the frames' pts)
     task: asyncio.Future[None] | None = None
 
     def start(self, track: MediaStreamTrack) -> None:
@@ -70,29 +75,49 @@ class FrameRecorder:
     async def _run(self, track: MediaStreamTrack) -> None:
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
                 self.arrivals.append(time.monotonic())
+                self.timestamps.append(int(frame.pts or 0))
         except (MediaStreamError, asyncio.CancelledError):
             return
 
-    def max_gap_ms(self, since: float | None = None, until: float | None = None) -> float:
-        """Longest interval between consecutive frames within [since, until]."""
-        times = [
-            t
-            for t in self.arrivals
+    def _within(self, since: float | None, until: float | None) -> list[int]:
+        return [
+            i
+            for i, t in enumerate(self.arrivals)
             if (since is None or t >= since) and (until is None or t <= until)
         ]
+
+    def max_gap_ms(self, since: float | None = None, until: float | None = None) -> float:
+        """Longest interval between consecutive frames within [since, until]."""
+        times = [self.arrivals[i] for i in self._within(since, until)]
         if len(times) < 2:
             return float("inf")
         return max(b - a for a, b in itertools.pairwise(times)) * 1000
 
+    def frames_missing(self, since: float | None = None, until: float | None = None) -> int:
+        """Frames the sender sent but this side never got, within [since, until].
+
+        Consecutive frames are 960 RTP timestamp units apart (20 ms at 48 kHz);
+        a larger step is a frame lost on the way or dropped by the receiver.
+        """
+        stamps = [self.timestamps[i] for i in self._within(since, until)]
+        return sum(
+            max(0, ((b - a) % 2**32) // FRAME_SAMPLES - 1) for a, b in itertools.pairwise(stamps)
+        )
+
+    async def quiet_gap_ms(self, frames: int) -> float:
+        """The longest gap over the next ``frames`` frames (call it while nothing happens)."""
+        start = time.monotonic()
+        await self.wait_frames(frames)
+        return self.max_gap_ms(start, time.monotonic())
+
     async def wait_frames(self, count: int, timeout: float = 10.0) -> None:
         target = len(self.arrivals) + count
-        deadline = time.monotonic() + timeout
-        while len(self.arrivals) < target:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"only {len(self.arrivals)} of {target} frames arrived")
-            await asyncio.sleep(0.02)
+        try:
+            await wait_for(lambda: len(self.arrivals) >= target, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"only {len(self.arrivals)} of {target} frames arrived") from None
 
     def stop(self) -> None:
         if self.task is not None:
@@ -174,9 +199,15 @@ class Signaling:
 async def wait_for(
     predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.01
 ) -> None:
-    """Poll ``predicate()`` until true; raise TimeoutError with a readable message."""
+    """Poll ``predicate()`` (awaited if it returns an awaitable, e.g. a stats request)
+    until true; raise TimeoutError with a readable message."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
@@ -237,6 +268,35 @@ class TwoPeers:
         for recorder in self.heard.values():
             await recorder.wait_frames(10)
         assert not self.signaling.errors
+
+    async def quiet_gaps(self, frames: int = QUIET_FRAMES) -> dict[str, float]:
+        """The longest gap each side hears over ``frames`` frames with nothing going on.
+
+        The yardstick for :meth:`assert_smooth`: the same call, the same load.
+        """
+        gaps = await asyncio.gather(*(r.quiet_gap_ms(frames) for r in self.heard.values()))
+        return dict(zip(self.heard, gaps, strict=True))
+
+    async def settled_after(self, frames: int = SETTLE_FRAMES) -> float:
+        """Wait until both sides heard ``frames`` more frames; returns the time then."""
+        for recorder in self.heard.values():
+            await recorder.wait_frames(frames)
+        return time.monotonic()
+
+    async def quiet_gaps_as_long_as(self, since: float, until: float) -> dict[str, float]:
+        """:meth:`quiet_gaps` over a window as long as [since, until] (at least the usual).
+
+        For a window of several seconds (a restart that fails, then is retried),
+        measured after it: a longer window meets more of the machine's hiccups.
+        """
+        frames = round((until - since) * SAMPLE_RATE / FRAME_SAMPLES)
+        return await self.quiet_gaps(max(QUIET_FRAMES, frames))
+
+    def assert_smooth(self, since: float, until: float, quiet: dict[str, float]) -> None:
+        """Across [since, until] neither side missed a frame nor heard an unusual gap."""
+        for side, recorder in self.heard.items():
+            assert recorder.frames_missing(since, until) == 0, f"{side} missed frames"
+            assert_gap_within(recorder.max_gap_ms(since, until), quiet[side], side)
 
     async def packets_lost(self) -> int:
         return sum([(await pc.getStats()).packets_lost for _, pc in self.sides()])

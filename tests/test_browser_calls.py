@@ -10,7 +10,6 @@ only, and each side accepts the other's way.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser
 
-from softphone.media.analysis import dominant_frequency, read_wav, rms
+from tests.analysis import dominant_frequency, read_wav, rms
 from tests.browser import BROWSER_TONE_HZ, WebPhone, http_base, launch_chromium
 from tests.harness import Headless, Server
 
@@ -28,6 +27,7 @@ from tests.harness import Headless, Server
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 SOFTPHONE_TONE_HZ = 440
+HEARD_FRAMES = 60  # more than the 50 the checks below ask for
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -54,6 +54,8 @@ def assert_heard_browser(path: Path) -> None:
 
 
 async def assert_browser_heard_softphone(phone: WebPhone) -> dict[str, Any]:
+    """Once the browser received :data:`HEARD_FRAMES` frames, they carried the tone."""
+    await phone.frames_since(0, HEARD_FRAMES)
     stats = await phone.stats()
     assert stats["packetsReceived"] > 50, stats
     assert stats["bytesReceived"] > 0, stats
@@ -136,11 +138,8 @@ async def test_browser_calls_softphone(server: Server, browser: Browser, tmp_pat
         assert pair is not None and pair["remote"]["address"] == "127.0.0.1", pair
         assert summary["polite"] is False  # the caller is impolite
 
-        await asyncio.sleep(2.5)
+        await bob.audio_flows(HEARD_FRAMES)
         await assert_browser_heard_softphone(alice)
-        await bob.send(cmd="stats")
-        stats = await bob.wait_for("stats")
-        assert stats["packets_received"] > 50, stats
 
         await alice.hangup()
         ended = await bob.wait_for("call-state", state="ended")
@@ -186,7 +185,6 @@ async def test_softphone_calls_browser(server: Server, browser: Browser, tmp_pat
         assert summary["candidatesSent"] > 0 and summary["endOfCandidatesSent"] >= 1
         assert summary["candidateErrors"] == []
 
-        await asyncio.sleep(2.5)
         await assert_browser_heard_softphone(bob)
         await alice.send(cmd="hangup")
         await bob.wait_event("call-state", state="ended")
@@ -214,9 +212,9 @@ async def test_browser_declines_and_hangs_up_and_gone(
         assert ended.get("reason") == "busy"
 
         # The browser is gone mid-call (tab closed): the softphone hears "gone".
-        mark = alice.mark()
+        mark, web_mark = alice.mark(), await bob.mark()
         await alice.send(cmd="call", to="bob")
-        await bob.wait_event("incoming", since=2)
+        await bob.wait_event("incoming", since=web_mark)
         await bob.answer()
         await alice.wait_for("connection-state", since=mark, state="connected")
         await bob.page.close()
@@ -233,7 +231,7 @@ async def test_browser_calls_echo(server: Server, browser: Browser) -> None:
     try:
         await alice.call("echo")
         await alice.wait_connected(30)
-        await asyncio.sleep(2.5)
+        await alice.frames_since(0, HEARD_FRAMES)
         stats = await alice.stats()
         assert stats["packetsReceived"] > 50 and stats["audio"]["maxLevel"] > 0.05, stats
     finally:

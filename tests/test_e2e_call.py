@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from softphone.media.analysis import dominant_frequency, read_wav
+from tests.analysis import dominant_frequency, read_wav
 from tests.harness import Headless, Server, connected_call
 
 pytestmark = pytest.mark.e2e
@@ -45,11 +45,8 @@ async def test_tone_crosses_a_call_and_both_see_it_end(server: Server, tmp_path:
         await alice.wait_for("call-state", call=call_id, state="active")
         pair = await bob.wait_for("selected-pair")
         assert pair["local"]["address"].startswith("127.")
-        await asyncio.sleep(3.0)
-        await bob.send(cmd="stats")
-        stats = await bob.wait_for("stats")
-        assert stats["packets_received"] > 50
-        assert stats["selected_pair"] is not None
+        await bob.audio_flows(150)  # 3 s of audio in the recording
+        assert (await bob.stats())["selected_pair"] is not None
         await alice.send(cmd="hangup")
         await alice.wait_for("call-state", call=call_id, state="ended")
         ended = await bob.wait_for("call-state", call=call_id, state="ended")
@@ -70,7 +67,7 @@ async def test_echo_user_returns_the_callers_audio(server: Server, tmp_path: Pat
         assert "echo" in registered["online"]
         await alice.send(cmd="call", to="echo")
         await alice.wait_for("connection-state", 30, state="connected")
-        await asyncio.sleep(3.5)
+        await alice.audio_flows(175)  # 3.5 s of the echo in the recording
         await alice.send(cmd="hangup")
         await alice.wait_for("call-state", state="ended")
     finally:
@@ -142,7 +139,7 @@ async def test_party_killed_mid_call_ends_with_gone(server: Server, tmp_path: Pa
 async def test_mute_silences_the_microphone_and_unmute_restores_it(
     server: Server, tmp_path: Path
 ) -> None:
-    from softphone.media.analysis import rms
+    from tests.analysis import rms
 
     recording = tmp_path / "bob.wav"
     alice = await Headless.start(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import statistics
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,11 +17,13 @@ from pathlib import Path
 import pytest
 
 from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
+from tests.gaps import assert_gap_within
 from tests.harness import Headless, Server, connected_call, parties
 
 pytestmark = pytest.mark.e2e
 
 REGION_ADDRESSES = {"eu-west": "127.0.0.2", "us-east": "127.0.0.3"}
+WINDOW_SECONDS = 1.0  # the measuring window at rest; a switch's window is about as long
 
 
 @pytest.fixture
@@ -88,20 +89,11 @@ async def test_relay_call_switches_region_and_never_shows_the_credential(
         await alice.wait_for("region", since=mark_a, name="us-east")
         await alice.wait_for("negotiationneeded", since=mark_a)
         await bob.wait_for("offer-received", since=mark_b)
-        deadline = asyncio.get_running_loop().time() + 15
-        while True:
-            pairs = [e for e in alice.events[mark_a:] if e["event"] == "selected-pair"]
-            if pairs and relay_address(pairs[-1]) == "127.0.0.3":
-                break
-            assert asyncio.get_running_loop().time() < deadline, alice.events[mark_a:]
-            await asyncio.sleep(0.1)
+        await wait_relay(alice, "127.0.0.3", mark_a, timeout=15)
+        await bob.audio_flows()
         # the call never dropped
         assert alice.find("connection-state", since=mark_a, state="failed") is None
         assert alice.find("call-state", since=mark_a, state="ended") is None
-        await asyncio.sleep(1.0)
-        await bob.send(cmd="stats")
-        stats = await bob.wait_for("stats", since=mark_b)
-        assert stats["packets_received"] > 0
     finally:
         await alice.quit()
         await bob.quit()
@@ -191,10 +183,11 @@ async def wait_relay(
         await asyncio.sleep(0.05)
 
 
-async def fresh_stats(party: Headless) -> dict[str, object]:
-    mark = party.mark()
-    await party.send(cmd="stats")
-    return await party.wait_for("stats", since=mark)
+async def window_gap(party: Headless) -> float:
+    """The longest gap in received audio since the previous stats (which opened the window)."""
+    gap = (await party.stats())["audio_max_gap_since_last_stats_ms"]
+    assert isinstance(gap, float)
+    return gap
 
 
 @contextlib.asynccontextmanager
@@ -219,8 +212,10 @@ async def test_switches_by_either_side_keep_audio_without_gaps_or_loss(
     """Issue 3 item 2 through real processes: A->B by the callee, then B->A->B by the caller."""
     config = write_config(tmp_path / "config.toml", regions)
     async with relay_call(tmp_path, server, config) as (alice, bob):
-        await asyncio.sleep(1.0)
-        before = {p.name: await fresh_stats(p) for p in (alice, bob)}
+        # The yardstick: the longest gap each side hears in a window with no switch.
+        before = {p.name: await p.stats() for p in (alice, bob)}
+        await asyncio.sleep(WINDOW_SECONDS)  # the window being measured, not a wait
+        quiet = {p.name: await window_gap(p) for p in (alice, bob)}
         # Each side relays through its own region: a switch moves the switching
         # side's relay candidate, which the other side sees as its remote one.
         plan = [
@@ -234,28 +229,22 @@ async def test_switches_by_either_side_keep_audio_without_gaps_or_loss(
             # stats before and after bracket the switch: the second reports the
             # longest gap in received audio inside it.
             for party in (alice, bob):
-                await fresh_stats(party)
+                await party.stats()
             mark_who, mark_other = who.mark(), other.mark()
             await who.send(cmd="region", name=region)
             address = REGION_ADDRESSES[region]
             await wait_relay(who, address, mark_who)
             await wait_relay(other, address, mark_other, side="remote")
-            done = await who.wait_for("ice-restart", since=mark_who, phase="done")
-            assert done["elapsed_ms"] < 5000
-            await asyncio.sleep(0.5)
+            await who.wait_for("ice-restart", since=mark_who, phase="done")
+            await asyncio.sleep(WINDOW_SECONDS / 2)  # audio after the switch, in its window
             for party in (alice, bob):
-                stats = await fresh_stats(party)
-                gap = stats["audio_max_gap_since_last_stats_ms"]
-                assert isinstance(gap, float)
-                gaps[party.name].append(gap)
-        # A 20 ms frame cadence with no hole: the typical switch stays under 60 ms.
-        # A single scheduling hiccup of this shared 2-core machine can stretch one
-        # window, but never to a break-before-make hole (120-320 ms, bench_restart).
+                gaps[party.name].append(await window_gap(party))
+        # How long a switch takes, and its gap in ms, are bench_restart's to report;
+        # here a switch may not stand out from the same call at rest.
         for name, seen in gaps.items():
-            assert statistics.median(seen) < 60, (name, seen)
-            assert max(seen) < 110, (name, seen)
+            assert_gap_within(max(seen), quiet[name], name)
         for party in (alice, bob):
-            stats = await fresh_stats(party)
+            stats = await party.stats()
             assert party.find("call-state", state="ended") is None
             assert stats["packets_lost"] == before[party.name]["packets_lost"] == 0, stats
             assert stats["packets_received"] > before[party.name]["packets_received"]
@@ -278,11 +267,8 @@ async def test_unreachable_region_fails_clearly_and_the_call_stays(
         failed = await alice.wait_for("ice-restart", 20, since=mark, phase="failed")
         assert "127.0.0.4" in json.dumps(failed), failed
         assert PASSWORD not in json.dumps(failed)
-        before = await fresh_stats(bob)
-        await asyncio.sleep(1.0)
-        after = await fresh_stats(bob)
-        assert after["packets_received"] > before["packets_received"]
-        pair = after["selected_pair"]
+        await bob.audio_flows()
+        pair = (await bob.stats())["selected_pair"]
         assert isinstance(pair, dict) and relay_address(pair) == "127.0.0.2"
         assert alice.find("call-state", state="ended") is None
 
@@ -293,7 +279,7 @@ async def test_killed_turn_server_falls_back_to_the_next_region(
     """Issue 3 item 5: disconnected within 5 s of the kill, audio back via region B within 5 s."""
     config = write_config(tmp_path / "config.toml", regions, fallback="us-east")
     async with relay_call(tmp_path, server, config) as (alice, bob):
-        await asyncio.sleep(1.0)
+        await bob.audio_flows()
         mark_a, mark_b = alice.mark(), bob.mark()
         killed_at = asyncio.get_running_loop().time()
         regions["eu-west"].kill()
@@ -303,10 +289,7 @@ async def test_killed_turn_server_falls_back_to_the_next_region(
         await wait_relay(bob, "127.0.0.3", mark_b, timeout=8)
         await alice.wait_for("connection-state", 5, since=mark_a, state="connected")
         assert back - killed_at < 5, f"audio path back after {back - killed_at:.1f} s"
-        first = await fresh_stats(bob)
-        await asyncio.sleep(1.0)
-        second = await fresh_stats(bob)
-        assert second["packets_received"] > first["packets_received"]
+        await bob.audio_flows()
         assert alice.find("region", since=mark_a, name="us-east") is not None
         assert alice.find("call-state", state="ended") is None
 

@@ -21,7 +21,8 @@ from softphone.media import (
     create_sink,
     create_source,
 )
-from softphone.media.analysis import dominant_frequency, longest_silence_ms, read_wav, rms
+from tests.analysis import dominant_frequency, longest_silence_ms, read_wav, rms
+from tests.rtc_probe import wait_for
 
 
 async def collect(track: MediaStreamTrack, count: int) -> list[AudioFrame]:
@@ -168,15 +169,16 @@ async def test_file_sink_records_valid_wav_and_appends(tmp_path: Path) -> None:
     sink = result.sink
     first = create_source("tone:880").track
     await sink.start(first)
-    await asyncio.sleep(1.0)
+    await wait_for(lambda: sink.stats.frames >= 50)
     # Valid while still recording (as if the process were killed now).
     mid, rate = read_wav(path)
     assert rate == 48000 and mid.size > 0.5 * 48000
     first.stop()  # the track ends; a renegotiation brings a new one
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.1)  # the pause between the tracks, measured below
     second = create_source("tone:880").track
     await sink.start(second)
-    await asyncio.sleep(0.5)
+    before = sink.stats.frames
+    await wait_for(lambda: sink.stats.frames >= before + 25)
     await sink.stop()
     second.stop()
 
@@ -197,8 +199,9 @@ async def test_file_sink_reopen_after_stop_appends(tmp_path: Path) -> None:
     sink = create_sink(f"file:{path}").sink
     for _ in range(2):
         track = create_source("tone:300").track
+        before = sink.stats.frames
         await sink.start(track)
-        await asyncio.sleep(0.3)
+        await wait_for(lambda before=before: sink.stats.frames >= before + 15)
         await sink.stop()
         track.stop()
     samples, _ = read_wav(path)
@@ -209,14 +212,12 @@ async def test_null_sink_counts() -> None:
     result = create_sink("null")
     track = create_source("silence").track
     await result.sink.start(track)
-    await asyncio.sleep(0.5)
+    await wait_for(lambda: result.sink.stats.frames >= 15)
     track.stop()  # the sink's task ends with the track
-    await asyncio.sleep(0.05)
-    frames = result.sink.stats.frames
-    assert frames >= 15
+    task = result.sink._task
+    assert task is not None
+    await asyncio.wait_for(asyncio.shield(task), 5)  # no frame can be counted after this
     assert result.sink.stats.max_gap_ms < 500
-    await asyncio.sleep(0.1)
-    assert result.sink.stats.frames == frames
     await result.sink.stop()
     await result.sink.stop()  # idempotent
 
@@ -262,7 +263,7 @@ async def test_sink_accepts_opus_like_stereo_frames(tmp_path: Path) -> None:
     sink = create_sink(f"file:{path}").sink
     track = StereoTone()
     await sink.start(track)
-    await asyncio.sleep(0.6)
+    await wait_for(lambda: sink.stats.frames >= 30)
     await sink.stop()
     track.inner.stop()
     samples, rate = read_wav(path)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from softphone.media.analysis import dominant_frequency, longest_silence_ms, rms
+from tests.analysis import dominant_frequency, longest_silence_ms, rms
 
 from .pulse import pulse_env, tone_wav, without_portaudio_prefix
 
@@ -31,6 +31,7 @@ PRELUDE = """
 import asyncio, json, sys
 import numpy as np
 from softphone.media import create_sink, create_source
+from tests.rtc_probe import wait_for
 
 def samples(frames):
     return (np.concatenate([f.to_ndarray().reshape(-1) for f in frames])
@@ -108,7 +109,7 @@ def test_default_sink_plays_into_the_virtual_speaker(pulse: dict[str, str], tmp_
             sink = create_sink("default")
             tone = create_source("tone:880").track
             await sink.sink.start(tone)
-            await asyncio.sleep(5)
+            await wait_for(lambda: sink.sink.stats.frames >= 250, 30)  # 5 s played
             stats = sink.sink.stats
             await sink.sink.stop()
             tone.stop()
@@ -141,7 +142,7 @@ async def main():
     sink = create_sink("default")
     frames = [await src.track.recv() for _ in range(10)]
     await sink.sink.start(src.track)
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: sink.sink.stats.frames >= 5, 30)
     src.track.stop()
     await sink.sink.stop()
     print(json.dumps({"source_notice": src.notice, "sink_notice": sink.notice,

@@ -21,6 +21,7 @@ from softphone.rtc.configuration import Configuration
 from softphone.rtc.gathering import gather
 from softphone.rtc.ice import IceTransport
 from tests import rtc_internals_probe as probe
+from tests.rtc_probe import wait_for
 
 
 def test_pinned_versions() -> None:
@@ -195,8 +196,11 @@ async def test_check_gate_holds_until_the_peer_checks() -> None:
     offerer, answerer, gate = await _gathered_pair(hold=30.0)
     try:
         answering = asyncio.ensure_future(answerer.connect())
-        await asyncio.sleep(0.3)
-        # No check left the answerer: the offerer has not seen any request yet.
+        # Every pair's check started (a held pair is In-Progress while it waits)...
+        await wait_for(
+            lambda: all(p.state.name == "IN_PROGRESS" for p in probe.check_list(answerer))
+        )
+        # ...yet no check left the answerer: the offerer has not seen any request yet.
         assert not gate.opened.is_set()
         assert all(not p.transactions for p in probe.connection_protocols(answerer))
         await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
@@ -211,10 +215,14 @@ async def test_check_gate_lets_checks_go_after_its_hold() -> None:
     offerer, answerer, gate = await _gathered_pair(hold=0.2)
     try:
         answering = asyncio.ensure_future(answerer.connect())
-        await asyncio.sleep(0.6)
+
         # The hold is over: the answerer checks although the offerer never did.
+        def checked() -> bool:
+            sent = any(p.transactions for p in probe.connection_protocols(answerer))
+            return sent or any(p.state.name == "SUCCEEDED" for p in probe.check_list(answerer))
+
+        await wait_for(checked)
         assert not gate.opened.is_set()
-        assert any(p.state.name in ("IN_PROGRESS", "SUCCEEDED") for p in probe.check_list(answerer))
         await asyncio.wait_for(asyncio.gather(offerer.connect(), answering), 10)
     finally:
         await offerer.close()

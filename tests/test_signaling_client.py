@@ -64,6 +64,16 @@ class Recorder:
         return await self.wait_for(lambda e: isinstance(e, kind))
 
 
+def reconnecting(event: SignalingEvent) -> bool:
+    return isinstance(event, ConnectionChanged) and event.state == "reconnecting"
+
+
+async def retried_twice(rec: Recorder) -> None:
+    """Two more reconnect attempts seen: proof that the moment for one has passed."""
+    for _ in range(2):
+        await rec.wait_for(reconnecting)
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[SignalingServer]:
     srv = SignalingServer()
@@ -224,13 +234,13 @@ async def test_close_stops_everything(
     server: SignalingServer, clients: list[JsonSignalingClient]
 ) -> None:
     alice, rec = await started(clients, server.url, "alice", backoff_initial=0.05)
-    _bob, rb = await started(clients, server.url, "bob")
+    _bob, rb = await started(clients, server.url, "bob", backoff_initial=0.05)
     await rec.next(Presence)
     await alice.close()
     assert await rb.next(Presence) == Presence("alice", False)
     rec.events.clear()
     await server.stop()  # would make a live client reconnect
-    await asyncio.sleep(0.3)
+    await retried_twice(rb)  # bob, live and as quick, did: alice would have by now
     assert rec.events == []
     with pytest.raises(SignalingUnavailable):
         await alice.ringing("c1")
@@ -238,14 +248,20 @@ async def test_close_stops_everything(
 
 async def test_close_while_reconnecting(server: SignalingServer) -> None:
     alice = JsonSignalingClient(server.url, "alice", backoff_initial=0.05, backoff_max=0.1)
-    rec = Recorder()
+    witness = JsonSignalingClient(server.url, "bob", backoff_initial=0.05, backoff_max=0.1)
+    rec, seen = Recorder(), Recorder()
     await alice.start(rec)
-    await server.stop()
-    await rec.wait_for(lambda e: isinstance(e, ConnectionChanged) and e.state == "reconnecting")
-    await alice.close()
-    rec.events.clear()
-    await asyncio.sleep(0.3)
-    assert rec.events == []
+    await witness.start(seen)
+    try:
+        await server.stop()
+        await rec.wait_for(reconnecting)
+        await alice.close()
+        rec.events.clear()
+        seen.events.clear()
+        await retried_twice(seen)  # the witness kept trying: alice would have by now
+        assert rec.events == []
+    finally:
+        await witness.close()
 
 
 async def test_no_reconnect_means_closed(

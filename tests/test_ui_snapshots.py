@@ -3,7 +3,11 @@
 A real session registers on a real embedded server (on its own thread, since
 snap_compare runs the app in its own loop); the call itself is played as
 session events with fixed values, so ports, RTTs and times are the same on
-every run. The clock is pinned and the cursor does not blink.
+every run. The clock is pinned, the cursor does not blink, and the app's
+real-time stats timer is pinned to an interval no snapshot lasts: it used to
+fire when a loaded machine took over half a second to take the picture, and
+move the call timer to the manual clock's latest time (``00:06``). Each
+picture is taken once the app has handled every event played to it.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from textual.pilot import Pilot
 from softphone.config import Settings
 from softphone.ui.app import SoftphoneApp
 from softphone.ui.clock import ManualClock
-from tests.test_ui_support import make_app, make_session, threaded_server, ui_settings
+from tests.rtc_probe import wait_for
+from tests.test_ui_support import make_session, threaded_server, ui_settings
 
 SnapCompare = Callable[..., bool]
 LOCAL = {"type": "relay", "protocol": "udp", "address": "127.0.0.3", "port": 50002,
          "url": "turn:127.0.0.1:3479?transport=udp"}  # fmt: skip
 REMOTE = {"type": "host", "protocol": "udp", "address": "127.0.0.1", "port": 40000}
+NEVER = 24 * 3600.0  # seconds: a stats interval no snapshot lasts
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +46,39 @@ def url(settings: Settings) -> Iterator[str]:
 
 def build(url: str, settings: Settings, tmp_path: Path) -> tuple[SoftphoneApp, ManualClock]:
     clock = ManualClock()
-    return make_app(make_session(url, settings, check_ice_servers=False), tmp_path, clock), clock
+    session = make_session(url, settings, check_ice_servers=False)
+    app = SoftphoneApp(
+        session, clock=clock, state_dir=tmp_path, stats_interval=NEVER, cursor_blink=False
+    )
+    return app, clock
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Every message already posted to the app is handled, and the screen redrawn.
+
+    The app handles its messages in order, so a callback posted now runs
+    after every session event emitted before it. The event log scrolls to
+    its last line only after a refresh, so that is waited for too.
+    """
+    app = pilot.app
+    assert isinstance(app, SoftphoneApp)
+    handled = asyncio.Event()
+    app.call_later(handled.set)
+    await asyncio.wait_for(handled.wait(), 20)
+    await pilot.wait_for_scheduled_animations()
+    log = app.event_log.lines
+    await wait_for(lambda: log.is_vertical_scroll_end, 20)
+    await pilot.pause()
 
 
 async def registered(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, SoftphoneApp)
-    for _ in range(400):
-        if app._panels_ready() and any(e.kind == "registered" for e in app.event_log.entries):
-            break
-        await asyncio.sleep(0.025)
-    await pilot.pause()
+    await wait_for(
+        lambda: app._panels_ready() and any(e.kind == "registered" for e in app.event_log.entries),
+        20,
+    )
+    await settled(pilot)
 
 
 def emit_call(app: SoftphoneApp, clock: ManualClock, *, switch: str | None = None) -> None:
@@ -120,9 +148,7 @@ def in_call(
     async def before(pilot: Pilot[Any]) -> None:
         await registered(pilot)
         emit_call(app, clock, switch=switch)
-        app._tick()
-        await pilot.pause()
-        await pilot.pause()
+        await settled(pilot)
 
     return before
 
@@ -156,7 +182,7 @@ def test_help_screen(
     async def before(pilot: Pilot[Any]) -> None:
         await registered(pilot)
         await pilot.press("question_mark")
-        await pilot.pause()
+        await settled(pilot)
 
     assert run(snap_compare, app, before)
 

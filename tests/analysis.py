@@ -1,6 +1,7 @@
 """Measuring recorded audio: what was heard, how loud, and how long it went quiet.
 
-Used by tests and benchmarks to check a call end to end from a WAV recording.
+Used only by tests to check a call end to end from a WAV recording, so it lives
+beside them rather than in the package.
 """
 
 from __future__ import annotations
