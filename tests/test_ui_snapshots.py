@@ -48,7 +48,12 @@ def build(url: str, settings: Settings, tmp_path: Path) -> tuple[SoftphoneApp, M
     clock = ManualClock()
     session = make_session(url, settings, check_ice_servers=False)
     app = SoftphoneApp(
-        session, clock=clock, state_dir=tmp_path, stats_interval=NEVER, cursor_blink=False
+        session,
+        theme=settings.theme,
+        clock=clock,
+        state_dir=tmp_path,
+        stats_interval=NEVER,
+        cursor_blink=False,
     )
     return app, clock
 
