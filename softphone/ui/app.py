@@ -77,7 +77,6 @@ class SoftphoneApp(SessionEvents, Actions):
             self._factory = session
         else:
             self.session = session
-        self._wanted_theme = theme
         self.clock = clock or monotonic
         self.origin = self.clock()
         self.state_dir = state_dir
@@ -87,12 +86,14 @@ class SoftphoneApp(SessionEvents, Actions):
         self.last_copied = None
         self.call_state = None
         self.remote = None
+        self._theme_warning: str | None = None
         self._theme_ready = False
         self._incoming = None
         self._unsubscribe = None
         self._stats_timer = None
         self._closed = False
         self._signaling_state = "connecting"
+        self._set_initial_theme(theme)
 
     # --- layout and lifecycle -----------------------------------------------------------
 
@@ -101,17 +102,20 @@ class SoftphoneApp(SessionEvents, Actions):
         return self.main
 
     def on_mount(self) -> None:
-        self._apply_initial_theme()
+        if self._theme_warning is not None:
+            self.notify(self._theme_warning, severity="warning")
 
     async def on_unmount(self) -> None:
         await self._close_session()
 
     # --- theme ------------------------------------------------------------------------
 
-    def _apply_initial_theme(self) -> None:
-        name = self._wanted_theme or self.ui_state.theme or DEFAULT_THEME
+    def _set_initial_theme(self, wanted: str | None) -> None:
+        """Before the stylesheet is first parsed: set at mount, every rule would be parsed,
+        and every widget styled and laid out, a second time before the first frame."""
+        name = wanted or self.ui_state.theme or DEFAULT_THEME
         if name not in self.available_themes:
-            self.notify(f"unknown theme {name!r}; using {DEFAULT_THEME}", severity="warning")
+            self._theme_warning = f"unknown theme {name!r}; using {DEFAULT_THEME}"
             name = DEFAULT_THEME
         self.theme = name
         self._theme_ready = True
