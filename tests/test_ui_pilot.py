@@ -21,6 +21,7 @@ from softphone.ui.screens.help import HelpScreen
 from softphone.ui.screens.incoming import IncomingCallScreen
 from softphone.ui.screens.region_picker import RegionPickerScreen
 from tests.coturn import PASSWORD, USER, TurnRegion, start_regions
+from tests.rtc_probe import wait_for
 from tests.test_ui_support import (
     SECRET,
     log_kinds,
@@ -29,7 +30,6 @@ from tests.test_ui_support import (
     notices,
     server_url,
     ui_settings,
-    wait_until,
 )
 
 SIZE = (100, 40)
@@ -47,23 +47,23 @@ async def test_dial_echo_connects_shows_pair_then_hangs_up(tmp_path: Path) -> No
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: "echo" in app.session.state.online)
+            await wait_for(lambda: "echo" in app.session.state.online)
             await pilot.press("d")
-            await wait_until(lambda: isinstance(app.screen, DialScreen))
+            await wait_for(lambda: isinstance(app.screen, DialScreen))
             await pilot.press("e", "c")
             await pilot.press("right")  # completion from the online list
             assert app.screen.query_one(Input).value == "echo"
             await pilot.press("enter")
             view = app.connection_panel.view
-            await wait_until(lambda: view.states.get("connection-state", ("",))[0] == "connected")
-            await wait_until(lambda: view.pair is not None)
+            await wait_for(lambda: view.states.get("connection-state", ("",))[0] == "connected")
+            await wait_for(lambda: view.pair is not None)
             assert view.states["ice-connection-state"][0] == "connected"
             assert app.call_panel.call_state == "active"
-            await wait_until(lambda: view.live is not None and view.live.packets_received > 0)
+            await wait_for(lambda: view.live is not None and view.live.packets_received > 0)
             await pilot.press("c")
             assert app.last_copied is not None and "127.0.0.1" in app.last_copied
             await pilot.press("h")
-            await wait_until(lambda: app.call_panel.call_state == "ended")
+            await wait_for(lambda: app.call_panel.call_state == "ended")
             for kind in ("offer-sent", "answer-received", "selected-pair", "call-state"):
                 assert kind in log_kinds(app)
 
@@ -90,10 +90,10 @@ async def test_region_picker_switches_servers_and_relay_pair(
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: "echo" in app.session.state.online)
+            await wait_for(lambda: "echo" in app.session.state.online)
             app.dial("echo")
             view = app.connection_panel.view
-            await wait_until(lambda: view.pair is not None, timeout=30)
+            await wait_for(lambda: view.pair is not None, timeout=30)
             assert view.pair is not None
             assert view.pair.local.address == "127.0.0.2"
             servers = app.ice_panel.servers
@@ -102,18 +102,18 @@ async def test_region_picker_switches_servers_and_relay_pair(
             assert "carries the pair" in screen_text(app)
 
             await pilot.press("r")
-            await wait_until(lambda: isinstance(app.screen, RegionPickerScreen))
+            await wait_for(lambda: isinstance(app.screen, RegionPickerScreen))
             picker = app.screen.query_one(OptionList)
             picker.highlighted = 1
             await pilot.press("enter")
-            await wait_until(
+            await wait_for(
                 lambda: view.pair is not None and view.pair.local.address == "127.0.0.3",
                 timeout=30,
             )
             assert servers.region_name == "us-east"
             assert [row.url for row in servers.rows] == [us.url]
             progress = app.ice_panel.progress.switch
-            await wait_until(
+            await wait_for(
                 lambda: getattr(app.ice_panel.progress.switch, "outcome", None) is not None
             )
             progress = app.ice_panel.progress.switch
@@ -123,7 +123,7 @@ async def test_region_picker_switches_servers_and_relay_pair(
             assert "done in" in text
             assert PASSWORD not in text
             await pilot.press("h")
-            await wait_until(lambda: app.call_panel.call_state == "ended")
+            await wait_for(lambda: app.call_panel.call_state == "ended")
 
 
 async def test_bad_region_shows_set_configuration_error_and_keeps_old_servers(
@@ -138,12 +138,12 @@ async def test_bad_region_shows_set_configuration_error_and_keeps_old_servers(
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: "echo" in app.session.state.online)
+            await wait_for(lambda: "echo" in app.session.state.online)
             app.dial("echo")
-            await wait_until(lambda: app.connection_panel.view.pair is not None)
+            await wait_for(lambda: app.connection_panel.view.pair is not None)
             await pilot.press("n")
             progress = app.ice_panel.progress
-            await wait_until(lambda: getattr(progress.switch, "outcome", None) is not None)
+            await wait_for(lambda: getattr(progress.switch, "outcome", None) is not None)
             assert progress.switch is not None
             assert progress.switch.outcome == "failed"
             assert "InvalidAccessError" in progress.switch.message
@@ -159,22 +159,20 @@ async def test_incoming_call_answered_from_the_modal(tmp_path: Path) -> None:
         app = make_app(make_session(url, settings), tmp_path)
         bob = make_session(url, ui_settings(user="bob", regions=(Region("eu-west"),)), "bob")
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: app.session.state.signaling == "connected")
+            await wait_for(lambda: app.session.state.signaling == "connected")
             await bob.start()
             try:
-                await wait_until(lambda: "bob" in app.session.state.online)
+                await wait_for(lambda: "bob" in app.session.state.online)
                 await bob.dial("alice")
-                await wait_until(lambda: isinstance(app.screen, IncomingCallScreen))
+                await wait_for(lambda: isinstance(app.screen, IncomingCallScreen))
                 assert "bob is calling" in screen_text(app)
                 await pilot.press("a")
                 view = app.connection_panel.view
-                await wait_until(
-                    lambda: view.states.get("connection-state", ("",))[0] == "connected"
-                )
+                await wait_for(lambda: view.states.get("connection-state", ("",))[0] == "connected")
                 assert not isinstance(app.screen, IncomingCallScreen)
                 assert app.call_panel.remote == "bob"
                 await bob.hangup()
-                await wait_until(lambda: app.call_panel.call_state == "ended")
+                await wait_for(lambda: app.call_panel.call_state == "ended")
             finally:
                 await bob.close()
 
@@ -191,22 +189,22 @@ async def test_incoming_call_declined_and_modal_gone_when_caller_hangs_up(
             lambda e: bob_states.append(e.state) if isinstance(e, CallStateChanged) else None
         )
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: app.session.state.signaling == "connected")
+            await wait_for(lambda: app.session.state.signaling == "connected")
             await bob.start()
             try:
-                await wait_until(lambda: "bob" in app.session.state.online)
+                await wait_for(lambda: "bob" in app.session.state.online)
                 await bob.dial("alice")
-                await wait_until(lambda: isinstance(app.screen, IncomingCallScreen))
+                await wait_for(lambda: isinstance(app.screen, IncomingCallScreen))
                 await pilot.press("x")
-                await wait_until(lambda: "ended" in bob_states)
+                await wait_for(lambda: "ended" in bob_states)
                 assert app.call_panel.call_state == "ended"
                 assert app.call_panel.end_reason == "declined"
 
                 # A second call that the caller abandons: the modal goes away by itself.
                 await bob.dial("alice")
-                await wait_until(lambda: isinstance(app.screen, IncomingCallScreen))
+                await wait_for(lambda: isinstance(app.screen, IncomingCallScreen))
                 await bob.hangup()
-                await wait_until(lambda: not isinstance(app.screen, IncomingCallScreen))
+                await wait_for(lambda: not isinstance(app.screen, IncomingCallScreen))
             finally:
                 await bob.close()
 
@@ -216,11 +214,11 @@ async def test_actions_in_the_wrong_state_are_refused_with_a_notice(tmp_path: Pa
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: app.session.state.signaling == "connected")
+            await wait_for(lambda: app.session.state.signaling == "connected")
             for key in ("a", "x", "h", "i", "c", "n", "f5"):
                 await pilot.press(key)
                 await pilot.pause()
-            await wait_until(lambda: log_kinds(app).count("refused") == 7)
+            await wait_for(lambda: log_kinds(app).count("refused") == 7)
             texts = [e.text for e in app.event_log.entries if e.kind == "refused"]
             assert any("no ringing call" in t for t in texts)
             assert any("no call to hang up" in t for t in texts)
@@ -229,7 +227,7 @@ async def test_actions_in_the_wrong_state_are_refused_with_a_notice(tmp_path: Pa
             assert any("Not now" in n or n for n in notices(app))
             # dialing yourself: refused by the session, shown as a notice
             app.dial("alice")
-            await wait_until(lambda: log_kinds(app).count("refused") == 8)
+            await wait_for(lambda: log_kinds(app).count("refused") == 8)
             assert app.is_running
 
 
@@ -238,11 +236,11 @@ async def test_mute_log_filter_help_theme_and_quit_confirmation(tmp_path: Path) 
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: "echo" in app.session.state.online)
+            await wait_for(lambda: "echo" in app.session.state.online)
             await pilot.press("m")
-            await wait_until(lambda: app.call_panel.muted)
+            await wait_for(lambda: app.call_panel.muted)
             await pilot.press("m")
-            await wait_until(lambda: not app.call_panel.muted)
+            await wait_for(lambda: not app.call_panel.muted)
 
             await pilot.press("slash")
             await pilot.press(*"registered")
@@ -250,7 +248,7 @@ async def test_mute_log_filter_help_theme_and_quit_confirmation(tmp_path: Path) 
             lines = app.event_log.visible_lines()
             assert lines and all("registered" in line for line in lines)
             await pilot.press("f6")  # a priority F-key works while the filter has focus
-            await wait_until(lambda: app.call_panel.muted)
+            await wait_for(lambda: app.call_panel.muted)
             await pilot.press("escape")
             assert len(app.event_log.visible_lines()) > len(lines)
             await pilot.press("l")
@@ -271,15 +269,15 @@ async def test_mute_log_filter_help_theme_and_quit_confirmation(tmp_path: Path) 
             assert saved["theme"] == "light"
 
             app.dial("echo")
-            await wait_until(lambda: app.call_panel.call_state == "active")
+            await wait_for(lambda: app.call_panel.call_state == "active")
             await pilot.press("q")
-            await wait_until(lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("n")
             assert app.is_running and app.call_panel.call_state == "active"
             await pilot.press("q")
-            await wait_until(lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for(lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
-            await wait_until(lambda: not app.is_running)
+            await wait_for(lambda: not app.is_running)
         assert app.return_code == 0
         assert app.session.call is None
 
@@ -302,7 +300,7 @@ async def test_credentials_are_masked_and_session_events_become_notices(tmp_path
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(lambda: app.session.state.signaling == "connected")
+            await wait_for(lambda: app.session.state.signaling == "connected")
             text = screen_text(app)
             assert "auth ***" in text and SECRET not in text
             app.session.emit(Notice(message="no audio device: using silence"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import subprocess
@@ -11,25 +12,41 @@ from pathlib import Path
 from softphone.cli import embedded_server
 from softphone.config import Region
 from softphone.session import SessionManager
-from softphone.ui.app import STARTING, SoftphoneApp
+from softphone.ui.app import SoftphoneApp
+from softphone.ui.base import STARTING
 from softphone.ui.clock import ManualClock
-from tests.test_ui_support import log_kinds, make_session, ui_settings, wait_until
+from tests.rtc_probe import wait_for
+from tests.test_ui_support import log_kinds, make_session, ui_settings
 
 SIZE = (100, 40)
 HEAVY = ["softphone.session", "softphone.call", "softphone.rtc", "softphone.media"]
 HEAVY += ["aiortc", "av", "numpy", "aioice", "sounddevice"]
 
 
-def test_importing_the_ui_loads_no_media_stack() -> None:
+MODALS = ["softphone.ui.screens." + name for name in ("confirm", "dial", "help", "incoming")]
+MODALS += ["softphone.ui.screens.region_picker"]
+
+
+def loaded_by_importing_the_ui(prefixes: list[str]) -> list[str]:
+    """The modules under ``prefixes`` that ``import softphone.ui.app`` loads, in a fresh Python."""
     code = (
         "import sys, softphone.ui.app\n"
-        f"heavy = {HEAVY!r}\n"
-        "print(sorted(m for m in sys.modules for h in heavy if m == h or m.startswith(h + '.')))"
+        f"wanted = {prefixes!r}\n"
+        "print(sorted(m for m in sys.modules for w in wanted if m == w or m.startswith(w + '.')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert out.stdout.strip() == "[]", out.stdout
+    return list(ast.literal_eval(out.stdout.strip()))
+
+
+def test_importing_the_ui_loads_no_media_stack() -> None:
+    assert loaded_by_importing_the_ui(HEAVY) == []
+
+
+def test_the_modal_screens_are_not_loaded_before_they_are_pushed() -> None:
+    """None of them is on the first frame: the action that pushes one imports it."""
+    assert loaded_by_importing_the_ui(MODALS) == []
 
 
 async def test_panels_say_starting_until_the_factory_returns(tmp_path: Path) -> None:
@@ -44,19 +61,19 @@ async def test_panels_say_starting_until_the_factory_returns(tmp_path: Path) -> 
 
         app = SoftphoneApp(factory, clock=ManualClock(), state_dir=tmp_path, cursor_blink=False)
         async with app.run_test(size=SIZE) as pilot:
-            await wait_until(app._panels_ready)
+            await wait_for(app._panels_ready)
             assert app.session is None
             assert app.call_panel.signaling == STARTING
             assert app.ice_panel.servers.starting
             await pilot.press("d")  # refused, not a crash
-            await wait_until(lambda: "refused" in log_kinds(app))
+            await wait_for(lambda: "refused" in log_kinds(app))
             release.set()
-            await wait_until(lambda: app.call_panel.signaling == "connected")
-            await wait_until(lambda: ("echo", True) in app.call_panel.contacts)
+            await wait_for(lambda: app.call_panel.signaling == "connected")
+            await wait_for(lambda: ("echo", True) in app.call_panel.contacts)
             assert app.ice_panel.servers.region_name == "eu-west"
             assert not app.ice_panel.servers.starting
             await pilot.press("q")
-            await wait_until(lambda: not app.is_running)
+            await wait_for(lambda: not app.is_running)
         assert app.return_code == 0
 
 
@@ -66,6 +83,6 @@ async def test_a_failing_factory_is_shown_and_the_ui_stays_up(tmp_path: Path) ->
 
     app = SoftphoneApp(factory, clock=ManualClock(), state_dir=tmp_path, cursor_blink=False)
     async with app.run_test(size=SIZE):
-        await wait_until(lambda: app._panels_ready() and app.call_panel.signaling == "failed")
+        await wait_for(lambda: app._panels_ready() and app.call_panel.signaling == "failed")
         assert "no route" in app.call_panel.signaling_detail
         assert app.is_running

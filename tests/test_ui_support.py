@@ -116,17 +116,6 @@ def threaded_server(settings: Settings) -> Iterator[str]:
         loop.close()
 
 
-async def wait_until(
-    predicate: Callable[[], bool], timeout: float = 20.0, step: float = 0.05
-) -> None:
-    """Poll ``predicate`` (generous timeout: only there to stop a hang)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
-
-
 def log_kinds(app: SoftphoneApp) -> list[str]:
     return [entry.kind for entry in app.event_log.entries]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.content import Content
+from textual.geometry import Size
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -60,6 +61,7 @@ class CallPanel(Widget):
         super().__init__(id=id, classes="panel")
         self.border_title = "Call"
         self._presence: dict[str, bool] = {}
+        self._width = 0
 
     # --- feeding ------------------------------------------------------------
 
@@ -107,6 +109,16 @@ class CallPanel(Widget):
 
     # --- rendering ------------------------------------------------------------
 
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """Keep the width the layout measures with: the key list wraps to it.
+
+        Asking ``content_size`` in :meth:`render` instead would look the widget
+        up in the screen's map while that map is being built (an auto height is
+        measured by rendering), and make Textual lay the whole screen out twice.
+        """
+        self._width = width
+        return super().get_content_height(container, viewport, width)
+
     def render(self) -> Content:
         signaling = state_markup(self.signaling)
         if self.signaling_detail:
@@ -117,7 +129,8 @@ class CallPanel(Widget):
             "[b]Mic[/]     " + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
             f"[b]Online[/]  {self._contacts_markup()}",
         ]
-        keys = keys_lines(max(12, self.content_size.width - KEYS_INDENT))
+        width = self._width or self.content_size.width
+        keys = keys_lines(max(12, width - KEYS_INDENT))
         lines.append(f"[b]Keys[/]    {keys[0]}")
         lines.extend(" " * KEYS_INDENT + line for line in keys[1:])
         return Content.from_markup("\n".join(lines))

@@ -1,0 +1,154 @@
+"""What each key does: the ``action_*`` methods that :mod:`softphone.ui.keymap` binds.
+
+An action either does its work or refuses with a "Not now" notice that says
+why (:meth:`~softphone.ui.base.SoftphoneBase.refuse`); it never raises. The
+modal screens are imported in the action that pushes them: none of them is
+on the first frame, so the app does not pay for them at start.
+"""
+
+from __future__ import annotations
+
+from softphone.commands import Answer, DeclineCall, Dial, Hangup, Mute, RestartIce, SwitchRegion
+from softphone.ui.base import SoftphoneBase
+from softphone.ui.themes import next_theme
+
+
+class Actions(SoftphoneBase):
+    """The key actions; each names a command or a screen, the session decides the rest."""
+
+    def action_dial(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        if view.call is not None:
+            self.refuse(f"already in a call with {view.call.remote}")
+            return
+        from softphone.ui.screens.dial import DialScreen
+
+        online = sorted(view.online - {view.user or ""})
+        self.push_screen(DialScreen(online, cursor_blink=self.cursor_blink), self._dial_chosen)
+
+    def _dial_chosen(self, name: str | None) -> None:
+        if name:
+            self.dial(name)
+
+    def dial(self, name: str) -> None:
+        self.send(Dial(name))
+
+    def action_answer(self) -> None:
+        self.send(Answer())
+
+    def action_decline(self) -> None:
+        self.send(DeclineCall())
+
+    def action_hangup(self) -> None:
+        self.send(Hangup())
+
+    def action_mute(self) -> None:
+        view = self._view_or_refuse()
+        if view is not None:
+            self.send(Mute(not view.muted))
+
+    def action_pick_region(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        regions = self.regions()
+        if not regions:
+            self.refuse("no regions configured: add [[regions]] to the config file")
+            return
+        from softphone.ui.screens.region_picker import RegionPickerScreen
+
+        choices = [(r.name, len(r.servers)) for r in regions]
+        self.push_screen(RegionPickerScreen(choices, view.region), self._region_chosen)
+
+    def _region_chosen(self, name: str | None) -> None:
+        if name:
+            self.switch_region(name)
+
+    def action_next_region(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        names = self.region_names()
+        if len(names) < 2:
+            self.refuse("there is no other region to switch to")
+            return
+        index = names.index(view.region) if view.region in names else -1
+        self.switch_region(names[(index + 1) % len(names)])
+
+    def switch_region(self, name: str) -> None:
+        """Start a region switch and show its progress step by step."""
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        in_call = view.call is not None and view.call.has_media
+        progress = self.ice_panel.progress
+        progress.begin_region(name, self.clock(), in_call=in_call)
+        before = view.region
+
+        def refused(message: str) -> None:
+            where = f"; still on region {before}" if before else ""
+            progress.fail(message + where, self.clock())
+
+        self.send(SwitchRegion(name), refused)
+
+    def action_restart_ice(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        if view.call is None or not view.call.has_media:
+            self.refuse("there is no call whose ICE could restart")
+            return
+        progress = self.ice_panel.progress
+        progress.begin_restart(self.clock())
+        self.send(RestartIce(), lambda message: progress.fail(message, self.clock()))
+
+    def action_copy(self) -> None:
+        text = self.connection_panel.copy_text()
+        if text is None:
+            self.refuse("nothing to copy yet: no selected pair or stats")
+            return
+        self.last_copied = text
+        self.copy_to_clipboard(text)
+        self.notify("selected pair and stats copied", timeout=2)
+
+    def action_toggle_log(self) -> None:
+        log = self.event_log
+        log.display = not log.display
+
+    def action_filter_log(self) -> None:
+        log = self.event_log
+        log.display = True
+        log.open_filter()
+
+    def action_cycle_theme(self) -> None:
+        self.set_theme(next_theme(self.theme))
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name
+        self.notify(f"theme: {name}", timeout=2)
+
+    def action_help(self) -> None:
+        from softphone.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        call = None if self.session is None else self.session.view.call
+        if call is not None:
+            from softphone.ui.screens.confirm import ConfirmScreen
+
+            question = f"A call with {call.remote} is in progress.\nHang up and quit?"
+            self.push_screen(ConfirmScreen(question, "Quit"), self._quit_confirmed)
+            return
+        await self._quit()
+
+    async def _quit_confirmed(self, yes: bool | None) -> None:
+        if yes:
+            await self._quit()
+
+    async def _quit(self) -> None:
+        await self._close_session()
+        self.exit(0)

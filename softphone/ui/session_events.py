@@ -1,0 +1,239 @@
+"""The app's side of the session: building it, following its events, telling the user.
+
+Session events arrive through a subscription callback and are re-posted as
+Textual messages (:mod:`softphone.ui.messages`), so widgets only change inside
+the app's own message handlers, in order. Each event feeds the panels; the
+ones a user must not miss (a notice, an error, a missed call, a lost
+signaling link) also become notifications.
+
+The first frame comes before the media stack: given a session factory, the
+app draws its panels ("starting…"), then imports ``softphone.session``
+(aiortc, av, numpy) on a thread and builds the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.css.query import NoMatches
+
+from softphone.commands import Answer, CommandRefused, DeclineCall, Stats, execute
+from softphone.events import (
+    CallStateChanged,
+    ErrorReported,
+    Event,
+    IceRestartFailed,
+    IncomingCall,
+    MissedCall,
+    Notice,
+    RegionChanged,
+    SignalingChanged,
+)
+from softphone.ui.base import STARTING, SoftphoneBase
+from softphone.ui.messages import SessionEvent, SessionFailed, SessionOpened
+from softphone.ui.widgets.event_log import LogEntry
+from softphone.views import RegionView
+
+if TYPE_CHECKING:
+    from softphone.session import SessionManager
+    from softphone.ui.screens.incoming import IncomingChoice
+    from softphone.ui.screens.main import MainScreen
+
+logger = logging.getLogger("softphone.ui")
+
+# Builds the session once the first frame is drawn (it may start an embedded server).
+SessionFactory = Callable[[], Awaitable["SessionManager"]]
+# What the factory needs loaded: the media stack, imported on a thread, off the loop.
+SESSION_MODULE = "softphone.session"
+
+
+class SessionEvents(SoftphoneBase):
+    """Opens or follows the session once the main screen is up, and renders its events."""
+
+    _factory: SessionFactory | None
+
+    # --- opening -------------------------------------------------------------------
+
+    def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
+        self.call_panel.border_title = "Call"
+        self._stats_timer = self.set_interval(self.stats_interval, self._tick, pause=True)
+        if self.session is not None:
+            self._follow(self.session)
+        elif self._factory is not None:
+            self.call_panel.signaling = STARTING
+            self.ice_panel.servers.starting = True
+            self.call_after_refresh(self._open_session, self._factory)
+
+    @work(group="session", exit_on_error=False)
+    async def _open_session(self, factory: SessionFactory) -> None:
+        """Load the media stack on a thread (the loop keeps drawing), then build the session."""
+        try:
+            await asyncio.to_thread(importlib.import_module, SESSION_MODULE)
+            session = await factory()
+        except Exception as exc:
+            logger.warning("session could not be built: %s", exc)
+            self.post_message(SessionFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(SessionOpened(session))
+
+    def on_session_opened(self, message: SessionOpened) -> None:
+        # Kept even after quit, so the caller's cleanup (cli.py) closes it.
+        self.session = message.session
+        if not self._closed and self._panels_ready():
+            self._follow(message.session)
+
+    def _follow(self, session: SessionManager) -> None:
+        """Fill the panels from the session's view, follow its events, register."""
+        view = session.view
+        panel = self.call_panel
+        panel.user = view.user or ""
+        panel.signaling = view.signaling
+        panel.muted = view.muted
+        panel.set_online(sorted(view.online))
+        self._show_region(view.region)
+        self._unsubscribe = session.subscribe(self._session_callback)
+        self._start_session(session)
+
+    def _session_callback(self, event: Event) -> None:
+        """Called by the session on this loop; widgets are only touched in the handler."""
+        self.post_message(SessionEvent(event, self.clock()))
+
+    @work(group="session", exit_on_error=False)
+    async def _start_session(self, session: SessionManager) -> None:
+        try:
+            await session.start()
+        except Exception as exc:
+            logger.warning("session start failed: %s", exc)
+            self.post_message(SessionFailed(str(exc) or type(exc).__name__))
+
+    def on_session_failed(self, message: SessionFailed) -> None:
+        if not self._panels_ready():
+            return
+        self.call_panel.signaling = "failed"
+        self.call_panel.signaling_detail = message.reason
+        self.event_log.add_entry(
+            LogEntry(self.clock(), "error", f"start: {message.reason}", "error")
+        )
+        self.notify(
+            f"could not register with the signaling server: {message.reason}",
+            title="Offline",
+            severity="error",
+            timeout=10,
+        )
+
+    # --- events ------------------------------------------------------------------------
+
+    def on_session_event(self, message: SessionEvent) -> None:
+        if self._closed or not self._panels_ready():
+            return  # shutting down: the panels are already gone
+        event, at = message.event, message.at
+        try:
+            self.event_log.add(event, at)
+            self.call_panel.handle(event, at)
+            self.connection_panel.handle(event, at)
+            self.ice_panel.handle(event, at)
+        except NoMatches:
+            return  # the screen is being torn down while a late event arrives
+        match event:
+            case CallStateChanged():
+                self._on_call_state(event)
+            case IncomingCall(call=call_id, from_=caller):
+                self._on_incoming(call_id, caller)
+            case RegionChanged(name=name):
+                self._show_region(name)
+            case Notice(message=text):
+                self.notify(text, title="Notice", severity="warning", timeout=8)
+            case ErrorReported(code=code, message=text):
+                self.notify(text, title=code, severity="error", timeout=8)
+            case MissedCall(from_=caller, reason=reason):
+                self.notify(
+                    f"missed call from {caller} ({reason})", title="Missed call", severity="warning"
+                )
+            case SignalingChanged():
+                self._on_signaling(event)
+            case IceRestartFailed(reason=reason, kept_old_path=kept):
+                tail = " — the call stays on the old path" if kept else ""
+                self.notify(f"ICE restart failed: {reason}{tail}", severity="error", timeout=8)
+
+    def _show_region(self, name: str | None) -> None:
+        self.ice_panel.show_region(name, self._region(name))
+
+    def _region(self, name: str | None) -> RegionView | None:
+        return next((r for r in self.regions() if r.name == name), None)
+
+    def _on_call_state(self, event: CallStateChanged) -> None:
+        state = event.state
+        self.call_state = state
+        if state in ("dialing", "incoming"):
+            self.remote = event.to or event.from_
+        if state != "incoming":
+            self._dismiss_incoming()
+        timer = self._stats_timer
+        if timer is not None:
+            if state == "active":
+                timer.resume()
+            elif state == "ended":
+                timer.pause()
+        if state == "ended":
+            reason = event.reason
+            self.notify(
+                f"call with {self.remote or '?'} ended" + (f" ({reason})" if reason else ""),
+                timeout=4,
+            )
+
+    def _on_incoming(self, call_id: str, caller: str) -> None:
+        from softphone.ui.screens.incoming import IncomingCallScreen  # not on the first frame
+
+        self.remote = caller
+        self._dismiss_incoming()
+        screen = IncomingCallScreen(caller, call_id)
+        self._incoming = screen
+        self.push_screen(screen, self._incoming_choice)
+
+    def _incoming_choice(self, choice: IncomingChoice | None) -> None:
+        self._incoming = None
+        if choice == "answer":
+            self.send(Answer())
+        elif choice == "decline":
+            self.send(DeclineCall())
+
+    def _dismiss_incoming(self) -> None:
+        screen = self._incoming
+        self._incoming = None
+        if screen is not None and screen.is_attached and screen in self.screen_stack:
+            screen.dismiss(None)
+
+    def _on_signaling(self, event: SignalingChanged) -> None:
+        state = event.state
+        if state == "reconnecting":
+            retry = event.retry_in
+            when = f"; retrying in {retry:.1f}s" if retry is not None else ""
+            self.notify(
+                f"signaling connection lost{when}", title="Reconnecting", severity="warning"
+            )
+        elif state == "connected" and self._signaling_state == "reconnecting":
+            self.notify("signaling connection restored", title="Connected", timeout=3)
+        self._signaling_state = state
+
+    # --- periodic work ---------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        self.call_panel.now = self.clock()
+        if self.call_state == "active":
+            self._poll_stats()
+
+    @work(group="stats", exclusive=True, exit_on_error=False)
+    async def _poll_stats(self) -> None:
+        if self.session is None:
+            return
+        try:
+            await execute(self.session, Stats())
+        except CommandRefused:
+            pass  # the call ended between the tick and now
+        except Exception as exc:
+            logger.warning("stats failed: %s", exc)
