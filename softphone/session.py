@@ -172,6 +172,8 @@ class SessionManager:
 
     async def start(self) -> None:
         """Register with the signaling server; announces the starting region."""
+        if self.signaling.notice is not None:
+            self.emit(ev.Notice(message=self.signaling.notice))
         if self.settings.region is not None:
             self._emit_region(self.settings.region, self._configuration)
         await self.signaling.start(self._on_signaling)
