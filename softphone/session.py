@@ -24,13 +24,8 @@ from softphone.commands import CommandRefused
 from softphone.config import ConfigError, Region, Settings, regions_from_data
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
-from softphone.rtc.configuration import (
-    Configuration,
-    IceServer,
-    describe_urls,
-    parse_ice_url,
-    shown_url,
-)
+from softphone.regions import credential_refusals, expires_in, region_view, renewed
+from softphone.rtc.configuration import Configuration, describe_urls, shown_url
 from softphone.rtc.errors import DOMException
 from softphone.rtc.server_check import check_servers
 from softphone.signaling.adapter import (
@@ -40,6 +35,7 @@ from softphone.signaling.adapter import (
     HungUp,
     Invited,
     Presence,
+    RegionsRefreshed,
     Registered,
     RemoteCandidate,
     RemoteDescription,
@@ -50,7 +46,7 @@ from softphone.signaling.adapter import (
     SignalingUnavailable,
 )
 from softphone.signaling.messages import is_user_name
-from softphone.views import CallView, IceServerView, RegionView, SessionView
+from softphone.views import CallView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
@@ -76,30 +72,6 @@ class SessionState:
     region: str | None = None
     signaling: str = "connecting"
     muted: bool = False
-
-
-def region_view(region: Region) -> RegionView:
-    """A configured region as the front ends may show it: no credential, only that one exists."""
-    return RegionView(
-        name=region.name,
-        servers=tuple(
-            server_view(url, server) for server in region.ice_servers for url in server.urls
-        ),
-    )
-
-
-def server_view(url: str, server: IceServer) -> IceServerView:
-    """One URL of ``server``; the configuration was validated, so the URL parses."""
-    parsed = parse_ice_url(url)
-    secure = parsed.scheme in ("stuns", "turns")
-    return IceServerView(
-        url=shown_url(url),
-        kind=parsed.scheme,
-        transport="tls" if secure else (parsed.transport or "udp"),
-        host=parsed.host,
-        port=parsed.port,
-        has_credentials=bool(server.username or server.credential),
-    )
 
 
 class SessionManager:
@@ -128,6 +100,8 @@ class SessionManager:
         # snapshots turn it off because round-trip times differ every run.
         self._check_ice_servers = check_ice_servers
         self._lost_at: float | None = None
+        # The regions that came from the server: only these take its fresh credentials.
+        self._server_regions: frozenset[str] = frozenset()
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -313,9 +287,11 @@ class SessionManager:
                 self.state.user = user
                 self.state.online = set(online)
                 self.emit(ev.Registered(user=user, online=tuple(sorted(online))))
-                if regions and not self.settings.regions:
-                    self._adopt_server_regions(regions)
+                if regions:
+                    self._server_offered(regions)
                 await self._resume_call()
+            case RegionsRefreshed(regions=regions):
+                self._server_offered(regions)
             case Presence(user=user, online=online):
                 if online:
                     self.state.online.add(user)
@@ -374,19 +350,68 @@ class SessionManager:
                 ):
                     await self._end_call(call, code)
 
-    def _adopt_server_regions(self, data: Any) -> None:
-        """Use the regions the server offers when the user configured none (docs/protocol.md 1)."""
+    def _server_offered(self, data: Any) -> None:
+        """Regions from ``welcome`` or a ``regions`` push (docs/protocol.md section 1).
+
+        The first offer is adopted when the user configured no regions; later
+        ones (a push before minted credentials lapse, a welcome after a
+        reconnect) renew the credentials of the adopted regions.
+        """
+        if self.settings.regions and not self._server_regions:
+            return  # the user's own regions stand
         try:
             regions = regions_from_data(list(data), "server regions")
         except ConfigError as exc:
             self.emit(ev.ErrorReported(code="bad-regions", message=str(exc)))
             return
+        if self._server_regions:
+            self._renew_credentials(regions)
+            return
         first = regions[0].name if regions else None
         self.settings = replace(self.settings, regions=regions, region=first)
+        self._server_regions = frozenset(r.name for r in regions)
         self.emit(ev.RegionsAdopted(names=tuple(r.name for r in regions), source="server"))
         if self.settings.region is not None and self.call is None:
             self._configuration = self.settings.configuration_for(self.settings.region)
             self._emit_region(self.settings.region, self._configuration)
+
+    def _renew_credentials(self, fresh: tuple[Region, ...]) -> None:
+        """Fresh TURN credentials for the server's regions; a live call gets them at once.
+
+        setConfiguration with the same servers and new credentials is allowed
+        (W3C) and restarts nothing: the call keeps its path, and its next
+        gathering (a region switch, an ICE restart) authenticates with them.
+        """
+        regions, names = renewed(self.settings.regions, fresh, self._server_regions)
+        if not names:
+            return
+        self.settings = replace(self.settings, regions=regions)
+        call = self.call
+        applied: str | None = None
+        if self.state.region in names:
+            configuration = self.settings.configuration_for(self.state.region)
+            if call is not None:
+                try:
+                    call.set_configuration(configuration)
+                except DOMException as exc:
+                    self.emit(
+                        ev.ErrorReported(
+                            code=exc.name,
+                            message=f"fresh credentials for region "
+                            f'"{self.state.region}" not applied: {exc}',
+                            call=call.id,
+                        )
+                    )
+                    return
+                applied = call.id if call.peer is not None else None
+            self._configuration = configuration
+        self.emit(
+            ev.CredentialsRefreshed(
+                regions=names,
+                expires_in=expires_in([r for r in regions if r.name in names]),
+                call=applied,
+            )
+        )
 
     async def _resume_call(self) -> None:
         """After a reconnect, tell the server (which may have restarted) about the live call.
@@ -456,13 +481,20 @@ class SessionManager:
             remote_user=remote,
             direction="outgoing" if direction == "outgoing" else "incoming",
             signaling=self.signaling,
-            emit=self.emit,
+            emit=self._call_event,
             configuration=self._configuration,
             host_addresses=list(self.settings.ice_host_addresses) or None,
             source=source,
             sink=sink_result.sink,
             on_connection_state=self._on_connection_state,
         )
+
+    def _call_event(self, event: ev.Event) -> None:
+        """A call's event, passed on; a TURN server refusing our credentials is also said."""
+        self.emit(event)
+        if isinstance(event, ev.IceRestartGathered):
+            for message in credential_refusals(event.failures):
+                self.emit(ev.Notice(message=message))
 
     def _on_connection_state(self, call: Call, state: str) -> None:
         """Recover from a dead path, or end the call cleanly and say so.
