@@ -37,8 +37,8 @@ def rest_regions() -> Iterator[dict[str, TurnRegion]]:
         for i, (name, address) in enumerate(ADDRESSES.items()):
             region = TurnRegion(
                 address=address,
-                min_port=51000 + 100 * i,
-                max_port=51060 + 100 * i,
+                min_port=52000 + 100 * i,
+                max_port=52060 + 100 * i,
                 static_auth_secret=COTURN_SECRET,
             )
             region.start()
