@@ -21,13 +21,10 @@ from typing import Any
 from softphone import events as ev
 from softphone.call import Call, pair_info
 from softphone.commands import CommandRefused
-from softphone.config import ConfigError, Region, Settings, regions_from_data
+from softphone.config import Settings
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
-from softphone.regions import credential_refusals, expires_in, region_view, renewed
-from softphone.rtc.configuration import Configuration, describe_urls, shown_url
-from softphone.rtc.errors import DOMException
-from softphone.rtc.server_check import check_servers
+from softphone.regions import SessionRegions, credential_refusals
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,
@@ -85,23 +82,24 @@ class SessionManager:
         media: MediaChoice | None = None,
         check_ice_servers: bool = True,
     ) -> None:
-        self.settings = settings
         self.signaling = signaling
         self.media = media or MediaChoice(settings.audio_in, settings.audio_out)
         self.bus = EventBus()
         self.state = SessionState(user=signaling.user, region=settings.region)
         self.call: Call | None = None
-        self._configuration = settings.configuration_for(settings.region)
+        self._regions = SessionRegions(
+            settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
+        )
         self._notices_given: set[str] = set()
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
-        # Probing each ICE server (ice-server events) is on for users; screen
-        # snapshots turn it off because round-trip times differ every run.
-        self._check_ice_servers = check_ice_servers
         self._lost_at: float | None = None
-        # The regions that came from the server: only these take its fresh credentials.
-        self._server_regions: frozenset[str] = frozenset()
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the server's regions are in them once adopted."""
+        return self._regions.settings
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -142,14 +140,13 @@ class SessionManager:
 
     def regions(self) -> list[RegionView]:
         """Every configured region, in configuration order (server-offered ones once adopted)."""
-        return [region_view(region) for region in self.settings.regions]
+        return self._regions.views()
 
     async def start(self) -> None:
         """Register with the signaling server; announces the starting region."""
         if self.signaling.notice is not None:
             self.emit(ev.Notice(message=self.signaling.notice))
-        if self.settings.region is not None:
-            self._emit_region(self.settings.region, self._configuration)
+        self._regions.announce_start()
         await self.signaling.start(self._on_signaling)
 
     async def close(self) -> None:
@@ -218,31 +215,7 @@ class SessionManager:
 
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
-        try:
-            region = self.settings.region_named(name)
-            configuration = self.settings.configuration_for(region.name)
-        except ConfigError as exc:
-            raise CommandRefused("unknown-region", str(exc)) from exc
-        call = self.call
-        if call is not None and call.peer is not None:
-            try:
-                call.set_configuration(configuration)
-            except DOMException as exc:
-                self.emit(
-                    ev.ErrorReported(
-                        code=exc.name,
-                        message=f'setConfiguration for region "{name}" failed: {exc}; '
-                        f'still on region "{self.state.region}"',
-                    )
-                )
-                return
-            self._configuration = configuration
-            self._emit_region(name, configuration)
-            self.emit(ev.ConfigurationSet(region=name, urls=tuple(describe_urls(configuration))))
-            call.restart_ice()
-        else:
-            self._configuration = configuration
-            self._emit_region(name, configuration)
+        self._regions.switch(name, self.call)
 
     def restart_ice(self) -> None:
         call = self.call
@@ -288,10 +261,10 @@ class SessionManager:
                 self.state.online = set(online)
                 self.emit(ev.Registered(user=user, online=tuple(sorted(online))))
                 if regions:
-                    self._server_offered(regions)
+                    self._regions.offered(regions, self.call)
                 await self._resume_call()
             case RegionsRefreshed(regions=regions):
-                self._server_offered(regions)
+                self._regions.offered(regions, self.call)
             case Presence(user=user, online=online):
                 if online:
                     self.state.online.add(user)
@@ -349,69 +322,6 @@ class SessionManager:
                     and call.state != "active"
                 ):
                     await self._end_call(call, code)
-
-    def _server_offered(self, data: Any) -> None:
-        """Regions from ``welcome`` or a ``regions`` push (docs/protocol.md section 1).
-
-        The first offer is adopted when the user configured no regions; later
-        ones (a push before minted credentials lapse, a welcome after a
-        reconnect) renew the credentials of the adopted regions.
-        """
-        if self.settings.regions and not self._server_regions:
-            return  # the user's own regions stand
-        try:
-            regions = regions_from_data(list(data), "server regions")
-        except ConfigError as exc:
-            self.emit(ev.ErrorReported(code="bad-regions", message=str(exc)))
-            return
-        if self._server_regions:
-            self._renew_credentials(regions)
-            return
-        first = regions[0].name if regions else None
-        self.settings = replace(self.settings, regions=regions, region=first)
-        self._server_regions = frozenset(r.name for r in regions)
-        self.emit(ev.RegionsAdopted(names=tuple(r.name for r in regions), source="server"))
-        if self.settings.region is not None and self.call is None:
-            self._configuration = self.settings.configuration_for(self.settings.region)
-            self._emit_region(self.settings.region, self._configuration)
-
-    def _renew_credentials(self, fresh: tuple[Region, ...]) -> None:
-        """Fresh TURN credentials for the server's regions; a live call gets them at once.
-
-        setConfiguration with the same servers and new credentials is allowed
-        (W3C) and restarts nothing: the call keeps its path, and its next
-        gathering (a region switch, an ICE restart) authenticates with them.
-        """
-        regions, names = renewed(self.settings.regions, fresh, self._server_regions)
-        if not names:
-            return
-        self.settings = replace(self.settings, regions=regions)
-        call = self.call
-        applied: str | None = None
-        if self.state.region in names:
-            configuration = self.settings.configuration_for(self.state.region)
-            if call is not None:
-                try:
-                    call.set_configuration(configuration)
-                except DOMException as exc:
-                    self.emit(
-                        ev.ErrorReported(
-                            code=exc.name,
-                            message=f"fresh credentials for region "
-                            f'"{self.state.region}" not applied: {exc}',
-                            call=call.id,
-                        )
-                    )
-                    return
-                applied = call.id if call.peer is not None else None
-            self._configuration = configuration
-        self.emit(
-            ev.CredentialsRefreshed(
-                regions=names,
-                expires_in=expires_in([r for r in regions if r.name in names]),
-                call=applied,
-            )
-        )
 
     async def _resume_call(self) -> None:
         """After a reconnect, tell the server (which may have restarted) about the live call.
@@ -482,7 +392,7 @@ class SessionManager:
             direction="outgoing" if direction == "outgoing" else "incoming",
             signaling=self.signaling,
             emit=self._call_event,
-            configuration=self._configuration,
+            configuration=self._regions.configuration,
             host_addresses=list(self.settings.ice_host_addresses) or None,
             source=source,
             sink=sink_result.sink,
@@ -512,16 +422,7 @@ class SessionManager:
                     message=f'connection lost on region "{self.state.region}"; restarting ICE'
                 )
             )
-            fallback = self.settings.fallback_region
-            if fallback and fallback != self.state.region and call.peer is not None:
-                try:
-                    configuration = self.settings.configuration_for(fallback)
-                    call.set_configuration(configuration)
-                except (ConfigError, DOMException) as exc:
-                    self.emit(ev.ErrorReported(code="fallback-failed", message=str(exc)))
-                else:
-                    self._configuration = configuration
-                    self._emit_region(fallback, configuration)
+            self._regions.fall_back(call)
         elif state == "failed":
             if self._give_up is None:
                 self._give_up = asyncio.get_running_loop().call_later(
@@ -596,22 +497,3 @@ class SessionManager:
                 self._give_up.cancel()
                 self._give_up = None
         await call.close(reason)
-
-    def _emit_region(self, name: str, configuration: Configuration) -> None:
-        self.state.region = name
-        self.emit(ev.RegionChanged(name=name, urls=tuple(describe_urls(configuration))))
-        if self._check_ice_servers and configuration.ice_servers:
-            self._spawn(self._check_servers(name, configuration))
-
-    async def _check_servers(self, region: str, configuration: Configuration) -> None:
-        """One ``ice-server`` event per URL: did it answer, and its round-trip time."""
-        for check in await check_servers(configuration.ice_servers):
-            self.emit(
-                ev.IceServerChecked(
-                    region=region,
-                    url=shown_url(check.url),
-                    ok=check.ok,
-                    rtt_ms=check.rtt_ms,
-                    error=check.error or None,
-                )
-            )
