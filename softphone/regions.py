@@ -90,16 +90,9 @@ class SessionRegions:
         if call is None or call.peer is None:
             self._put_in_force(name, configuration)
             return
-        try:
-            call.set_configuration(configuration)
-        except DOMException as exc:
-            self._emit(
-                ev.ErrorReported(
-                    code=exc.name,
-                    message=f'setConfiguration for region "{name}" failed: {exc}; '
-                    f'still on region "{self.current}"',
-                )
-            )
+        failure = f'setConfiguration for region "{name}" failed'
+        still = f'still on region "{self.current}"'
+        if not self._applied(call, configuration, failure, still=still):
             return
         self._put_in_force(name, configuration)
         self._emit(ev.ConfigurationSet(region=name, urls=tuple(describe_urls(configuration))))
@@ -158,16 +151,8 @@ class SessionRegions:
         if current in names:
             configuration = self.settings.configuration_for(current)
             if call is not None:
-                try:
-                    call.set_configuration(configuration)
-                except DOMException as exc:
-                    self._emit(
-                        ev.ErrorReported(
-                            code=exc.name,
-                            message=f'fresh credentials for region "{current}" not applied: {exc}',
-                            call=call.id,
-                        )
-                    )
+                failure = f'fresh credentials for region "{current}" not applied'
+                if not self._applied(call, configuration, failure, about_call=True):
                     return
                 applied = call.id if call.peer is not None else None
             self.configuration = configuration
@@ -177,6 +162,28 @@ class SessionRegions:
                 regions=names, expires_in=expires_in(renewed_regions), call=applied
             )
         )
+
+    def _applied(
+        self,
+        call: Call,
+        configuration: Configuration,
+        failure: str,
+        *,
+        still: str = "",
+        about_call: bool = False,
+    ) -> bool:
+        """setConfiguration on ``call``; a W3C refusal is an ``error`` event, nothing changes."""
+        try:
+            call.set_configuration(configuration)
+        except DOMException as exc:
+            message = f"{failure}: {exc}; {still}" if still else f"{failure}: {exc}"
+            self._emit(
+                ev.ErrorReported(
+                    code=exc.name, message=message, call=call.id if about_call else None
+                )
+            )
+            return False
+        return True
 
     def _put_in_force(self, name: str, configuration: Configuration) -> None:
         self.configuration = configuration

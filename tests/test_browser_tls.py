@@ -9,6 +9,7 @@ the page applies each ``regions`` push to its live call with setConfiguration.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,33 +43,39 @@ async def browser(
         yield chromium
 
 
-async def tls_server(workdir: Path, certs: Certificates, *extra: str) -> Server:
-    return await Server.start(
-        workdir, "--tls-cert", str(certs.cert), "--tls-key", str(certs.key), *extra
+@contextlib.asynccontextmanager
+async def over_tls(
+    workdir: Path,
+    browser: Browser,
+    certs: Certificates,
+    server_args: tuple[str, ...] = (),
+    bob_args: tuple[str, ...] = (),
+) -> AsyncIterator[tuple[Server, Headless, WebPhone]]:
+    """``serve`` over TLS, bob (headless, verifying with the CA) and alice (the page)."""
+    server = await Server.start(
+        workdir, "--tls-cert", str(certs.cert), "--tls-key", str(certs.key), *server_args
     )
+    bob = await Headless.start(workdir, "bob", server.url, "--ca-file", str(certs.ca), *bob_args)
+    alice: WebPhone | None = None
+    try:
+        await bob.wait_for("registered")
+        alice = await WebPhone.open(browser, server.url, "alice")
+        yield server, bob, alice
+        assert alice.page_errors == []
+    finally:
+        if alice is not None:
+            await alice.close()
+        await bob.quit()
+        await server.stop()
 
 
 async def test_browser_over_https_calls_a_softphone_over_wss(
     browser: Browser, certs: Certificates, tmp_path: Path
 ) -> None:
-    server = await tls_server(tmp_path, certs)
     recording = tmp_path / "bob.wav"
-    bob = await Headless.start(
-        tmp_path,
-        "bob",
-        server.url,
-        "--ca-file",
-        str(certs.ca),
-        "--audio-in",
-        f"tone:{SOFTPHONE_TONE_HZ}",
-        "--audio-out",
-        f"file:{recording}",
-    )
-    alice: WebPhone | None = None
-    try:
+    audio = ("--audio-in", f"tone:{SOFTPHONE_TONE_HZ}", "--audio-out", f"file:{recording}")
+    async with over_tls(tmp_path, browser, certs, bob_args=audio) as (server, bob, alice):
         assert server.url.startswith("wss://")
-        await bob.wait_for("registered")
-        alice = await WebPhone.open(browser, server.url, "alice")
         assert alice.page.url.startswith("https://127.0.0.1:")
         await alice.wait_until("() => window.softphone.online.includes('bob')", what="bob online")
         await alice.call("bob")
@@ -80,12 +87,6 @@ async def test_browser_over_https_calls_a_softphone_over_wss(
         await assert_browser_heard_softphone(alice)
         await alice.hangup()
         await bob.wait_for("call-state", state="ended")
-        assert alice.page_errors == []
-    finally:
-        if alice is not None:
-            await alice.close()
-        await bob.quit()
-        await server.stop()
     assert_heard_browser(recording)
 
 
@@ -100,14 +101,12 @@ async def test_the_page_applies_pushed_credentials_to_its_call(
         'urls = ["turn:127.0.0.2:3478?transport=udp"]\n'
         'shared_secret = "browser-test-secret"\ncredential_ttl = 1\n'
     )
-    server = await tls_server(tmp_path, certs, "--config", str(config), "--no-echo")
-    bob = await Headless.start(
-        tmp_path, "bob", server.url, "--ca-file", str(certs.ca), "--audio-in", "tone"
-    )
-    alice: WebPhone | None = None
-    try:
-        await bob.wait_for("registered")
-        alice = await WebPhone.open(browser, server.url, "alice")
+    server_args = ("--config", str(config), "--no-echo")
+    async with over_tls(tmp_path, browser, certs, server_args, ("--audio-in", "tone")) as (
+        _,
+        bob,
+        alice,
+    ):
         await alice.call("bob")
         await bob.wait_for("incoming")
         await bob.send(cmd="answer")
@@ -122,9 +121,3 @@ async def test_the_page_applies_pushed_credentials_to_its_call(
         assert after != before and after.endswith(":alice"), (before, after)
         assert [e for e in await alice.events(mark) if e["event"] == "ice-restart"] == []
         await alice.wait_connected()
-        assert alice.page_errors == []
-    finally:
-        if alice is not None:
-            await alice.close()
-        await bob.quit()
-        await server.stop()
