@@ -219,6 +219,20 @@ class WebPhone:
             what=f"{frames} frames received",
         )
 
+    async def hears_energy(self, level: float, timeout: float = 20) -> None:
+        """Wait until the received audio reached ``level`` (RMS) in the page's level meter.
+
+        Chromium's playout pulls decoded audio at its own pace, and on a loaded
+        machine it starts a while after the first packets arrive.
+        """
+        await self.wait_until(
+            "(level) => { const a = window.softphone.current && window.softphone.current.audio;"
+            " return a && a.maxLevel > level; }",
+            level,
+            timeout=timeout,
+            what=f"received audio above RMS {level}",
+        )
+
     async def events(self, since: int = 0) -> list[dict[str, Any]]:
         return list(await self.js("(i) => window.softphone.events.slice(i)", since))
 

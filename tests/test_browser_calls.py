@@ -56,10 +56,7 @@ def assert_heard_browser(path: Path) -> None:
 async def assert_browser_heard_softphone(phone: WebPhone) -> dict[str, Any]:
     """Once the browser received :data:`HEARD_FRAMES` frames, they carried the tone."""
     await phone.frames_since(0, HEARD_FRAMES)
-    # The analyser may start hearing a little after the first frames are counted.
-    await phone.wait_until(
-        "() => (window.softphone.current?.audio?.maxLevel ?? 0) > 0.05", what="audio energy"
-    )
+    await phone.hears_energy(0.05)
     stats = await phone.stats()
     assert stats["packetsReceived"] > 50, stats
     assert stats["bytesReceived"] > 0, stats
