@@ -66,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--token",
         help="signaling server token (visible in the process list: prefer $SOFTPHONE_TOKEN)",
     )
+    parser.add_argument(
+        "--ca-file", type=Path, metavar="PATH", help="also trust this CA for a wss:// server"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="do not verify the wss:// server's certificate (test benches only)",
+    )
     parser.add_argument("--region", help="region to start in")
     parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
     parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
@@ -160,6 +169,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         audio_in=getattr(args, "audio_in", None),
         audio_out=getattr(args, "audio_out", None),
         theme=getattr(args, "theme", None),
+        ca_file=getattr(args, "ca_file", None),
+        insecure=getattr(args, "insecure", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
     )
 
@@ -227,7 +238,14 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
                     "no server configured: embedded server at %s with the echo user", url
                 )
             user = settings.user or default_user()
-            signaling = JsonSignalingClient(url, user, settings.token)
+            signaling = JsonSignalingClient(
+                url,
+                user,
+                settings.token,
+                contacts=settings.contacts,
+                ca_file=settings.ca_file,
+                insecure=settings.insecure,
+            )
             return SessionManager(
                 settings, signaling, media=MediaChoice(settings.audio_in, settings.audio_out)
             )
@@ -259,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import asyncio
 
     from softphone.config import ConfigError
+    from softphone.signaling.tls import TlsError
 
     try:
         settings = _settings(args)
@@ -276,5 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             command_line_token_notice(token_from_command_line=True)
         return asyncio.run(_run_client(settings, started, args.headless))
+    except TlsError as exc:  # an unusable --ca-file, found when the client is built
+        print(f"softphone: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

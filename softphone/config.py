@@ -5,8 +5,13 @@ problem is — the file, the key path such as ``regions[1].ice_servers[0].urls``
 the region, or the command-line option — because a softphone that refuses to
 start must tell the user exactly what to fix. ICE servers go through the same
 W3C checks as setConfiguration(), so a region that loads is a region that can
-be switched to. Secrets (TURN username/credential, server token) are never
-echoed: messages name keys and types, not those values.
+be switched to. Secrets (TURN username/credential, TURN shared secret, server
+token) are never echoed: messages name keys and types, not those values.
+
+An ICE server entry may carry a TURN REST ``shared_secret`` (and
+``credential_ttl``) instead of ``username``/``credential``: ``softphone serve``
+then mints per-user credentials from it (:mod:`softphone.signaling.turn_rest`),
+and a client that holds the secret itself mints its own when it uses the region.
 
 No configuration at all is a supported state: a missing default file yields
 :class:`Settings` defaults (the UI then starts its embedded server).
@@ -20,7 +25,7 @@ import ipaddress
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -34,9 +39,11 @@ from softphone.rtc.configuration import (
     IceServerAccessError,
     IceServerSyntaxError,
     IceTransportPolicy,
+    shown_url,
     validate_ice_servers,
 )
-from softphone.signaling.messages import is_user_name
+from softphone.signaling.messages import MAX_SUBSCRIPTIONS, is_user_name
+from softphone.signaling.turn_rest import DEFAULT_TTL, mint_credential
 
 CONFIG_ENV = "SOFTPHONE_CONFIG"
 TRANSPORT_POLICIES: tuple[IceTransportPolicy, ...] = ("all", "relay")
@@ -53,9 +60,14 @@ _TOP_KEYS = (
     "audio_in",
     "audio_out",
     "theme",
+    "ca_file",
+    "insecure",
+    "contacts",
 )
 _REGION_KEYS = ("name", "ice_servers")
-_SERVER_KEYS = ("urls", "username", "credential")
+_SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
+_SHARED_SECRET_KEY = re.compile(r"(?<![\w\"'-])shared_secret\s*=")
+_USER_NAME_RULE = "use 1-64 letters, digits, '.', '_' or '-'"
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
@@ -63,12 +75,39 @@ class ConfigError(Exception):
     """A configuration problem; the message names the file or option and the key."""
 
 
+@dataclass(frozen=True, repr=False)
+class TurnSecret:
+    """A TURN REST API secret for ``ice_servers[index]`` of a region; repr hides it."""
+
+    index: int
+    shared_secret: str
+    credential_ttl: int = DEFAULT_TTL
+
+    def __repr__(self) -> str:
+        return f"TurnSecret(index={self.index}, shared_secret='***', ttl={self.credential_ttl})"
+
+
 @dataclass(frozen=True)
 class Region:
-    """A named set of ICE servers the user can switch calls to."""
+    """A named set of ICE servers the user can switch calls to.
+
+    An entry named in ``turn_secrets`` has no username/credential of its own:
+    they are minted from its shared secret where it is used.
+    """
 
     name: str
     ice_servers: tuple[IceServer, ...] = ()
+    turn_secrets: tuple[TurnSecret, ...] = ()
+
+    def minted_servers(self, user: str) -> tuple[IceServer, ...]:
+        """``ice_servers`` with credentials for ``user`` minted now from every shared secret."""
+        servers = list(self.ice_servers)
+        for secret in self.turn_secrets:
+            username, credential = mint_credential(
+                secret.shared_secret, user, secret.credential_ttl
+            )
+            servers[secret.index] = IceServer(servers[secret.index].urls, username, credential)
+        return tuple(servers)
 
 
 @dataclass(frozen=True)
@@ -86,6 +125,9 @@ class Settings:
     audio_out: str = "default"
     theme: str | None = None
     fallback_region: str | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+    contacts: tuple[str, ...] | None = None
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -96,7 +138,11 @@ class Settings:
 
     def configuration_for(self, region_name: str | None) -> Configuration:
         """The RTC configuration for a region; no region means no ICE servers at all."""
-        servers = () if region_name is None else self.region_named(region_name).ice_servers
+        servers = (
+            ()
+            if region_name is None
+            else self.region_named(region_name).minted_servers(self.user or "softphone")
+        )
         return Configuration(ice_servers=servers, ice_transport_policy=self.ice_transport_policy)
 
 
@@ -130,7 +176,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: {_describe_toml_error(exc)}") from None
-    return _settings_from_table(data, str(file))
+    return _settings_from_table(data, str(file), iter(_secret_lines(text)), file.parent)
 
 
 def with_overrides(settings: Settings, **cli_values: Any) -> Settings:
@@ -152,7 +198,9 @@ def with_overrides(settings: Settings, **cli_values: Any) -> Settings:
             where = "command line: --ice-host"
             if isinstance(value, str):
                 value = [value]
-        changes[name] = _check_value(name, value, where)
+        if name == "ca_file":
+            value = str(value)
+        changes[name] = _check_value(name, value, where, Path.cwd())
     result = dataclasses.replace(settings, **changes)
     for name in ("region", "fallback_region"):
         if name in changes:
@@ -172,14 +220,26 @@ def _describe_toml_error(exc: tomllib.TOMLDecodeError) -> str:
     return f"line {match.group(1)}, column {match.group(2)}: TOML syntax error: {reason}"
 
 
-def _settings_from_table(data: Mapping[str, Any], file: str) -> Settings:
+def _secret_lines(text: str) -> list[int]:
+    """Line numbers of the ``shared_secret = ...`` keys, in document order (comments skipped)."""
+    lines = []
+    for match in _SHARED_SECRET_KEY.finditer(text):
+        start = text.rfind("\n", 0, match.start()) + 1
+        if "#" not in text[start : match.start()]:
+            lines.append(text.count("\n", 0, match.start()) + 1)
+    return lines
+
+
+def _settings_from_table(
+    data: Mapping[str, Any], file: str, secret_lines: Iterator[int], base: Path
+) -> Settings:
     _reject_unknown_keys(data, _TOP_KEYS, file, "")
     values: dict[str, Any] = {}
     for name in _TOP_KEYS:
         if name == "regions" or name not in data:
             continue
-        values[name] = _check_value(name, data[name], f"{file}: {name}")
-    values["regions"] = _regions_from(data.get("regions", []), file)
+        values[name] = _check_value(name, data[name], f"{file}: {name}", base)
+    values["regions"] = _regions_from(data.get("regions", []), file, secret_lines)
     settings = Settings(**values)
     for name in ("region", "fallback_region"):
         _check_region_ref(settings, name, f"{file}: {name}")
@@ -193,7 +253,11 @@ def regions_from_data(raw: Any, source: str) -> tuple[Region, ...]:
 
 
 def regions_to_data(regions: Sequence[Region]) -> list[dict[str, Any]]:
-    """The config file's shape of ``regions``, for a server to offer its clients."""
+    """The config file's shape of ``regions``, for a server to offer its clients.
+
+    Entries with a shared secret keep it (and their ``credential_ttl``): the
+    server mints each user's credentials from it and never sends it on.
+    """
     data: list[dict[str, Any]] = []
     for region in regions:
         servers: list[dict[str, Any]] = []
@@ -204,14 +268,21 @@ def regions_to_data(regions: Sequence[Region]) -> list[dict[str, Any]]:
             if server.credential is not None:
                 entry["credential"] = server.credential
             servers.append(entry)
+        for secret in region.turn_secrets:
+            servers[secret.index]["shared_secret"] = secret.shared_secret
+            servers[secret.index]["credential_ttl"] = secret.credential_ttl
         data.append({"name": region.name, "ice_servers": servers})
     return data
 
 
-def _regions_from(raw: Any, file: str) -> tuple[Region, ...]:
+def _regions_from(
+    raw: Any, file: str, secret_lines: Iterator[int] | None = None
+) -> tuple[Region, ...]:
+    """``secret_lines``: the line of each ``shared_secret`` key in turn, for errors."""
     tables = _array_of_tables(raw, f"{file}: regions", "[[regions]] tables")
     regions: list[Region] = []
     seen: dict[str, int] = {}
+    lines = secret_lines if secret_lines is not None else iter(())
     for i, table in enumerate(tables):
         key = f"regions[{i}]"
         _reject_unknown_keys(table, _REGION_KEYS, file, key)
@@ -225,16 +296,16 @@ def _regions_from(raw: Any, file: str) -> tuple[Region, ...]:
                 f"{file}: {key}.name: region {name!r} is already defined at regions[{seen[name]}]"
             )
         seen[name] = i
-        servers = _ice_servers_from(table.get("ice_servers", []), file, key, name)
-        regions.append(Region(name=name, ice_servers=servers))
+        regions.append(_region_from(table.get("ice_servers", []), file, key, name, lines))
     return tuple(regions)
 
 
-def _ice_servers_from(raw: Any, file: str, region_key: str, name: str) -> tuple[IceServer, ...]:
+def _region_from(raw: Any, file: str, region_key: str, name: str, lines: Iterator[int]) -> Region:
     label = f'(region "{name}")'
     key = f"{region_key}.ice_servers"
     tables = _array_of_tables(raw, f"{file}: {key} {label}", "[[regions.ice_servers]] tables")
     servers: list[IceServer] = []
+    turn_secrets: list[TurnSecret] = []
     for j, table in enumerate(tables):
         skey = f"{key}[{j}]"
         _reject_unknown_keys(table, _SERVER_KEYS, file, skey, label)
@@ -256,14 +327,47 @@ def _ice_servers_from(raw: Any, file: str, region_key: str, name: str) -> tuple[
                     f"{file}: {skey}.{secret} {label}: expected a string, {_got(value)}"
                 )
             secrets[secret] = value
+        if "shared_secret" in table:
+            line = next(lines, None)
+            at = f"{file}: line {line}: " if line is not None else f"{file}: "
+            turn_secrets.append(_turn_secret(table, j, f"{at}{skey} {label} ({_shown_urls(urls)})"))
+        elif "credential_ttl" in table:
+            raise ConfigError(
+                f"{file}: {skey}.credential_ttl {label}: only goes with shared_secret"
+            )
         servers.append(IceServer(tuple(urls), secrets["username"], secrets["credential"]))
     where = f'region "{name}"'
+    # Minted credentials stand in for the shared secrets, so the W3C checks see what is used.
+    checked = Region(name, tuple(servers), tuple(turn_secrets)).minted_servers("check")
     try:
-        validate_ice_servers(servers, where=where)
+        validate_ice_servers(checked, where=where)
     except (IceServerSyntaxError, IceServerAccessError) as exc:
         at = f"{key}[{exc.index}]" if exc.index is not None else key
         raise ConfigError(f"{file}: {where}: {exc.name}: {exc.detail} ({at})") from None
-    return tuple(servers)
+    return Region(name, tuple(servers), tuple(turn_secrets))
+
+
+def _turn_secret(table: Mapping[str, Any], index: int, where: str) -> TurnSecret:
+    """The entry's shared secret and ttl; errors say ``where`` but never the secret."""
+    if "username" in table or "credential" in table:
+        raise ConfigError(
+            f"{where}: shared_secret replaces username/credential (credentials are minted "
+            "from it); give one or the other"
+        )
+    secret = table["shared_secret"]
+    if not isinstance(secret, str) or not secret:
+        raise ConfigError(f"{where}: shared_secret: expected a non-empty string, {_got(secret)}")
+    ttl = table.get("credential_ttl", DEFAULT_TTL)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+        shown = ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else _got(ttl)
+        raise ConfigError(
+            f"{where}: credential_ttl: expected a whole number of seconds >= 1, got {shown}"
+        )
+    return TurnSecret(index, secret, ttl)
+
+
+def _shown_urls(urls: Sequence[str]) -> str:
+    return ", ".join(shown_url(url) for url in urls)
 
 
 def _array_of_tables(raw: Any, where: str, expected: str) -> list[Mapping[str, Any]]:
@@ -290,23 +394,47 @@ def _reject_unknown_keys(
 # -- value rules shared by the file and the command line ----------------------
 
 
-def _check_value(name: str, value: Any, where: str) -> Any:
-    """Validate one setting; returns it in its Settings form (lists become tuples)."""
+def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
+    """Validate one setting; returns it in its Settings form (lists become tuples).
+
+    A relative ``ca_file`` is relative to ``base``: the config file's directory,
+    or the working directory for the command line.
+    """
     if name == "ice_host_addresses":
         return _check_addresses(value, where)
+    if name == "contacts":
+        return _check_contacts(value, where)
+    if name == "insecure":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, {_got(value)}")
+        return value
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, {_got(value)}")
     if name == "user" and not is_user_name(value):
-        raise ConfigError(
-            f"{where}: invalid user name {value!r}: use 1-64 letters, digits, '.', '_' or '-'"
-        )
+        raise ConfigError(f"{where}: invalid user name {value!r}: {_USER_NAME_RULE}")
     if name == "server":
         _check_server_url(value, where)
     if name == "ice_transport_policy" and value not in TRANSPORT_POLICIES:
         raise ConfigError(f"{where}: must be 'all' or 'relay', got {value!r}")
-    if name in ("audio_in", "audio_out", "region", "fallback_region") and not value:
+    if name in ("audio_in", "audio_out", "region", "fallback_region", "ca_file") and not value:
         raise ConfigError(f"{where}: must not be empty")
+    if name == "ca_file":
+        return base / Path(value).expanduser()
     return value
+
+
+def _check_contacts(value: Any, where: str) -> tuple[str, ...]:
+    """The users whose presence to subscribe to: signaling's user-name rule, at most 1000."""
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where}: expected an array of user names, {_got(value)}")
+    if len(value) > MAX_SUBSCRIPTIONS:
+        raise ConfigError(f"{where}: at most {MAX_SUBSCRIPTIONS} contacts, got {len(value)}")
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}[{i}]: expected a user name string, {_got(item)}")
+        if not is_user_name(item):
+            raise ConfigError(f"{where}[{i}]: invalid user name {item[:64]!r}: {_USER_NAME_RULE}")
+    return tuple(dict.fromkeys(value))
 
 
 def _check_server_url(value: str, where: str) -> None:

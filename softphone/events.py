@@ -154,6 +154,20 @@ class RegionsAdopted(Event):
     source: Literal["server"]
 
 
+@dataclass(frozen=True, kw_only=True)
+class CredentialsRefreshed(Event):
+    """The server renewed the TURN credentials of its regions (never shown).
+
+    ``expires_in``: seconds until the first of the new credentials lapses, when
+    the usernames say (TURN REST); ``call``: the live call they were applied to.
+    """
+
+    NAME = "credentials-refreshed"
+    regions: tuple[str, ...]
+    expires_in: int | None = _omitted()
+    call: str | None = _omitted()
+
+
 # --- calls ---------------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ MASK = "***"
 
 
 def secrets_of(settings: Settings | None) -> set[str]:
-    """Every credential and token the settings hold."""
+    """Every credential, TURN shared secret and token the settings hold."""
     found: set[str] = set()
     if settings is None:
         return found
@@ -28,6 +28,7 @@ def secrets_of(settings: Settings | None) -> set[str]:
         for server in region.ice_servers:
             if server.credential:
                 found.add(server.credential)
+        found.update(secret.shared_secret for secret in region.turn_secrets)
     return found
 
 

@@ -21,18 +21,10 @@ from typing import Any
 from softphone import events as ev
 from softphone.call import Call, pair_info
 from softphone.commands import CommandRefused
-from softphone.config import ConfigError, Region, Settings, regions_from_data
+from softphone.config import Settings
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
-from softphone.rtc.configuration import (
-    Configuration,
-    IceServer,
-    describe_urls,
-    parse_ice_url,
-    shown_url,
-)
-from softphone.rtc.errors import DOMException
-from softphone.rtc.server_check import check_servers
+from softphone.regions import SessionRegions, credential_refusals
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,
@@ -40,6 +32,7 @@ from softphone.signaling.adapter import (
     HungUp,
     Invited,
     Presence,
+    RegionsRefreshed,
     Registered,
     RemoteCandidate,
     RemoteDescription,
@@ -50,7 +43,7 @@ from softphone.signaling.adapter import (
     SignalingUnavailable,
 )
 from softphone.signaling.messages import is_user_name
-from softphone.views import CallView, IceServerView, RegionView, SessionView
+from softphone.views import CallView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
@@ -78,30 +71,6 @@ class SessionState:
     muted: bool = False
 
 
-def region_view(region: Region) -> RegionView:
-    """A configured region as the front ends may show it: no credential, only that one exists."""
-    return RegionView(
-        name=region.name,
-        servers=tuple(
-            server_view(url, server) for server in region.ice_servers for url in server.urls
-        ),
-    )
-
-
-def server_view(url: str, server: IceServer) -> IceServerView:
-    """One URL of ``server``; the configuration was validated, so the URL parses."""
-    parsed = parse_ice_url(url)
-    secure = parsed.scheme in ("stuns", "turns")
-    return IceServerView(
-        url=shown_url(url),
-        kind=parsed.scheme,
-        transport="tls" if secure else (parsed.transport or "udp"),
-        host=parsed.host,
-        port=parsed.port,
-        has_credentials=bool(server.username or server.credential),
-    )
-
-
 class SessionManager:
     """Owns at most one call at a time (a second caller gets ``busy``)."""
 
@@ -113,21 +82,24 @@ class SessionManager:
         media: MediaChoice | None = None,
         check_ice_servers: bool = True,
     ) -> None:
-        self.settings = settings
         self.signaling = signaling
         self.media = media or MediaChoice(settings.audio_in, settings.audio_out)
         self.bus = EventBus()
         self.state = SessionState(user=signaling.user, region=settings.region)
         self.call: Call | None = None
-        self._configuration = settings.configuration_for(settings.region)
+        self._regions = SessionRegions(
+            settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
+        )
         self._notices_given: set[str] = set()
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
-        # Probing each ICE server (ice-server events) is on for users; screen
-        # snapshots turn it off because round-trip times differ every run.
-        self._check_ice_servers = check_ice_servers
         self._lost_at: float | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the server's regions are in them once adopted."""
+        return self._regions.settings
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -168,12 +140,13 @@ class SessionManager:
 
     def regions(self) -> list[RegionView]:
         """Every configured region, in configuration order (server-offered ones once adopted)."""
-        return [region_view(region) for region in self.settings.regions]
+        return self._regions.views()
 
     async def start(self) -> None:
         """Register with the signaling server; announces the starting region."""
-        if self.settings.region is not None:
-            self._emit_region(self.settings.region, self._configuration)
+        if self.signaling.notice is not None:
+            self.emit(ev.Notice(message=self.signaling.notice))
+        self._regions.announce_start()
         await self.signaling.start(self._on_signaling)
 
     async def close(self) -> None:
@@ -242,31 +215,7 @@ class SessionManager:
 
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
-        try:
-            region = self.settings.region_named(name)
-            configuration = self.settings.configuration_for(region.name)
-        except ConfigError as exc:
-            raise CommandRefused("unknown-region", str(exc)) from exc
-        call = self.call
-        if call is not None and call.peer is not None:
-            try:
-                call.set_configuration(configuration)
-            except DOMException as exc:
-                self.emit(
-                    ev.ErrorReported(
-                        code=exc.name,
-                        message=f'setConfiguration for region "{name}" failed: {exc}; '
-                        f'still on region "{self.state.region}"',
-                    )
-                )
-                return
-            self._configuration = configuration
-            self._emit_region(name, configuration)
-            self.emit(ev.ConfigurationSet(region=name, urls=tuple(describe_urls(configuration))))
-            call.restart_ice()
-        else:
-            self._configuration = configuration
-            self._emit_region(name, configuration)
+        self._regions.switch(name, self.call)
 
     def restart_ice(self) -> None:
         call = self.call
@@ -311,9 +260,11 @@ class SessionManager:
                 self.state.user = user
                 self.state.online = set(online)
                 self.emit(ev.Registered(user=user, online=tuple(sorted(online))))
-                if regions and not self.settings.regions:
-                    self._adopt_server_regions(regions)
+                if regions:
+                    self._regions.offered(regions, self.call)
                 await self._resume_call()
+            case RegionsRefreshed(regions=regions):
+                self._regions.offered(regions, self.call)
             case Presence(user=user, online=online):
                 if online:
                     self.state.online.add(user)
@@ -371,20 +322,6 @@ class SessionManager:
                     and call.state != "active"
                 ):
                     await self._end_call(call, code)
-
-    def _adopt_server_regions(self, data: Any) -> None:
-        """Use the regions the server offers when the user configured none (docs/protocol.md 1)."""
-        try:
-            regions = regions_from_data(list(data), "server regions")
-        except ConfigError as exc:
-            self.emit(ev.ErrorReported(code="bad-regions", message=str(exc)))
-            return
-        first = regions[0].name if regions else None
-        self.settings = replace(self.settings, regions=regions, region=first)
-        self.emit(ev.RegionsAdopted(names=tuple(r.name for r in regions), source="server"))
-        if self.settings.region is not None and self.call is None:
-            self._configuration = self.settings.configuration_for(self.settings.region)
-            self._emit_region(self.settings.region, self._configuration)
 
     async def _resume_call(self) -> None:
         """After a reconnect, tell the server (which may have restarted) about the live call.
@@ -454,13 +391,20 @@ class SessionManager:
             remote_user=remote,
             direction="outgoing" if direction == "outgoing" else "incoming",
             signaling=self.signaling,
-            emit=self.emit,
-            configuration=self._configuration,
+            emit=self._call_event,
+            configuration=self._regions.configuration,
             host_addresses=list(self.settings.ice_host_addresses) or None,
             source=source,
             sink=sink_result.sink,
             on_connection_state=self._on_connection_state,
         )
+
+    def _call_event(self, event: ev.Event) -> None:
+        """A call's event, passed on; a TURN server refusing our credentials is also said."""
+        self.emit(event)
+        if isinstance(event, ev.IceRestartGathered):
+            for message in credential_refusals(event.failures):
+                self.emit(ev.Notice(message=message))
 
     def _on_connection_state(self, call: Call, state: str) -> None:
         """Recover from a dead path, or end the call cleanly and say so.
@@ -478,16 +422,7 @@ class SessionManager:
                     message=f'connection lost on region "{self.state.region}"; restarting ICE'
                 )
             )
-            fallback = self.settings.fallback_region
-            if fallback and fallback != self.state.region and call.peer is not None:
-                try:
-                    configuration = self.settings.configuration_for(fallback)
-                    call.set_configuration(configuration)
-                except (ConfigError, DOMException) as exc:
-                    self.emit(ev.ErrorReported(code="fallback-failed", message=str(exc)))
-                else:
-                    self._configuration = configuration
-                    self._emit_region(fallback, configuration)
+            self._regions.fall_back(call)
         elif state == "failed":
             if self._give_up is None:
                 self._give_up = asyncio.get_running_loop().call_later(
@@ -562,22 +497,3 @@ class SessionManager:
                 self._give_up.cancel()
                 self._give_up = None
         await call.close(reason)
-
-    def _emit_region(self, name: str, configuration: Configuration) -> None:
-        self.state.region = name
-        self.emit(ev.RegionChanged(name=name, urls=tuple(describe_urls(configuration))))
-        if self._check_ice_servers and configuration.ice_servers:
-            self._spawn(self._check_servers(name, configuration))
-
-    async def _check_servers(self, region: str, configuration: Configuration) -> None:
-        """One ``ice-server`` event per URL: did it answer, and its round-trip time."""
-        for check in await check_servers(configuration.ice_servers):
-            self.emit(
-                ev.IceServerChecked(
-                    region=region,
-                    url=shown_url(check.url),
-                    ok=check.ok,
-                    rtt_ms=check.rtt_ms,
-                    error=check.error or None,
-                )
-            )

@@ -13,7 +13,9 @@ in its own browser context, driven through ``window.softphone``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -25,13 +27,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_TONE_HZ = 523.0  # what the browser's fake microphone plays (C5)
 
 
-def chromium_args(fake_audio: Path | None) -> list[str]:
+def spki_sha256(certificate: Path) -> str:
+    """Base64 SHA-256 of ``certificate``'s public key (SubjectPublicKeyInfo): what
+    ``--ignore-certificate-errors-spki-list`` takes to trust that one server."""
+    cert = x509.load_pem_x509_certificate(certificate.read_bytes())
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
+
+
+def chromium_args(fake_audio: Path | None, trusted: Path | None = None) -> list[str]:
+    """``trusted``: a server certificate (not signed by a CA Chromium knows) to accept."""
     args = [
         "--allow-loopback-in-peer-connection",
         "--disable-features=WebRtcHideLocalIpsWithMdns",
@@ -53,6 +68,8 @@ def chromium_args(fake_audio: Path | None) -> list[str]:
     ]
     if fake_audio is not None:
         args.append(f"--use-file-for-fake-audio-capture={fake_audio}")
+    if trusted is not None:
+        args.append(f"--ignore-certificate-errors-spki-list={spki_sha256(trusted)}")
     if os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
     return args
@@ -85,12 +102,13 @@ def write_tone_wav(
 
 
 @contextlib.asynccontextmanager
-async def launch_chromium(workdir: Path) -> AsyncIterator[Browser]:
-    """One headless Chromium whose fake microphone plays :data:`BROWSER_TONE_HZ`."""
+async def launch_chromium(workdir: Path, trusted: Path | None = None) -> AsyncIterator[Browser]:
+    """One headless Chromium whose fake microphone plays :data:`BROWSER_TONE_HZ`;
+    ``trusted`` as in :func:`chromium_args`."""
     tone = write_tone_wav(workdir / "browser-mic.wav")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=chromium_args(tone)
+            executable_path=CHROMIUM, headless=True, args=chromium_args(tone, trusted)
         )
         try:
             yield browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import platformdirs
@@ -13,9 +14,12 @@ from softphone.config import (
     Settings,
     default_config_path,
     load_settings,
+    regions_to_data,
     with_overrides,
 )
+from softphone.redact import redact, secrets_of
 from softphone.rtc.configuration import Configuration, IceServer
+from softphone.signaling.turn_rest import RegionCredentials, mint_credential
 
 TURN_USER = "turnuser-Qx81"
 TURN_SECRET = "hunter2-Vb55"
@@ -399,3 +403,149 @@ def test_override_token_is_never_echoed() -> None:
 def test_override_unknown_option_is_type_error() -> None:
     with pytest.raises(TypeError):
         with_overrides(Settings(), colour="red")
+
+
+# -- TURN REST shared secrets (1.1) ----------------------------------------------
+
+SHARED = "coturn-static-secret-Zk42"
+
+
+def secret_region(extra: str = "", ttl: str = "credential_ttl = 3") -> str:
+    return f"""
+[[regions]]
+name = "eu-west"
+[[regions.ice_servers]]
+urls = "stun:127.0.0.1:3478"
+[[regions.ice_servers]]
+urls = "turn:127.0.0.2:3478?transport=udp"
+# a comment naming shared_secret = "not this one"
+shared_secret = "{SHARED}"
+{ttl}
+{extra}
+"""
+
+
+def test_shared_secret_entry_loads_and_is_passed_to_the_server(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, secret_region()))
+    region = settings.region_named("eu-west")
+    assert region.ice_servers[1] == IceServer(("turn:127.0.0.2:3478?transport=udp",))
+    assert SHARED not in repr(settings)
+    assert regions_to_data(settings.regions) == [
+        {
+            "name": "eu-west",
+            "ice_servers": [
+                {"urls": ["stun:127.0.0.1:3478"]},
+                {
+                    "urls": ["turn:127.0.0.2:3478?transport=udp"],
+                    "shared_secret": SHARED,
+                    "credential_ttl": 3,
+                },
+            ],
+        }
+    ]
+    # What the server makes of it: credentials minted per user, no secret.
+    minted = RegionCredentials(regions_to_data(settings.regions)).for_user("alice", now=1000)
+    assert minted[0]["ice_servers"][1] == {
+        "urls": ["turn:127.0.0.2:3478?transport=udp"],
+        "username": "1003:alice",
+        "credential": mint_credential(SHARED, "alice", 3, now=1000)[1],
+    }
+
+
+def test_a_client_holding_the_secret_mints_its_own_credentials(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, 'user = "bob"\n' + secret_region(ttl="")))
+    server = settings.configuration_for("eu-west").ice_servers[1]
+    assert server.username is not None and server.username.endswith(":bob")
+    expiry = int(server.username.split(":")[0])
+    assert expiry - 3600 - 5 <= int(time.time()) <= expiry - 3600
+    assert server.credential == mint_credential(SHARED, "bob", 3600, now=expiry - 3600)[1]
+
+
+def test_shared_secret_with_username_names_file_line_region_and_url(tmp_path: Path) -> None:
+    message = load_error(tmp_path, secret_region(extra=f'username = "{TURN_USER}"'))
+    assert str(tmp_path / "config.toml") in message
+    assert "line 9:" in message  # the shared_secret line, not the comment's
+    assert 'regions[0].ice_servers[1] (region "eu-west")' in message
+    assert "turn:127.0.0.2:3478?transport=udp" in message
+    assert "shared_secret replaces username/credential" in message
+    assert SHARED not in message and TURN_USER not in message
+
+
+@pytest.mark.parametrize(
+    ("ttl", "problem"),
+    [
+        ("credential_ttl = 0", "got 0"),
+        ("credential_ttl = 2.5", "got a float"),
+        ('credential_ttl = "1h"', "got a string"),
+        ("credential_ttl = true", "got a boolean"),
+    ],
+)
+def test_credential_ttl_is_whole_seconds(tmp_path: Path, ttl: str, problem: str) -> None:
+    message = load_error(tmp_path, secret_region(ttl=ttl))
+    assert "credential_ttl: expected a whole number of seconds >= 1" in message
+    assert problem in message and SHARED not in message
+
+
+def test_empty_or_non_string_shared_secret(tmp_path: Path) -> None:
+    text = secret_region().replace(f'"{SHARED}"', '""')
+    assert "shared_secret: expected a non-empty string" in load_error(tmp_path, text)
+
+
+def test_credential_ttl_without_shared_secret(tmp_path: Path) -> None:
+    text = FULL.replace(
+        f'credential = "{TURN_SECRET}"', f'credential = "{TURN_SECRET}"\ncredential_ttl = 60'
+    )
+    message = load_error(tmp_path, text)
+    assert "credential_ttl" in message and "only goes with shared_secret" in message
+    assert TURN_SECRET not in message
+
+
+def test_shared_secret_entry_still_gets_the_url_checks(tmp_path: Path) -> None:
+    text = secret_region().replace("turn:127.0.0.2:3478?transport=udp", "turn:127.0.0.2:0")
+    message = load_error(tmp_path, text)
+    assert "regions[0].ice_servers[1]" in message and SHARED not in message
+
+
+def test_redaction_covers_the_shared_secret(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, secret_region()))
+    assert SHARED in secrets_of(settings)
+    assert redact(f"secret={SHARED}", secrets_of(settings)) == "secret=***"
+
+
+# -- client keys (1.1): ca_file, insecure, contacts --------------------------------
+
+
+def test_client_keys_load(tmp_path: Path) -> None:
+    text = 'ca_file = "certs/ca.pem"\ninsecure = true\ncontacts = ["bob", "carol", "bob"]\n'
+    settings = load_settings(write(tmp_path, text))
+    assert settings.ca_file == tmp_path / "certs" / "ca.pem"
+    assert settings.insecure is True
+    assert settings.contacts == ("bob", "carol")
+    assert Settings().contacts is None and Settings().insecure is False
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("insecure = 1", "insecure: expected true or false, got an integer"),
+        ('ca_file = ""', "ca_file: must not be empty"),
+        ("ca_file = 3", "ca_file: expected a string, got an integer"),
+        ('contacts = "bob"', "contacts: expected an array of user names, got a string"),
+        ('contacts = ["bob", 7]', "contacts[1]: expected a user name string, got an integer"),
+        ('contacts = ["bob", "no spaces"]', "contacts[1]: invalid user name 'no spaces'"),
+    ],
+)
+def test_client_keys_are_validated(tmp_path: Path, line: str, problem: str) -> None:
+    assert problem in load_error(tmp_path, line + "\n")
+
+
+def test_too_many_contacts(tmp_path: Path) -> None:
+    names = ", ".join(f'"u{i}"' for i in range(1001))
+    assert "at most 1000 contacts" in load_error(tmp_path, f"contacts = [{names}]\n")
+
+
+def test_ca_file_and_insecure_from_the_command_line(tmp_path: Path) -> None:
+    settings = with_overrides(Settings(), ca_file=Path("ca.pem"), insecure=True)
+    assert settings.ca_file == Path.cwd() / "ca.pem"
+    assert settings.insecure is True
+    assert with_overrides(Settings(), insecure=None).insecure is False

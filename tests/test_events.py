@@ -47,6 +47,14 @@ PINNED: list[tuple[ev.Event, str]] = [
         '{"event":"regions","names":["eu","us"],"source":"server"}',
     ),
     (
+        ev.CredentialsRefreshed(regions=("eu",), expires_in=3, call="c1"),
+        '{"event":"credentials-refreshed","regions":["eu"],"expires_in":3,"call":"c1"}',
+    ),
+    (
+        ev.CredentialsRefreshed(regions=("eu",)),
+        '{"event":"credentials-refreshed","regions":["eu"]}',
+    ),
+    (
         ev.IncomingCall(call="c1", from_="bob"),
         '{"event":"incoming","call":"c1","from":"bob"}',
     ),

@@ -142,6 +142,9 @@ class Signaling(abc.ABC):
     """
 
     user: str
+    #: Something the user should know about this channel before it starts
+    #: (TLS verification turned off); the session shows it as a notice.
+    notice: str | None = None
 
     @abc.abstractmethod
     async def start(self, listener: Listener) -> None:

@@ -142,6 +142,9 @@
       case "invite":
         onInvite(msg);
         break;
+      case "regions":
+        if (Array.isArray(msg.regions) && !state.regionsFromPage) renewRegions(msg.regions);
+        break;
       default: {
         const call = state.call;
         if (!call || msg.call !== call.id) return; // a stale call: nothing to do
@@ -228,6 +231,30 @@
       state.region = findRegion(wanted) ? wanted : state.regions[0]?.name ?? null;
     }
     ui.render();
+  }
+
+  // The server's fresh TURN credentials for its regions (docs/protocol.md section 1):
+  // a live call gets them with setConfiguration (same servers, new credentials),
+  // without an ICE restart; the next switch or restart authenticates with them.
+  function renewRegions(regions) {
+    const fresh = regions.filter((r) => r && typeof r.name === "string");
+    const names = state.regions.map((r) => r.name).filter((n) => fresh.some((r) => r.name === n));
+    if (names.length === 0) return;
+    state.regions = state.regions.map((r) => fresh.find((f) => f.name === r.name) || r);
+    const pc = state.call && state.call.pc;
+    const fields = { regions: names };
+    if (pc && names.includes(state.region)) {
+      const config = pc.getConfiguration();
+      config.iceServers = iceServersOf(findRegion(state.region));
+      try {
+        pc.setConfiguration(config);
+        fields.call = state.call.id;
+      } catch (err) {
+        emit("error", { code: err.name, message: `fresh credentials not applied: ${err.message}` });
+        return;
+      }
+    }
+    emit("credentials-refreshed", fields);
   }
 
   function configuration() {
