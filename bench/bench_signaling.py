@@ -50,8 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.signaling_generator import LOOPBACK, raise_open_files_limit
+from bench.signaling_generator import LOOPBACK
 from bench.table import percentile
+from softphone.signaling.limits import raise_open_files_limit
 from tests.harness import Server
 
 GENERATORS = 2

@@ -5,7 +5,8 @@ It registers users (hello -> welcome), keeps presence subscriptions (subscribe
 and, with ``--presence all``, to those that never subscribed) and relays call
 messages between the two parties of a call with ``from`` added. It has no
 validation, no per-client queues, no limits, no logging: the cost of those is
-what the ratio to it shows.
+what the ratio to it shows. Like the server it pings quiet clients every 20 s
+and listens with the same backlog.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import sys
 
 from aiohttp import WSMsgType, web
 
-from bench.signaling_generator import LOOPBACK, raise_open_files_limit
+from bench.signaling_generator import LOOPBACK
+from softphone.signaling.limits import raise_open_files_limit
+from softphone.signaling.server import LISTEN_BACKLOG
 
 
 async def bare_server(presence: str, port: int = 0) -> None:
@@ -36,7 +39,7 @@ async def bare_server(presence: str, port: int = 0) -> None:
                 await other.send_str(text)
 
     async def handle(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20)
+        ws = web.WebSocketResponse(compress=False, max_msg_size=1 << 20, heartbeat=20.0)
         await ws.prepare(request)
         name: str | None = None
         watched: list[str] = []
@@ -87,7 +90,7 @@ async def bare_server(presence: str, port: int = 0) -> None:
     app.router.add_get("/ws", handle)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
-    site = web.TCPSite(runner, LOOPBACK, port, reuse_address=True)
+    site = web.TCPSite(runner, LOOPBACK, port, reuse_address=True, backlog=LISTEN_BACKLOG)
     await site.start()
     print(f"listening on ws://{LOOPBACK}:{runner.addresses[0][1]}/ws", flush=True)
     with contextlib.suppress(asyncio.CancelledError):

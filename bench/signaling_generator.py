@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import resource
 import sys
 import time
 from collections import deque
@@ -33,9 +32,11 @@ from aiohttp import WSMsgType
 
 from softphone.signaling.adapter import ConnectionChanged, Registered, SignalingEvent
 from softphone.signaling.client import JsonSignalingClient
+from softphone.signaling.limits import raise_open_files_limit
 
 LOOPBACK = "127.0.0.1"
 REGISTER_CONCURRENCY = 25  # per generator
+CLIENT_HEARTBEAT = 15.0  # s between pings, as JsonSignalingClient sends them
 SAMPLES_KEPT = 20000  # latencies each generator sends back per phase
 
 _CANDIDATE = {
@@ -92,13 +93,6 @@ SETUP_STEPS: tuple[tuple[str, int], ...] = (
     ("ice", 1),
     ("hangup", 0),
 )
-
-
-def raise_open_files_limit() -> int:
-    """Soft RLIMIT_NOFILE up to the hard limit (thousands of sockets); returns it."""
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def _compact(obj: dict[str, Any]) -> str:
@@ -245,7 +239,9 @@ class Generator:
         assert self.session is not None
         async with limit:
             t0 = time.perf_counter()
-            client.ws = await self.session.ws_connect(url, autoping=True, max_msg_size=1 << 24)
+            client.ws = await self.session.ws_connect(
+                url, autoping=True, heartbeat=CLIENT_HEARTBEAT, max_msg_size=1 << 24
+            )
             client.reader = asyncio.create_task(self._read(client))
             await client.ws.send_str(_compact({"type": "hello", "user": client.name}))
             await asyncio.wait_for(client.welcome, 60)

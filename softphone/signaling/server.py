@@ -9,8 +9,9 @@ Design points:
   socket pushes back. A client that does not read fills its queue; past
   ``max_queue_bytes`` it is disconnected, so one slow client cannot hold memory
   or delay anybody else.
-* A call belongs to the two *connections* that set it up, not to two names, so a
-  user who reconnects never inherits a stale call.
+* A call belongs to the two *connections* that set it up
+  (:mod:`softphone.signaling.calls`), so a user who reconnects never inherits
+  a stale call.
 * Frames up to ``max_frame`` bytes (64 KiB) are handled; bigger ones up to
   ``limits.max_message`` (1 MiB) get ``too-large`` and the connection stays
   open. Beyond 1 MiB aiohttp refuses to buffer the frame and closes the socket
@@ -46,18 +47,17 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import resource
 import signal
 import ssl
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
+from softphone.signaling.calls import Call, CallTable
 from softphone.signaling.connection import Connection
-from softphone.signaling.limits import Limits, RateGuard, Verdict
+from softphone.signaling.limits import Limits, RateGuard, Verdict, raise_open_files_limit
 from softphone.signaling.presence import PresenceIndex, PresenceMode
 from softphone.signaling.tokens import TokenError, verify_token
 from softphone.signaling.turn_rest import RegionCredentials
@@ -74,20 +74,6 @@ LISTEN_BACKLOG = 4096
 
 _GOING_AWAY = WSCloseCode.GOING_AWAY
 _POLICY = WSCloseCode.POLICY_VIOLATION
-
-
-@dataclass(slots=True)
-class _Call:
-    caller: Connection
-    callee: Connection
-    accepted: bool = False
-
-    def other(self, party: Connection) -> Connection | None:
-        if party is self.caller:
-            return self.callee
-        if party is self.callee:
-            return self.caller
-        return None
 
 
 class SignalingServer:
@@ -124,7 +110,7 @@ class SignalingServer:
         self._close_timeout = close_timeout
         self._clients: set[Connection] = set()
         self._users: dict[str, Connection] = {}
-        self._calls: dict[str, _Call] = {}
+        self._calls = CallTable()
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None
@@ -147,7 +133,7 @@ class SignalingServer:
             raise RuntimeError("server already started")
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=self._close_timeout)
         await runner.setup()
-        _raise_open_files_limit()
+        raise_open_files_limit()
         site = web.TCPSite(
             runner, host, port, ssl_context=ssl_context, reuse_address=True, backlog=LISTEN_BACKLOG
         )
@@ -408,12 +394,8 @@ class SignalingServer:
         name = client.name
         if name is None:
             return
-        for call_id in list(client.calls):
-            call = self._end_call(call_id)
-            other = call.other(client) if call is not None else None
-            if other is not None and other is not client:
-                self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
-        client.calls.clear()
+        for call_id, other in self._calls.end_all(client):
+            self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
         self._presence.unsubscribe(client)
         if self._users.get(name) is client:
             del self._users[name]
@@ -442,7 +424,7 @@ class SignalingServer:
             )
         elif invite.resume:
             # A call that was up before a reconnect or restart: nothing to accept.
-            self._add_call(call_id, _Call(caller=client, callee=callee, accepted=True))
+            self._calls.add(call_id, Call(caller=client, callee=callee, accepted=True))
         else:
             limit = self._limits.pending_invites
             if client.pending >= limit:
@@ -451,8 +433,7 @@ class SignalingServer:
                     f"invite: at most {limit} calls may wait for an answer at once",
                     call_id,
                 )
-            self._add_call(call_id, _Call(caller=client, callee=callee))
-            client.pending += 1
+            self._calls.add(call_id, Call(caller=client, callee=callee))
         assert callee is not None
         self._relay(client, callee, obj)
 
@@ -465,44 +446,14 @@ class SignalingServer:
                 "unknown-call", f"{obj['type']}: no call with this id is yours", call_id
             )
         if isinstance(msg, m.Decline | m.Hangup):
-            self._end_call(call_id)
-        elif isinstance(msg, m.Accept) and client is call.callee and not call.accepted:
-            call.accepted = True
-            call.caller.pending -= 1
+            self._calls.end(call_id)
+        elif isinstance(msg, m.Accept) and client is call.callee:
+            call.accept()
         self._relay(client, other, obj)
-
-    def _add_call(self, call_id: str, call: _Call) -> None:
-        self._calls[call_id] = call
-        call.caller.calls.add(call_id)
-        call.callee.calls.add(call_id)
-
-    def _end_call(self, call_id: str) -> _Call | None:
-        """Forget a call (and the caller's pending invite, if it was one)."""
-        call = self._calls.pop(call_id, None)
-        if call is None:
-            return None
-        call.caller.calls.discard(call_id)
-        call.callee.calls.discard(call_id)
-        if not call.accepted:
-            call.caller.pending -= 1
-        return call
 
     def _relay(self, sender: Connection, target: Connection, obj: dict[str, Any]) -> None:
         obj["from"] = sender.name
         self._send(target, m.dumps(obj))
-
-
-def _raise_open_files_limit() -> None:
-    """Soft RLIMIT_NOFILE up to the hard limit: every client is a descriptor.
-
-    The usual soft limit (1024) would refuse connections long before memory
-    or CPU run out; the hard limit is the administrator's choice.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            log.debug("open files limit raised from %d to %d", soft, hard)
 
 
 def _call_of(msg: m.Message) -> str | None:
