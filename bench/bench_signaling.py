@@ -261,6 +261,7 @@ def _relay_figures(t: Target, label: str, p: Phase) -> None:
     f[f"{label}: relayed msg/s"] = relayed
     f[f"{label}: latency median ms"] = percentile(p.latencies, 0.5)
     f[f"{label}: latency p99 ms"] = percentile(p.latencies, 0.99)
+    f[f"{label}: latency max ms"] = max(p.latencies, default=float("nan"))
     f[f"{label}: server CPU %"] = p.server_cpu
     f[f"{label}: server CPU us/msg"] = p.server_cpu / 100 * 1e6 / max(1.0, relayed)
     f[f"{label}: busiest generator CPU %"] = max(p.generator_cpu)
@@ -530,7 +531,7 @@ def main() -> None:
     parser.add_argument("--scale-generators", type=int, default=SCALE_GENERATORS)
     parser.add_argument("--contacts", type=int, default=20, help="subscriptions per client")
     parser.add_argument("--setup-rate", type=float, default=1000, help="call set-ups a second")
-    parser.add_argument("--setup-seconds", type=float, default=10, help="length of set-up phase")
+    parser.add_argument("--setup-seconds", type=float, default=6, help="length of set-up phase")
     parser.add_argument(
         "--reconnect", type=int, default=1000, help="clients of the reconnect table (0: none)"
     )
