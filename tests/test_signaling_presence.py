@@ -83,7 +83,7 @@ async def test_subscribe_again_replaces_the_list() -> None:
         await carol.sync()
         await carol.ws.close()
         await asyncio.sleep(0.1)
-        assert srv._subscribers == {}
+        assert srv._presence._subscribers == {}
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,23 @@ per-address cap must be raised or left to the proxy.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import logging
+import resource
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["MAX_MESSAGE", "Limits", "RateGuard", "TokenBucket", "Verdict"]
+__all__ = [
+    "MAX_MESSAGE",
+    "Limits",
+    "RateGuard",
+    "TokenBucket",
+    "Verdict",
+    "raise_open_files_limit",
+]
+
+log = logging.getLogger("softphone.signaling")
 
 #: Largest frame the server reads at all; a bigger one closes the socket with 1009.
 MAX_MESSAGE: Final = 1024 * 1024
@@ -118,3 +130,20 @@ class RateGuard:
         if now - self._since >= limits.abuse_seconds or self._refusals >= limits.max_refusals:
             return Verdict.CLOSE
         return Verdict.REFUSE
+
+
+def raise_open_files_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit: every client is a descriptor.
+
+    The usual soft limit (1024) would refuse connections long before memory
+    or CPU run out; the hard limit is the administrator's choice. Returns the
+    soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return soft
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        log.debug("open files limit raised from %d to %d", soft, hard)
+        return int(hard)
+    return soft

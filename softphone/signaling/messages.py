@@ -496,9 +496,13 @@ def to_json(msg: Message) -> dict[str, Any]:
     return out
 
 
+# One encoder for every frame: json.dumps with options builds a new one each call.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(obj: Mapping[str, Any]) -> str:
     """Compact JSON, as every frame is written."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(obj)
 
 
 def encode(msg: Message) -> str:

@@ -4,12 +4,14 @@ Design points:
 
 * Every frame is validated by :mod:`softphone.signaling.messages`; a bad frame
   gets exactly one ``error`` reply and the connection stays open.
-* Sends never block the sender: each client has its own outgoing queue drained
-  by its own writer task. A client that does not read fills its queue; past
+* Sends never block the sender (:mod:`softphone.signaling.connection`): a
+  frame goes to the socket at once, or to the client's own queue when its
+  socket pushes back. A client that does not read fills its queue; past
   ``max_queue_bytes`` it is disconnected, so one slow client cannot hold memory
   or delay anybody else.
-* A call belongs to the two *connections* that set it up, not to two names, so a
-  user who reconnects never inherits a stale call.
+* A call belongs to the two *connections* that set it up
+  (:mod:`softphone.signaling.calls`), so a user who reconnects never inherits
+  a stale call.
 * Frames up to ``max_frame`` bytes (64 KiB) are handled; bigger ones up to
   ``limits.max_message`` (1 MiB) get ``too-large`` and the connection stays
   open. Beyond 1 MiB aiohttp refuses to buffer the frame and closes the socket
@@ -24,10 +26,12 @@ Design points:
 * Regions whose ICE servers carry a TURN ``shared_secret`` get credentials
   minted per user (:mod:`softphone.signaling.turn_rest`), renewed by a
   ``regions`` push at 80 % of their lifetime; the secret is never sent or logged.
-* Presence goes to the clients watching that user: those that subscribed to
-  it (``subscribe``, answered by ``presence-snapshot``) and, in ``all`` mode,
-  those that never subscribed. An index user -> subscribers keeps a join or
-  leave at O(watchers), not O(clients).
+* Presence goes to the clients watching that user
+  (:mod:`softphone.signaling.presence`): a join or leave costs O(watchers),
+  not O(clients).
+* Nothing is logged at INFO per join or leave, or per message: with thousands
+  of clients that is most of the log and a good part of the CPU. Refusals and
+  disconnections for a limit are logged at INFO; joins and leaves at DEBUG.
 * SDP bodies are relayed opaquely once their shape is valid (see
   :mod:`softphone.signaling.messages`).
 
@@ -45,14 +49,16 @@ import hmac
 import logging
 import signal
 import ssl
-from collections import Counter, deque
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections import Counter
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
-from softphone.signaling.limits import Limits, RateGuard, Verdict
+from softphone.signaling.calls import Call, CallTable
+from softphone.signaling.connection import Connection
+from softphone.signaling.limits import Limits, RateGuard, Verdict, raise_open_files_limit
+from softphone.signaling.presence import PresenceIndex, PresenceMode
 from softphone.signaling.tokens import TokenError, verify_token
 from softphone.signaling.turn_rest import RegionCredentials
 
@@ -60,77 +66,14 @@ log = logging.getLogger("softphone.signaling")
 
 __all__ = ["PresenceMode", "SignalingServer", "run_server"]
 
-#: ``all``: a client that never subscribes gets every user's presence (the
-#: original protocol); ``subscribed``: only what it subscribed to.
-PresenceMode = Literal["all", "subscribed"]
+#: Connections the kernel queues before we accept them. aiohttp's 128 drops
+#: SYNs when thousands of clients come back at once (a restart), and a
+#: dropped SYN costs its client a 1 s retransmission; the kernel caps this at
+#: net.core.somaxconn.
+LISTEN_BACKLOG = 4096
 
 _GOING_AWAY = WSCloseCode.GOING_AWAY
 _POLICY = WSCloseCode.POLICY_VIOLATION
-
-
-class _Client:
-    """One WebSocket connection and its outgoing queue."""
-
-    __slots__ = (
-        "address",
-        "calls",
-        "close_code",
-        "closed",
-        "name",
-        "pending",
-        "queue",
-        "queued_bytes",
-        "rate",
-        "refresh",
-        "request",
-        "subscriptions",
-        "wakeup",
-        "writer",
-        "ws",
-    )
-
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, rate: RateGuard) -> None:
-        self.ws = ws
-        self.request = request
-        self.address = request.remote or "?"
-        self.rate = rate
-        self.name: str | None = None
-        self.calls: set[str] = set()
-        self.pending = 0  # invites we sent that are not yet accepted
-        self.subscriptions: frozenset[str] = frozenset()
-        self.queue: deque[str] = deque()
-        self.queued_bytes = 0
-        self.wakeup = asyncio.Event()
-        self.writer: asyncio.Task[None] | None = None
-        self.refresh: asyncio.TimerHandle | None = None
-        self.closed = False
-        self.close_code: int = WSCloseCode.OK
-
-    def label(self) -> str:
-        if self.name is not None:
-            return repr(self.name)
-        return f"<unregistered from {self.address}>"
-
-    def abort(self) -> None:
-        """Drop the connection at once, without a closing handshake."""
-        self.closed = True
-        transport = self.request.transport
-        if transport is not None:
-            transport.abort()
-
-
-@dataclass(slots=True)
-class _Call:
-    caller: _Client
-    callee: _Client
-    accepted: bool = False
-
-    def other(self, party: _Client) -> _Client | None:
-        if party is self.caller:
-            return self.callee
-        if party is self.callee:
-            return self.caller
-        return None
 
 
 class SignalingServer:
@@ -162,16 +105,12 @@ class SignalingServer:
         self._max_queue_bytes = max_queue_bytes
         self._limits = limits if limits is not None else Limits()
         self._per_address: Counter[str] = Counter()
-        if presence not in ("all", "subscribed"):
-            raise ValueError('presence must be "all" or "subscribed"')
-        self._presence = presence
-        self._watch_all: set[_Client] = set()  # clients that get every presence
-        self._subscribers: dict[str, set[_Client]] = {}  # user -> who subscribed to it
+        self._presence = PresenceIndex(presence)
         self._heartbeat = heartbeat
         self._close_timeout = close_timeout
-        self._clients: set[_Client] = set()
-        self._users: dict[str, _Client] = {}
-        self._calls: dict[str, _Call] = {}
+        self._clients: set[Connection] = set()
+        self._users: dict[str, Connection] = {}
+        self._calls = CallTable()
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None
@@ -194,7 +133,10 @@ class SignalingServer:
             raise RuntimeError("server already started")
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=self._close_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+        raise_open_files_limit()
+        site = web.TCPSite(
+            runner, host, port, ssl_context=ssl_context, reuse_address=True, backlog=LISTEN_BACKLOG
+        )
         try:
             await site.start()
         except BaseException:
@@ -243,10 +185,8 @@ class SignalingServer:
             if not client.ws.closed:
                 client.abort()
 
-    async def _close_client(self, client: _Client) -> None:
-        if client.writer is not None:
-            client.writer.cancel()
-        client.closed = True
+    async def _close_client(self, client: Connection) -> None:
+        client.stop_writing()
         with contextlib.suppress(Exception):
             await client.ws.close(code=_GOING_AWAY, message=b"server shutting down", drain=False)
 
@@ -266,8 +206,9 @@ class SignalingServer:
             await self._refuse_connection(ws, address)
             return ws
         loop = asyncio.get_running_loop()
-        client = _Client(ws, request, RateGuard(self._limits, loop.time()))
-        client.writer = asyncio.create_task(self._write_loop(client))
+        client = Connection(
+            ws, request, RateGuard(self._limits, loop.time()), self._max_queue_bytes
+        )
         self._clients.add(client)
         self._per_address[address] += 1
         log.debug("connection from %s", address)
@@ -279,8 +220,7 @@ class SignalingServer:
             if self._per_address[address] <= 0:
                 del self._per_address[address]
             self._leave(client)
-            client.closed = True
-            client.writer.cancel()
+            client.stop_writing()
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(ws.close(code=client.close_code), self._close_timeout)
@@ -298,7 +238,7 @@ class SignalingServer:
                 ws.close(code=_POLICY, message=b"too many connections"), self._close_timeout
             )
 
-    def _rate_check(self, client: _Client) -> Verdict:
+    def _rate_check(self, client: Connection) -> Verdict:
         """Apply the rate limit to one received frame, replying ``rate-limited`` if refused."""
         verdict = client.rate.check(asyncio.get_running_loop().time())
         if verdict is Verdict.CLOSE:
@@ -313,7 +253,7 @@ class SignalingServer:
             )
         return verdict
 
-    async def _close_for_policy(self, client: _Client, err: m.ProtocolError) -> None:
+    async def _close_for_policy(self, client: Connection, err: m.ProtocolError) -> None:
         """Say why (past the queue, which is dropped on close), then close with 1008."""
         client.close_code = _POLICY
         with contextlib.suppress(Exception):
@@ -321,7 +261,7 @@ class SignalingServer:
                 client.ws.send_str(m.encode(err.to_message())), self._close_timeout
             )
 
-    async def _read_loop(self, client: _Client) -> None:
+    async def _read_loop(self, client: Connection) -> None:
         ws = client.ws
         loop = asyncio.get_running_loop()
         hello_timeout = self._limits.hello_timeout
@@ -360,78 +300,27 @@ class SignalingServer:
             else:  # CLOSE, CLOSING, CLOSED
                 return
 
-    async def _write_loop(self, client: _Client) -> None:
-        """Drain the client's queue; a blocked socket only blocks this task."""
-        queue = client.queue
-        wakeup = client.wakeup
-        send = client.ws.send_str
-        try:
-            while True:
-                if not queue:
-                    wakeup.clear()
-                    await wakeup.wait()
-                    continue
-                text = queue.popleft()
-                client.queued_bytes -= len(text)
-                await send(text)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # connection reset while sending
-            log.debug("send to %s failed: %s", client.label(), exc)
-            client.abort()
-
-    def _send(self, client: _Client, text: str) -> None:
-        if client.closed:
-            return
-        size = len(text)
-        if client.queued_bytes + size > self._max_queue_bytes:
-            log.info("disconnecting %s: it does not read its messages", client.label())
-            client.queue.clear()
-            client.queued_bytes = 0
-            client.abort()
-            return
-        client.queue.append(text)
-        client.queued_bytes += size
-        client.wakeup.set()
+    def _send(self, client: Connection, text: str) -> None:
+        client.send(text)
 
     def _announce(self, user: str, *, online: bool) -> None:
-        """Presence of ``user`` to those who watch everybody and those subscribed to it.
-
-        The cost is the number of watchers of ``user``, not of clients: in
-        ``subscribed`` mode nobody watches everybody.
-        """
+        """Presence of ``user`` to those who watch it."""
         text = m.encode(m.Presence(user=user, online=online))
-        for target in self._watch_all:
-            self._send(target, text)
-        for target in self._subscribers.get(user, ()):
+        for target in self._presence.watchers(user):
             self._send(target, text)
 
-    def _on_subscribe(self, client: _Client, subscribe: m.Subscribe) -> None:
-        self._unsubscribe(client)
-        users = frozenset(subscribe.users)
-        client.subscriptions = users
-        for user in users:
-            self._subscribers.setdefault(user, set()).add(client)
+    def _on_subscribe(self, client: Connection, subscribe: m.Subscribe) -> None:
+        users = self._presence.subscribe(client, subscribe.users)
         online = sorted(u for u in users if u in self._users and u != client.name)
         self._send(client, m.encode(m.PresenceSnapshot(online=tuple(online))))
 
-    def _unsubscribe(self, client: _Client) -> None:
-        self._watch_all.discard(client)
-        for user in client.subscriptions:
-            watchers = self._subscribers.get(user)
-            if watchers is not None:
-                watchers.discard(client)
-                if not watchers:
-                    del self._subscribers[user]
-        client.subscriptions = frozenset()
-
-    def _reply_error(self, client: _Client, err: m.ProtocolError) -> None:
+    def _reply_error(self, client: Connection, err: m.ProtocolError) -> None:
         log.debug("error to %s: %s: %s", client.label(), err.code, err.message)
         self._send(client, m.encode(err.to_message()))
 
     # --- messages -------------------------------------------------------------------
 
-    def _on_text(self, client: _Client, text: str) -> None:
+    def _on_text(self, client: Connection, text: str) -> None:
         try:
             if m.frame_too_large(text, self._max_frame):
                 raise m.ProtocolError("too-large", f"frame is larger than {self._max_frame} bytes")
@@ -458,7 +347,7 @@ class SignalingServer:
         except m.ProtocolError as err:
             self._reply_error(client, err)
 
-    def _on_hello(self, client: _Client, hello: m.Hello) -> None:
+    def _on_hello(self, client: Connection, hello: m.Hello) -> None:
         if self._token is not None:
             given = (hello.token or "").encode()
             if not hmac.compare_digest(given, self._token):
@@ -475,50 +364,45 @@ class SignalingServer:
         name = hello.user
         if name in self._users:
             raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
-        others = sorted(self._users) if self._presence == "all" else []
+        others = sorted(self._users) if self._presence.mode == "all" else []
         self._announce(name, online=True)
         client.name = name
         self._users[name] = client
-        if self._presence == "all":
-            self._watch_all.add(client)
+        self._presence.registered(client)
         regions = self._regions.for_user(name) if self._regions is not None else None
         self._send(client, m.encode(m.Welcome(user=name, online=tuple(others), regions=regions)))
         self._schedule_refresh(client)
-        log.info("%r joined (%d online)", name, len(self._users))
+        log.debug("%r joined (%d online)", name, len(self._users))
 
-    def _schedule_refresh(self, client: _Client) -> None:
+    def _schedule_refresh(self, client: Connection) -> None:
         """Push fresh TURN credentials to ``client`` before its current ones expire."""
         after = self._regions.refresh_after if self._regions is not None else None
         if after is not None:
             client.refresh = asyncio.get_running_loop().call_later(after, self._refresh, client)
 
-    def _refresh(self, client: _Client) -> None:
+    def _refresh(self, client: Connection) -> None:
         if client.closed or client.name is None or self._regions is None:
             return
         self._send(client, m.encode(m.Regions(regions=self._regions.for_user(client.name))))
         log.debug("fresh TURN credentials sent to %s", client.label())
         self._schedule_refresh(client)
 
-    def _leave(self, client: _Client) -> None:
+    def _leave(self, client: Connection) -> None:
         if client.refresh is not None:
             client.refresh.cancel()
             client.refresh = None
         name = client.name
         if name is None:
             return
-        for call_id in list(client.calls):
-            call = self._end_call(call_id)
-            other = call.other(client) if call is not None else None
-            if other is not None and other is not client:
-                self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
-        client.calls.clear()
-        self._unsubscribe(client)
+        for call_id, other in self._calls.end_all(client):
+            self._send(other, m.encode(m.Hangup(call=call_id, reason="gone")))
+        self._presence.unsubscribe(client)
         if self._users.get(name) is client:
             del self._users[name]
             self._announce(name, online=False)
-        log.info("%r left (%d online)", name, len(self._users))
+        log.debug("%r left (%d online)", name, len(self._users))
 
-    def _on_invite(self, client: _Client, invite: m.Invite, obj: dict[str, Any]) -> None:
+    def _on_invite(self, client: Connection, invite: m.Invite, obj: dict[str, Any]) -> None:
         call_id = invite.call
         existing = self._calls.get(call_id)
         callee = self._users.get(invite.to)
@@ -540,7 +424,7 @@ class SignalingServer:
             )
         elif invite.resume:
             # A call that was up before a reconnect or restart: nothing to accept.
-            self._add_call(call_id, _Call(caller=client, callee=callee, accepted=True))
+            self._calls.add(call_id, Call(caller=client, callee=callee, accepted=True))
         else:
             limit = self._limits.pending_invites
             if client.pending >= limit:
@@ -549,12 +433,11 @@ class SignalingServer:
                     f"invite: at most {limit} calls may wait for an answer at once",
                     call_id,
                 )
-            self._add_call(call_id, _Call(caller=client, callee=callee))
-            client.pending += 1
+            self._calls.add(call_id, Call(caller=client, callee=callee))
         assert callee is not None
         self._relay(client, callee, obj)
 
-    def _on_call_message(self, client: _Client, msg: m.CallMessage, obj: dict[str, Any]) -> None:
+    def _on_call_message(self, client: Connection, msg: m.CallMessage, obj: dict[str, Any]) -> None:
         call_id = msg.call
         call = self._calls.get(call_id)
         other = call.other(client) if call is not None else None
@@ -563,29 +446,12 @@ class SignalingServer:
                 "unknown-call", f"{obj['type']}: no call with this id is yours", call_id
             )
         if isinstance(msg, m.Decline | m.Hangup):
-            self._end_call(call_id)
-        elif isinstance(msg, m.Accept) and client is call.callee and not call.accepted:
-            call.accepted = True
-            call.caller.pending -= 1
+            self._calls.end(call_id)
+        elif isinstance(msg, m.Accept) and client is call.callee:
+            call.accept()
         self._relay(client, other, obj)
 
-    def _add_call(self, call_id: str, call: _Call) -> None:
-        self._calls[call_id] = call
-        call.caller.calls.add(call_id)
-        call.callee.calls.add(call_id)
-
-    def _end_call(self, call_id: str) -> _Call | None:
-        """Forget a call (and the caller's pending invite, if it was one)."""
-        call = self._calls.pop(call_id, None)
-        if call is None:
-            return None
-        call.caller.calls.discard(call_id)
-        call.callee.calls.discard(call_id)
-        if not call.accepted:
-            call.caller.pending -= 1
-        return call
-
-    def _relay(self, sender: _Client, target: _Client, obj: dict[str, Any]) -> None:
+    def _relay(self, sender: Connection, target: Connection, obj: dict[str, Any]) -> None:
         obj["from"] = sender.name
         self._send(target, m.dumps(obj))
 
