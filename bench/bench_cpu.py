@@ -11,7 +11,9 @@ compared rows interleaved round after round (``--repeats``):
   sending a generated 440 Hz sine and reading the received track into nothing,
   negotiated over their stdin/stdout pipes. A second reference writes the
   received audio to a WAV file with the standard ``wave`` module.
-The softphone call also gets a per-thread breakdown (/proc/PID/task/*/stat),
+``--compare TREE`` adds, in every round, the same softphone rows run from
+another source tree (e.g. the main branch's checkout), for a before/after
+measured side by side. The softphone call also gets a per-thread breakdown (/proc/PID/task/*/stat),
 threads named by ``py-spy dump`` when py-spy is installed.
 
 Rows:
@@ -462,20 +464,26 @@ async def _measured_call(
 class Softphones:
     """The server (with its echo user), alice and bob, kept for every round."""
 
-    def __init__(self, server: Server, alice: Headless, bob: Headless) -> None:
-        self.server, self.alice, self.bob = server, alice, bob
+    def __init__(self, server: Server, alice: Headless, bob: Headless, label: str) -> None:
+        self.server, self.alice, self.bob, self.label = server, alice, bob, label
         self.pids = {"alice": alice.proc.pid, "bob": bob.proc.pid, "server": server.proc.pid}
         self.server_idle = 0.0
 
     @classmethod
-    async def start(cls, workdir: Path) -> Softphones:
-        server = await Server.start(workdir)
+    async def start(cls, workdir: Path, tree: Path | None = None) -> Softphones:
+        """Processes of this tree, or of the softphone source tree ``tree`` (a "before")."""
+        env = None if tree is None else {"PYTHONPATH": str(tree)}
+        label = "" if tree is None else f" [{tree}]"
+        if tree is not None:
+            workdir = workdir / "compare"
+            workdir.mkdir()
+        server = await Server.start(workdir, env=env)
         null = ("--audio-in", "tone", "--audio-out", "null")
-        alice = await Headless.start(workdir, "alice", server.url, *null)
-        bob = await Headless.start(workdir, "bob", server.url, *null)
+        alice = await Headless.start(workdir, "alice", server.url, *null, env=env)
+        bob = await Headless.start(workdir, "bob", server.url, *null, env=env)
         await alice.wait_for("registered", 30)
         await bob.wait_for("registered", 30)
-        return cls(server, alice, bob)
+        return cls(server, alice, bob, label)
 
     async def idle(self, seconds: float, warmup: float) -> list[Result]:
         await asyncio.sleep(warmup)
@@ -498,7 +506,8 @@ class Softphones:
         await _hangup(self.alice)
         for name, u in usage.items():
             u.thread_names = names[name]
-        return Result("softphone <-> softphone", list(usage.values()), "bob " + note)
+        row = "softphone <-> softphone" + self.label
+        return Result(row, list(usage.values()), "bob " + note)
 
     async def echo(self, seconds: float, warmup: float) -> list[Result]:
         await _call(self.alice, None, "echo")
@@ -507,9 +516,9 @@ class Softphones:
         await _hangup(self.alice)
         extra = usage["server"].total - self.server_idle
         return [
-            Result("softphone -> echo: caller", [usage["alice"]], "alice " + note),
+            Result("softphone -> echo: caller" + self.label, [usage["alice"]], "alice " + note),
             Result(
-                "softphone -> echo: server (echo user in-process)",
+                "softphone -> echo: server (echo user)" + self.label,
                 [usage["server"]],
                 f"+{extra:.1f} % over idle",
                 extra=extra,
@@ -592,6 +601,8 @@ def summary(rounds: Sequence[dict[str, Result | None]]) -> str:
     aiortc = mean_of("aiortc", _mean)
     softphone = mean_of("softphone", _mean)
     echo = mean_of("echo", lambda r: r.extra)
+    before = mean_of("before", _mean)
+    echo_before = mean_of("echo before", lambda r: r.extra)
     rss_aiortc = mean_of("aiortc", lambda r: statistics.mean(u.rss for u in r.usage))
     rss_softphone = mean_of("softphone", lambda r: statistics.mean(u.rss for u in r.usage))
 
@@ -607,21 +618,29 @@ def summary(rounds: Sequence[dict[str, Result | None]]) -> str:
         f"  echo user / softphone process = {ratio(echo, softphone)} (goal <= 1.5)",
         f"  RSS softphone / aiortc = {ratio(rss_softphone, rss_aiortc)} "
         f"({rss_softphone:.0f} / {rss_aiortc:.0f} MB, goal <= 1.3)",
-        f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]
+    if before > 0:
+        lines.append(
+            f"  compared tree: softphone {before:.1f} (/ baresip = {ratio(before, baresip)}), "
+            f"echo user +{echo_before:.1f}; this tree / compared = {ratio(softphone, before)}"
+        )
+    lines.append(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
 
 
-async def run(seconds: float, warmup: float, repeats: int) -> str:
+async def run(seconds: float, warmup: float, repeats: int, compare: Path | None) -> str:
     texts = []
     rounds: list[dict[str, Result | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         phones = await Softphones.start(workdir)
+        others = None if compare is None else await Softphones.start(workdir, compare)
         try:
             once = await phones.idle(seconds, warmup)
+            if others is not None:
+                await others.idle(seconds, 0)
             for i in range(repeats):
                 row: dict[str, Result | None] = {
                     "baresip": await baresip_call(seconds, warmup, workdir),
@@ -630,8 +649,13 @@ async def run(seconds: float, warmup: float, repeats: int) -> str:
                 }
                 echo = await phones.echo(seconds, warmup)
                 row["echo"] = echo[1]
-                rounds.append(row)
                 results = [r for r in row.values() if r is not None] + echo[:1]
+                if others is not None:
+                    row["before"] = await others.call(seconds, warmup)
+                    echo_before = await others.echo(seconds, warmup)
+                    row["echo before"] = echo_before[1]
+                    results += [row["before"], *echo_before]
+                rounds.append(row)
                 if i == 0:
                     results += once
                     results.append(await bare_call(seconds, warmup, workdir))
@@ -645,6 +669,8 @@ async def run(seconds: float, warmup: float, repeats: int) -> str:
                 )
         finally:
             await phones.stop()
+            if others is not None:
+                await others.stop()
     texts.append(summary(rounds))
     return "\n\n".join(texts)
 
@@ -656,13 +682,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12, help="measuring window per row")
     parser.add_argument("--warmup", type=float, default=2, help="wait after connecting")
     parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds")
+    parser.add_argument(
+        "--compare", type=Path, help="also measure the softphone of this source tree (a before)"
+    )
     parser.add_argument("--peer", choices=("offer", "answer"), help=argparse.SUPPRESS)
     parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         asyncio.run(peer(args.peer, args.record))
     else:
-        asyncio.run(run(args.seconds, args.warmup, args.repeats))
+        asyncio.run(run(args.seconds, args.warmup, args.repeats, args.compare))
 
 
 if __name__ == "__main__":
