@@ -1,15 +1,23 @@
 """CPU per call: what one softphone process costs, next to a bare aiortc call.
 
 Every figure is the process's utime+stime from /proc/PID/stat over a steady
-window (after a short warm-up once the call is connected), as % of one core.
-The machine is shared, so each row is compared with a baseline measured in the
-same run: a bare aiortc 1.16 call between two plain Python processes, each
-sending a generated 440 Hz sine and reading the received track into nothing,
-negotiated over their stdin/stdout pipes. A second reference writes the
-received audio to a WAV file with the standard ``wave`` module.
+window (after a short warm-up once the call is connected), as % of one core,
+with its resident memory (VmRSS) at the end of the window. The machine is
+shared, so each row is compared with baselines measured in the same run, the
+compared rows interleaved round after round (``--repeats``):
+- baresip 1.0 <-> baresip (Debian ``baresip-core``): the C reference, one Opus
+  call with DTLS-SRTP, 440 Hz from ``ausine``, decoded audio to /dev/null;
+- a bare aiortc 1.16 call between two plain Python processes, each
+  sending a generated 440 Hz sine and reading the received track into nothing,
+  negotiated over their stdin/stdout pipes. A second reference writes the
+  received audio to a WAV file with the standard ``wave`` module.
+``--compare TREE`` adds, in every round, the same softphone rows run from
+another source tree (e.g. the main branch's checkout), for a before/after
+measured side by side. The softphone call also gets a per-thread breakdown (/proc/PID/task/*/stat),
+threads named by ``py-spy dump`` when py-spy is installed.
 
 Rows:
-- baseline: bare aiortc <-> bare aiortc (caller, callee);
+- baresip <-> baresip; bare aiortc <-> bare aiortc (caller, callee);
 - bare aiortc recording to WAV;
 - ``softphone --headless`` registered and idle; ``softphone serve`` idle
   (the echo user online);
@@ -29,12 +37,14 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -50,21 +60,77 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 # --- measuring -----------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User+system CPU time of a whole process (all its threads) so far, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
+def _stat_cpu(path: str) -> float:
+    with open(path) as f:
         # The command name (field 2) may hold spaces; everything after its ")" is fixed.
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a whole process (all its threads) so far, in seconds."""
+    return _stat_cpu(f"/proc/{pid}/stat")
+
+
+def thread_seconds(pid: int) -> dict[int, float]:
+    """User+system CPU time of each live thread of ``pid``, by thread id."""
+    result: dict[int, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):  # a thread may end while we read
+            result[int(tid)] = _stat_cpu(f"/proc/{pid}/task/{tid}/stat")
+    return result
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` in MB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _py_spy() -> str | None:
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+async def thread_names(pid: int) -> dict[int, str]:
+    """Python thread names by OS thread id, from ``py-spy dump`` (empty without py-spy).
+
+    Python 3.11 does not name its OS threads, so /proc only says "python".
+    """
+    spy = _py_spy()
+    if spy is None:
+        return {}
+    proc = await asyncio.create_subprocess_exec(
+        spy,
+        "dump",
+        "--pid",
+        str(pid),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    names: dict[int, str] = {}
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith("Thread ") and '"' in line:
+            tid = line.split()[1]
+            if tid.isdigit():
+                names[int(tid)] = line.split('"')[1]
+    return names
+
+
 @dataclass
 class Usage:
-    """One process's CPU over a window: the whole window and its equal parts."""
+    """One process's CPU over a window: the whole window, its equal parts, its threads."""
 
     name: str
     total: float  # % of one core over the whole window
     parts: list[float] = field(default_factory=list)
+    rss: float = 0.0  # MB at the end of the window
+    threads: dict[int, float] = field(default_factory=dict)  # tid -> % of one core
+    thread_names: dict[int, str] = field(default_factory=dict)  # set for a breakdown
 
 
 async def measure(pids: dict[str, int], seconds: float, parts: int = 3) -> dict[str, Usage]:
@@ -75,6 +141,7 @@ async def measure(pids: dict[str, int], seconds: float, parts: int = 3) -> dict[
     """
     start_wall = time.monotonic()
     start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    start_threads = {name: thread_seconds(pid) for name, pid in pids.items()}
     previous, previous_wall = dict(start), start_wall
     usage = {name: Usage(name, 0.0) for name in pids}
     for i in range(1, parts + 1):
@@ -86,8 +153,15 @@ async def measure(pids: dict[str, int], seconds: float, parts: int = 3) -> dict[
                 100 * (now[name] - previous[name]) / (now_wall - previous_wall)
             )
         previous, previous_wall = now, now_wall
-    for name in pids:
-        usage[name].total = 100 * (previous[name] - start[name]) / (previous_wall - start_wall)
+    elapsed = previous_wall - start_wall
+    for name, pid in pids.items():
+        usage[name].total = 100 * (previous[name] - start[name]) / elapsed
+        usage[name].rss = rss_mb(pid)
+        end_threads = thread_seconds(pid)
+        usage[name].threads = {
+            tid: 100 * (cpu - start_threads[name].get(tid, 0.0)) / elapsed
+            for tid, cpu in end_threads.items()
+        }
     return usage
 
 
@@ -255,6 +329,78 @@ class Result:
     row: str
     usage: list[Usage]
     note: str = ""
+    extra: float = 0.0  # the echo row: the server's CPU above idle
+
+
+# --- baresip, the C reference ----------------------------------------------------------
+
+_BARESIP_CONFIG = """\
+poll_method epoll
+sip_listen 127.0.0.1:{port}
+net_interface 127.0.0.1
+audio_player aufile,/dev/null
+audio_source ausine,440
+audio_alert aufile,/dev/null
+module_path /usr/lib/baresip/modules
+module opus.so
+module ausine.so
+module aufile.so
+module dtls_srtp.so
+module rtcpsummary.so
+module_app menu.so
+module_app account.so
+statmode_default off
+"""
+_BARESIP_ACCOUNT = (
+    "<sip:{name}@127.0.0.1:{port}>;regint=0;answermode=auto;"
+    "mediaenc=dtls_srtp;audio_codecs=opus/48000/2\n"
+)
+#: rtcpsummary's line at the end of a call: packets received, lost (both directions).
+_SUMMARY = re.compile(r"PR=(\d+);PS=(\d+);PL=(-?\d+),(-?\d+);")
+
+
+async def _baresip(workdir: Path, name: str, port: int, *args: str) -> asyncio.subprocess.Process:
+    home = workdir / f"baresip-{name}"
+    home.mkdir(exist_ok=True)
+    (home / "config").write_text(_BARESIP_CONFIG.format(port=port))
+    (home / "accounts").write_text(_BARESIP_ACCOUNT.format(name=name, port=port))
+    log = open(home / "log", "wb")  # noqa: SIM115 - the process owns it until it exits
+    try:
+        return await asyncio.create_subprocess_exec(
+            "baresip",
+            "-f",
+            str(home),
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    finally:
+        log.close()
+
+
+async def baresip_call(seconds: float, warmup: float, workdir: Path) -> Result | None:
+    """baresip <-> baresip on loopback; None (with a line saying why) when it is missing."""
+    if shutil.which("baresip") is None:
+        print("baresip not found: apt-get install -y --no-install-recommends baresip-core")
+        return None
+    # -t ends each process; the callee outlives the caller so it prints its RTCP summary.
+    length = warmup + seconds + 4
+    callee = await _baresip(workdir, "callee", 5080, "-t", f"{length + 2:.0f}")
+    await asyncio.sleep(0.5)
+    caller = await _baresip(
+        workdir, "caller", 5070, "-t", f"{length:.0f}", "-e", "/dial sip:callee@127.0.0.1:5080"
+    )
+    try:
+        await asyncio.sleep(warmup + 2)  # SIP, DTLS, then the warm-up
+        usage = await measure({"caller": caller.pid, "callee": callee.pid}, seconds)
+    finally:
+        await asyncio.gather(caller.wait(), callee.wait())
+    summary = _SUMMARY.search((workdir / "baresip-callee" / "log").read_text(errors="replace"))
+    note = "no RTCP summary: media not verified"
+    if summary is not None:
+        note = f"callee got {summary[1]} packets, lost {summary[3]}"
+    return Result("baresip <-> baresip", list(usage.values()), note)
 
 
 async def bare_call(seconds: float, warmup: float, record_dir: Path | None) -> Result:
@@ -297,132 +443,236 @@ async def _hangup(caller: Headless) -> None:
     await caller.wait_for("call-state", 15, since=mark, state="ended")
 
 
-async def _packets(phone: Headless) -> int:
+async def _packets(phone: Headless) -> tuple[int, int]:
+    """Packets received and lost so far in the current call."""
     mark = phone.mark()
     await phone.send(cmd="stats")
-    return int((await phone.wait_for("stats", 10, since=mark)).get("packets_received") or 0)
+    stats = await phone.wait_for("stats", 10, since=mark)
+    return int(stats.get("packets_received") or 0), int(stats.get("packets_lost") or 0)
 
 
-async def softphone_rows(seconds: float, warmup: float, workdir: Path) -> list[Result]:
-    results: list[Result] = []
-    server = await Server.start(workdir)
-    null = ("--audio-in", "tone", "--audio-out", "null")
-    phones: list[Headless] = []
-    try:
-        alice = await Headless.start(workdir, "alice", server.url, *null)
-        bob = await Headless.start(workdir, "bob", server.url, *null)
-        phones += [alice, bob]
+async def _measured_call(
+    receiver: Headless, pids: dict[str, int], seconds: float
+) -> tuple[dict[str, Usage], str]:
+    """Measure ``pids`` while ``receiver`` is in a call; the note says what it received."""
+    received, lost = await _packets(receiver)
+    usage = await measure(pids, seconds)
+    received_after, lost_after = await _packets(receiver)
+    return usage, f"got {received_after - received} packets, lost {lost_after - lost}"
+
+
+class Softphones:
+    """The server (with its echo user), alice and bob, kept for every round."""
+
+    def __init__(self, server: Server, alice: Headless, bob: Headless, label: str) -> None:
+        self.server, self.alice, self.bob, self.label = server, alice, bob, label
+        self.pids = {"alice": alice.proc.pid, "bob": bob.proc.pid, "server": server.proc.pid}
+        self.server_idle = 0.0
+
+    @classmethod
+    async def start(cls, workdir: Path, tree: Path | None = None) -> Softphones:
+        """Processes of this tree, or of the softphone source tree ``tree`` (a "before")."""
+        env = None if tree is None else {"PYTHONPATH": str(tree)}
+        label = "" if tree is None else f" [{tree}]"
+        if tree is not None:
+            workdir = workdir / "compare"
+            workdir.mkdir()
+        server = await Server.start(workdir, env=env)
+        null = ("--audio-in", "tone", "--audio-out", "null")
+        alice = await Headless.start(workdir, "alice", server.url, *null, env=env)
+        bob = await Headless.start(workdir, "bob", server.url, *null, env=env)
         await alice.wait_for("registered", 30)
         await bob.wait_for("registered", 30)
-        await asyncio.sleep(warmup)
-        pids = {"alice": alice.proc.pid, "bob": bob.proc.pid, "server": server.proc.pid}
-        idle = await measure(pids, seconds)
-        results.append(
-            Result("softphone headless, registered, no call", [idle["alice"], idle["bob"]])
-        )
-        results.append(Result("softphone serve, idle (echo user online)", [idle["server"]]))
+        return cls(server, alice, bob, label)
 
-        await _call(alice, bob, "bob")
+    async def idle(self, seconds: float, warmup: float) -> list[Result]:
         await asyncio.sleep(warmup)
-        before = await _packets(bob)
-        usage = await measure(pids, seconds)
-        received = await _packets(bob) - before
-        results.append(
-            Result(
-                "softphone <-> softphone, tone, --audio-out null",
-                [usage["alice"], usage["bob"]],
-                f"bob got {received / seconds:.0f} packets/s",
-            )
-        )
-        await _hangup(alice)
-
-        await _call(alice, None, "echo")
-        await asyncio.sleep(warmup)
-        before = await _packets(alice)
-        usage = await measure(pids, seconds)
-        received = await _packets(alice) - before
-        results.append(
-            Result(
-                "softphone -> echo: caller",
-                [usage["alice"]],
-                f"alice got {received / seconds:.0f} packets/s",
-            )
-        )
-        results.append(
-            Result(
-                "softphone -> echo: server (echo user in-process)",
-                [usage["server"]],
-                f"+{usage['server'].total - idle['server'].total:.1f} % over idle",
-            )
-        )
-        await _hangup(alice)
-        await asyncio.gather(alice.quit(), bob.quit())
-
-        record = [
-            ("--audio-in", "tone", "--audio-out", f"file:{workdir / n}.wav")
-            for n in ("carol", "dave")
+        usage = await measure(self.pids, seconds)
+        self.server_idle = usage["server"].total
+        return [
+            Result("softphone headless, registered, no call", [usage["alice"], usage["bob"]]),
+            Result("softphone serve, idle (echo user online)", [usage["server"]]),
         ]
-        carol = await Headless.start(workdir, "carol", server.url, *record[0])
-        dave = await Headless.start(workdir, "dave", server.url, *record[1])
-        phones += [carol, dave]
+
+    async def call(self, seconds: float, warmup: float) -> Result:
+        await _call(self.alice, self.bob, "bob")
+        await asyncio.sleep(warmup)
+        names = {
+            "alice": await thread_names(self.alice.proc.pid),
+            "bob": await thread_names(self.bob.proc.pid),
+        }
+        pids = {"alice": self.alice.proc.pid, "bob": self.bob.proc.pid}
+        usage, note = await _measured_call(self.bob, pids, seconds)
+        await _hangup(self.alice)
+        for name, u in usage.items():
+            u.thread_names = names[name]
+        row = "softphone <-> softphone" + self.label
+        return Result(row, list(usage.values()), "bob " + note)
+
+    async def echo(self, seconds: float, warmup: float) -> list[Result]:
+        await _call(self.alice, None, "echo")
+        await asyncio.sleep(warmup)
+        usage, note = await _measured_call(self.alice, self.pids, seconds)
+        await _hangup(self.alice)
+        extra = usage["server"].total - self.server_idle
+        return [
+            Result("softphone -> echo: caller" + self.label, [usage["alice"]], "alice " + note),
+            Result(
+                "softphone -> echo: server (echo user)" + self.label,
+                [usage["server"]],
+                f"+{extra:.1f} % over idle",
+                extra=extra,
+            ),
+        ]
+
+    async def stop(self) -> None:
+        await asyncio.gather(self.alice.quit(), self.bob.quit(), return_exceptions=True)
+        await self.server.stop()
+
+
+async def wav_row(seconds: float, warmup: float, workdir: Path, server: Server) -> Result:
+    """softphone <-> softphone writing what they hear to WAV files."""
+    record = [
+        ("--audio-in", "tone", "--audio-out", f"file:{workdir / n}.wav") for n in ("carol", "dave")
+    ]
+    carol = await Headless.start(workdir, "carol", server.url, *record[0])
+    dave = await Headless.start(workdir, "dave", server.url, *record[1])
+    try:
         await carol.wait_for("registered", 30)
         await dave.wait_for("registered", 30)
         await _call(carol, dave, "dave")
         await asyncio.sleep(warmup)
-        before = await _packets(dave)
-        usage = await measure({"carol": carol.proc.pid, "dave": dave.proc.pid}, seconds)
-        received = await _packets(dave) - before
-        results.append(
-            Result(
-                "softphone <-> softphone, tone, --audio-out file:.wav",
-                list(usage.values()),
-                f"dave got {received / seconds:.0f} packets/s",
-            )
-        )
+        pids = {"carol": carol.proc.pid, "dave": dave.proc.pid}
+        usage, note = await _measured_call(dave, pids, seconds)
         await _hangup(carol)
     finally:
-        await asyncio.gather(*(p.quit() for p in phones), return_exceptions=True)
-        await server.stop()
-    return results
+        await asyncio.gather(carol.quit(), dave.quit(), return_exceptions=True)
+    return Result("softphone <-> softphone, --audio-out file:.wav", list(usage.values()), note)
 
 
 # --- table ---------------------------------------------------------------------------
 
 
-def format_table(title: str, results: Sequence[Result], baseline: float) -> str:
-    """One line per process: CPU over the window, its parts' range, ratio to the baseline.
+def _mean(result: Result | None) -> float:
+    return statistics.mean(u.total for u in result.usage) if result else 0.0
 
-    ``baseline`` is the mean CPU of the baseline's two processes.
+
+def format_table(title: str, results: Sequence[Result], baresip: float, aiortc: float) -> str:
+    """One line per process: CPU over the window, its parts' range, RSS, ratios.
+
+    ``baresip`` and ``aiortc`` are the mean CPU of those calls' two processes in
+    the same round; a softphone call's threads follow its processes.
     """
-    header = f"{'':<52} {'process':<8} {'cpu %':>6} {'parts min..max':>15} {'x baseline':>10}  note"
+    header = (
+        f"{'':<48} {'process':<8} {'cpu %':>6} {'parts min..max':>15} {'rss MB':>7} "
+        f"{'x baresip':>9} {'x aiortc':>8}  note"
+    )
     lines = [title, "=" * len(header), header, "-" * len(header)]
+
+    def ratio(value: float, base: float) -> str:
+        return f"{value / base:.2f}" if base > 0 else ""
+
     for result in results:
         for i, usage in enumerate(result.usage):
             spread = f"{min(usage.parts):.1f}..{max(usage.parts):.1f}"
-            ratio = f"{usage.total / baseline:.2f}" if baseline > 0 else ""
             lines.append(
-                f"{result.row if i == 0 else '':<52} {usage.name:<8} {usage.total:>6.1f} "
-                f"{spread:>15} {ratio:>10}  {result.note if i == 0 else ''}"
+                f"{result.row if i == 0 else '':<48} {usage.name:<8} {usage.total:>6.1f} "
+                f"{spread:>15} {usage.rss:>7.0f} {ratio(usage.total, baresip):>9} "
+                f"{ratio(usage.total, aiortc):>8}  {result.note if i == 0 else ''}"
             )
+            if usage.thread_names:
+                for tid, cpu in sorted(usage.threads.items(), key=lambda t: -t[1]):
+                    label = usage.thread_names.get(tid, f"thread {tid}")
+                    if cpu >= 0.05:
+                        lines.append(f"{'':<48}   {label[:30]:<30} {cpu:>6.1f}")
     text = "\n".join(lines)
     print(text, flush=True)
     return text
 
 
-async def run(seconds: float, warmup: float) -> str:
+def summary(rounds: Sequence[dict[str, Result | None]]) -> str:
+    """Mean over the rounds of each compared row, and the issue's three ratios."""
+
+    def mean_of(key: str, value: Callable[[Result], float]) -> float:
+        values = [value(r[key]) for r in rounds if r.get(key) is not None]  # type: ignore[arg-type]
+        return statistics.mean(values) if values else 0.0
+
+    baresip = mean_of("baresip", _mean)
+    aiortc = mean_of("aiortc", _mean)
+    softphone = mean_of("softphone", _mean)
+    echo = mean_of("echo", lambda r: r.extra)
+    before = mean_of("before", _mean)
+    echo_before = mean_of("echo before", lambda r: r.extra)
+    rss_aiortc = mean_of("aiortc", lambda r: statistics.mean(u.rss for u in r.usage))
+    rss_softphone = mean_of("softphone", lambda r: statistics.mean(u.rss for u in r.usage))
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b > 0 else "n/a"
+
+    lines = [
+        f"Mean of {len(rounds)} interleaved round(s), % of one core per process:",
+        f"  baresip {baresip:.1f}  aiortc {aiortc:.1f}  softphone {softphone:.1f}  "
+        f"echo user +{echo:.1f}",
+        f"  softphone / baresip = {ratio(softphone, baresip)} (goal <= 2)",
+        f"  softphone / aiortc  = {ratio(softphone, aiortc)}",
+        f"  echo user / softphone process = {ratio(echo, softphone)} (goal <= 1.5)",
+        f"  RSS softphone / aiortc = {ratio(rss_softphone, rss_aiortc)} "
+        f"({rss_softphone:.0f} / {rss_aiortc:.0f} MB, goal <= 1.3)",
+    ]
+    if before > 0:
+        lines.append(
+            f"  compared tree: softphone {before:.1f} (/ baresip = {ratio(before, baresip)}), "
+            f"echo user +{echo_before:.1f}; this tree / compared = {ratio(softphone, before)}"
+        )
+    lines.append(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    text = "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
+async def run(seconds: float, warmup: float, repeats: int, compare: Path | None) -> str:
+    texts = []
+    rounds: list[dict[str, Result | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        results = [
-            await bare_call(seconds, warmup, None),
-            await bare_call(seconds, warmup, workdir),
-        ]
-        results += await softphone_rows(seconds, warmup, workdir)
-    baseline = statistics.mean(u.total for u in results[0].usage)
-    title = (
-        f"CPU per process, % of one core over {seconds:g} s "
-        f"(after {warmup:g} s warm-up; {len(results[0].usage[0].parts)} parts)"
-    )
-    return format_table(title, results, baseline)
+        phones = await Softphones.start(workdir)
+        others = None if compare is None else await Softphones.start(workdir, compare)
+        try:
+            once = await phones.idle(seconds, warmup)
+            if others is not None:
+                await others.idle(seconds, 0)
+            for i in range(repeats):
+                row: dict[str, Result | None] = {
+                    "baresip": await baresip_call(seconds, warmup, workdir),
+                    "aiortc": await bare_call(seconds, warmup, None),
+                    "softphone": await phones.call(seconds, warmup),
+                }
+                echo = await phones.echo(seconds, warmup)
+                row["echo"] = echo[1]
+                results = [r for r in row.values() if r is not None] + echo[:1]
+                if others is not None:
+                    row["before"] = await others.call(seconds, warmup)
+                    echo_before = await others.echo(seconds, warmup)
+                    row["echo before"] = echo_before[1]
+                    results += [row["before"], *echo_before]
+                rounds.append(row)
+                if i == 0:
+                    results += once
+                    results.append(await bare_call(seconds, warmup, workdir))
+                    results.append(await wav_row(seconds, warmup, workdir, phones.server))
+                title = (
+                    f"Round {i + 1}/{repeats}: CPU per process, % of one core over {seconds:g} s "
+                    f"(after {warmup:g} s warm-up; 3 parts)"
+                )
+                texts.append(
+                    format_table(title, results, _mean(row["baresip"]), _mean(row["aiortc"]))
+                )
+        finally:
+            await phones.stop()
+            if others is not None:
+                await others.stop()
+    texts.append(summary(rounds))
+    return "\n\n".join(texts)
 
 
 def main() -> None:
@@ -431,13 +681,17 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=12, help="measuring window per row")
     parser.add_argument("--warmup", type=float, default=2, help="wait after connecting")
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds")
+    parser.add_argument(
+        "--compare", type=Path, help="also measure the softphone of this source tree (a before)"
+    )
     parser.add_argument("--peer", choices=("offer", "answer"), help=argparse.SUPPRESS)
     parser.add_argument("--record", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer:
         asyncio.run(peer(args.peer, args.record))
     else:
-        asyncio.run(run(args.seconds, args.warmup))
+        asyncio.run(run(args.seconds, args.warmup, args.repeats, args.compare))
 
 
 if __name__ == "__main__":

@@ -285,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"softphone: {exc}", file=sys.stderr)
         return 2
     _setup_logging(args.log_level, settings)
+    if args.headless or args.command == "serve":
+        from softphone.eventloop import install_fast_loop
+
+        install_fast_loop()
     try:
         if args.command == "serve":
             from softphone.serve import run_serve

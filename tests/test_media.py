@@ -281,3 +281,34 @@ def test_analysis_helpers() -> None:
     assert longest_silence_ms(signal, rate, 0.01) == pytest.approx(100, abs=1)
     assert rms(np.ones(10)) == pytest.approx(1.0)
     assert rms(0.5 * np.sin(2 * np.pi * 440 * t)) == pytest.approx(0.5 / math.sqrt(2), rel=1e-3)
+
+
+def test_tone_is_the_sine_of_its_phase_frame_after_frame() -> None:
+    """The table-based tone equals the direct formula (to one LSB), in reused buffers."""
+    from softphone.media.sources import TONE_AMPLITUDE, ToneSource
+
+    for hz in (440.0, 1000.0, 333.3):
+        source = ToneSource(hz)
+        chunks = [source.next_samples().copy() for _ in range(60)]
+        n = np.arange(60 * 960)
+        expected = (np.sin(2 * math.pi * hz * n / 48000) * TONE_AMPLITUDE * 32767).astype(np.int16)
+        assert np.abs(np.concatenate(chunks).astype(int) - expected).max() <= 1, hz
+        assert source.next_samples() is source.next_samples()  # no allocation per frame
+
+
+async def test_tone_frames_are_copies_of_the_reused_buffer() -> None:
+    track = create_source("tone:440").track
+    first, second = await collect(track, 2)
+    track.stop()
+    assert not (first.to_ndarray() == second.to_ndarray()).all()
+
+
+def test_mono_frames_are_not_resampled() -> None:
+    from softphone.media.sinks import MonoConverter, NullSink
+
+    samples = (np.arange(960) - 480).astype(np.int16)
+    frame = AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = 48000
+    converted = MonoConverter().convert(frame)
+    assert converted.dtype == np.int16 and (converted == samples).all()
+    assert not NullSink.wants_samples  # it only counts: nothing converted for it

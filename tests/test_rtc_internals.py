@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from fractions import Fraction
 
 import aioice
 import aiortc
+import numpy as np
+import pytest
 from aioice import Connection, stun
 from aioice.ice import CandidatePair, StunProtocol
 from aiortc import RTCCertificate, RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport as DtlsModuleClass
+from av import AudioFrame
 
 from softphone.rtc import internals
 from softphone.rtc.configuration import Configuration
@@ -227,3 +232,214 @@ async def test_check_gate_lets_checks_go_after_its_hold() -> None:
     finally:
         await offerer.close()
         await answerer.close()
+
+
+# --- hot paths: each replacement does what the stock code it replaces does ---
+
+
+def _tone_frames(count: int, layout: str = "mono") -> list[AudioFrame]:
+    """Consecutive 20 ms frames of a 440 Hz tone as our sources make them."""
+    channels = 2 if layout == "stereo" else 1
+    n = np.arange(count * 960)
+    wave = (0.3 * 32767 * np.sin(2 * np.pi * 440 * n / 48000)).astype(np.int16)
+    frames = []
+    for i in range(count):
+        chunk = np.repeat(wave[i * 960 : (i + 1) * 960], channels).reshape(1, -1)
+        frame = AudioFrame.from_ndarray(chunk, format="s16", layout=layout)
+        frame.sample_rate, frame.pts, frame.time_base = 48000, i * 960, Fraction(1, 48000)
+        frames.append(frame)
+    return frames
+
+
+def test_audio_level_matches_aiortc() -> None:
+    from aiortc.rtp import compute_audio_level_dbov
+
+    rng = np.random.default_rng(1)
+    frames = _tone_frames(2) + _tone_frames(1, "stereo")
+    for scale in (0, 1, 300, 32767):
+        samples = (rng.uniform(-1, 1, 960) * scale).astype(np.int16).reshape(1, -1)
+        frame = AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 48000
+        frames.append(frame)
+    full = AudioFrame.from_ndarray(np.full((1, 960), -32768, np.int16), format="s16", layout="mono")
+    for frame in [*frames, full]:
+        assert internals.audio_level_dbov(frame) == compute_audio_level_dbov(frame)
+
+
+async def test_audio_level_is_measured_only_when_negotiated() -> None:
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+
+    ice = IceTransport()
+    dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])  # type: ignore[arg-type]
+    sender = RTCRtpSender("audio", dtls)
+    assert not internals._sends_audio_level(sender)
+    extensions = sender._RTCRtpSender__rtp_header_extensions_map  # type: ignore[attr-defined]
+    uri = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+    extensions.configure(
+        RTCRtpParameters(headerExtensions=[RTCRtpHeaderExtensionParameters(id=1, uri=uri)])
+    )
+    assert internals._sends_audio_level(sender)
+    source = inspect.getsource(RTCRtpSender.send)
+    assert "self.__rtp_header_extensions_map.configure(parameters)" in source
+    await ice.close()
+
+
+def test_mono_encoder_direct_path_equals_its_resampler_path() -> None:
+    """Our frames skip the resampler: same packets and timestamps as through it."""
+    from aiortc.codecs.opus import OpusEncoder
+
+    direct, resampled = internals.MonoOpusEncoder(), internals.MonoOpusEncoder()
+    for frame, twin in zip(_tone_frames(10), _tone_frames(10), strict=True):
+        assert direct.encode(frame) == OpusEncoder.encode(resampled, twin)
+    assert direct.encode(_tone_frames(11)[10])[1] == 10 * 960
+
+
+class _Frames(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(self, frames: list[AudioFrame]) -> None:
+        super().__init__()
+        self._frames = list(frames)
+
+    async def recv(self) -> AudioFrame:
+        return self._frames.pop(0)
+
+
+async def test_fast_sender_gives_what_stock_gives() -> None:
+    """Timestamps and levels as stock; payloads Opus, mono, decoding to the same tone."""
+    from aiortc.codecs.opus import OpusDecoder
+    from aiortc.jitterbuffer import JitterFrame
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    ice = IceTransport()
+    dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])  # type: ignore[arg-type]
+    stock, fast = RTCRtpSender("audio", dtls), RTCRtpSender("audio", dtls)
+    internals.install_fast_sender(fast)
+    stock.replaceTrack(_Frames(_tone_frames(10)))
+    fast.replaceTrack(_Frames(_tone_frames(10)))
+    codec = RTCRtpCodecParameters(
+        mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111
+    )
+    stock_out = [await stock._next_encoded_frame(codec) for _ in range(10)]
+    fast_out = [await fast._next_encoded_frame(codec) for _ in range(10)]
+    assert [f.timestamp for f in fast_out if f] == [f.timestamp for f in stock_out if f]
+    assert [f.audio_level for f in fast_out if f] == [None] * 10  # not negotiated
+    assert isinstance(fast._RTCRtpSender__encoder, internals.MonoOpusEncoder)  # type: ignore[attr-defined]
+    decoder = OpusDecoder()
+    for i, encoded in enumerate(fast_out):
+        assert encoded is not None and len(encoded.payloads) == 1
+        assert encoded.payloads[0][0] & 0x04 == 0  # TOC byte: mono (RFC 6716 3.1)
+        (pcm,) = decoder.decode(JitterFrame(data=encoded.payloads[0], timestamp=i * 960))
+        assert pcm.samples == 960
+    # Stock's shape, which the replacement mirrors: an upgrade that changes it fails here.
+    source = inspect.getsource(RTCRtpSender._next_encoded_frame)
+    for name in (
+        "await self.__track.recv()",
+        "self._enabled",
+        "self.__encoder = get_encoder(codec)",
+        "rtp.compute_audio_level_dbov(data)",
+        "self.__force_keyframe = False",
+        "self.__encoder.pack(data)",
+        "RTCEncodedFrame(payloads, timestamp, audio_level)",
+    ):
+        assert name in source, name
+    assert "await self._next_encoded_frame(codec)" in inspect.getsource(RTCRtpSender._run_rtp)
+    await ice.close()
+
+
+async def test_inline_decoder_feeds_the_track_as_the_decoder_thread_does() -> None:
+    import threading
+
+    import aiortc.rtcrtpreceiver as receiver_module
+    from aiortc.codecs.opus import OpusDecoder
+    from aiortc.jitterbuffer import JitterFrame
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    ice = IceTransport()
+    dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])  # type: ignore[arg-type]
+    receiver = RTCRtpReceiver("audio", dtls)
+    track = internals.set_receiver_track(receiver, "audio", "t")
+    internals.install_inline_decoder(receiver)
+    inline = receiver._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
+    assert isinstance(inline, internals.InlineDecoder)
+    codec = RTCRtpCodecParameters(
+        mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111
+    )
+    encoder, stereo = internals.MonoOpusEncoder(), OpusDecoder()
+    for i, frame in enumerate(_tone_frames(5)):
+        (payload,), timestamp = encoder.encode(frame)
+        inline.put((codec, JitterFrame(data=payload, timestamp=timestamp)))
+        decoded = await asyncio.wait_for(track.recv(), 1)
+        (reference,) = stereo.decode(JitterFrame(data=payload, timestamp=timestamp))
+        assert decoded.layout.name == "mono" and decoded.samples == 960, i
+        # A mono stream decodes to the same samples in mono as in either stereo channel.
+        assert (decoded.to_ndarray()[0] == reference.to_ndarray()[0][::2]).all()
+    inline.put((codec, JitterFrame(data=b"\xff\xff\xff", timestamp=0)))  # undecodable
+    assert receiver._RTCRtpReceiver__decoder_error.is_set()  # type: ignore[attr-defined]
+    # The receiver's thread parks in get() until stop puts None, then ends the track.
+    worker = threading.Thread(
+        target=receiver_module.decoder_worker,
+        args=(
+            asyncio.get_running_loop(),
+            inline,
+            track._queue,
+            receiver._RTCRtpReceiver__decoder_error,  # type: ignore[attr-defined]
+        ),
+    )
+    worker.start()
+    await asyncio.sleep(0.05)
+    assert worker.is_alive()
+    inline.put(None)
+    await asyncio.to_thread(worker.join, 5)
+    with pytest.raises(MediaStreamError):
+        await asyncio.wait_for(track.recv(), 1)
+    source = inspect.getsource(RTCRtpReceiver)
+    for name in (
+        "self.__decoder_queue: queue.Queue = queue.Queue()",
+        "self.__decoder_queue,\n                    self._track._queue,",
+        "self.__decoder_queue.put((codec, encoded_frame))",
+        "self.__decoder_queue.put(None)",
+    ):
+        assert name in source, name
+    worker_source = inspect.getsource(receiver_module.decoder_worker)
+    assert "task = input_q.get()" in worker_source
+    assert "output_q.put(None)" in worker_source
+    await ice.close()
+
+
+async def test_fast_demux_passes_media_on_and_stun_to_aioice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aioice.ice
+
+    conn = Connection(ice_controlling=True)
+    received: list[bytes] = []
+    internals.install_data_receiver(conn, received.append)
+    protocol = StunProtocol(conn)
+    protocol.local_candidate = aioice.Candidate("g", 1, "udp", 1, "127.0.0.1", 8, "host")
+    internals.install_fast_demux(protocol)
+    # A response to no transaction of ours: aioice parses it, then drops it.
+    request = stun.Message(message_method=stun.Method.BINDING, message_class=stun.Class.RESPONSE)
+    parsed: list[bytes] = []
+    original_parse = aioice.ice.stun.parse_message
+
+    def parse(data: bytes) -> stun.Message:
+        parsed.append(data)
+        return original_parse(data)
+
+    monkeypatch.setattr(aioice.ice.stun, "parse_message", parse)
+    rtp = bytes([0x80, 111]) + bytes(30)
+    dtls_record = bytes([22, 254, 253]) + bytes(20)
+    for data in (rtp, dtls_record):
+        protocol.datagram_received(data, ("127.0.0.1", 9))
+    assert received == [rtp, dtls_record] and parsed == []
+    protocol.datagram_received(bytes(request), ("127.0.0.1", 9))  # STUN: aioice's own path
+    assert parsed == [bytes(request)] and len(received) == 2
+    # Stock's demux: whatever does not parse as STUN goes to the same call.
+    source = inspect.getsource(StunProtocol.datagram_received)
+    assert "message = stun.parse_message(data)" in source
+    assert "self.receiver.data_received(data, self.local_candidate.component)" in source
+    for first in range(4, 256):
+        with pytest.raises(ValueError):
+            original_parse(bytes([first]) + bytes(19))
+    await conn.close()

@@ -22,6 +22,9 @@ class _EchoBuffer:
         self._partial = np.zeros(0, dtype=np.int16)
 
     def push(self, samples: Samples) -> None:
+        if self._partial.size == 0 and samples.size == FRAME_SAMPLES:
+            self.frames.append(samples)  # the usual case: one decoded frame, kept as is
+            return
         data = np.concatenate([self._partial, samples])
         whole = data.size - data.size % FRAME_SAMPLES
         for start in range(0, whole, FRAME_SAMPLES):

@@ -62,6 +62,14 @@ class MonoConverter:
         self._resampler: av.AudioResampler | None = None
 
     def convert(self, frame: AudioFrame) -> Samples:
+        if (
+            frame.format.name == "s16"
+            and frame.layout.name == "mono"
+            and frame.sample_rate == SAMPLE_RATE
+        ):
+            # What our Opus decoder gives (rtc/internals.py InlineDecoder): a view, no copy.
+            samples: Samples = np.asarray(frame.to_ndarray(), dtype=np.int16).reshape(-1)
+            return samples
         frame.pts = None  # pts of a new track may jump backwards; irrelevant here
         for _ in range(2):
             if self._resampler is None:
@@ -79,6 +87,9 @@ class MonoConverter:
 
 class ConsumingSink:
     """Shared machinery: one consumer task, replaced when a new track arrives."""
+
+    #: False for a sink that only counts frames: it is never handed samples.
+    wants_samples = True
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
@@ -118,7 +129,8 @@ class ConsumingSink:
             if not isinstance(frame, AudioFrame):
                 continue
             self._record(frame)
-            self._write(self._converter.convert(frame))
+            if self.wants_samples:
+                self._write(self._converter.convert(frame))
 
     def _record(self, frame: AudioFrame) -> None:
         now = time.monotonic()
@@ -142,8 +154,7 @@ class ConsumingSink:
 class NullSink(ConsumingSink):
     """Discards audio but still counts it, so gap measurements work without output."""
 
-    def _write(self, samples: Samples) -> None:
-        pass
+    wants_samples = False
 
 
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
