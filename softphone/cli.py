@@ -103,7 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     _token_command(sub)
+    _probe_command(sub)
     return parser
+
+
+def _probe_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    probe = sub.add_parser("probe", help="check every ICE server of every region, rank regions")
+    _common_options(probe, inherited=True)
+    probe.add_argument("--region", default=argparse.SUPPRESS, help="probe this region only")
+    probe.add_argument("--json", action="store_true", help="one JSON object a line")
+    probe.add_argument(
+        "--timeout", type=float, default=2.0, metavar="S", help="bound of each check (default 2)"
+    )
+    probe.add_argument(
+        "--candidates", action="store_true", help="also list the candidates each region yields"
+    )
 
 
 # (option, Limits field, type, what it limits)
@@ -290,6 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         install_fast_loop()
     try:
+        if args.command == "probe":
+            from softphone.probe import run_probe
+
+            return asyncio.run(run_probe(args, settings))
         if args.command == "serve":
             from softphone.serve import run_serve
 

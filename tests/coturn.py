@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from softphone.rtc.configuration import Configuration, IceServer
+from tests.tls import Certificates
 
 USER = "softphone"
 PASSWORD = "loopback-secret"
@@ -34,14 +35,27 @@ class TurnRegion:
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="turn-"))
     # Set: ephemeral credentials only (TURN REST API, --use-auth-secret) instead of USER.
     static_auth_secret: str | None = None
+    # Set: also TURN over TLS on ``tls_port`` with this certificate (``turns:`` URLs).
+    tls: Certificates | None = None
+    tls_port: int = 5349
+    # The transports ice_server() and configuration() name, each one URL.
+    transports: tuple[str, ...] = ("udp",)
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"turn:{self.address}:{self.port}?transport=udp"
+        return self.url_for("udp")
 
-    def ice_server(self) -> IceServer:
-        return IceServer(urls=(self.url,), username=USER, credential=PASSWORD)
+    def url_for(self, transport: str) -> str:
+        """This server's URL over ``udp``, ``tcp`` (coturn always listens on both) or ``tls``."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        if transport == "tls":
+            return f"turns:{host}:{self.tls_port}"
+        return f"turn:{host}:{self.port}?transport={transport}"
+
+    def ice_server(self, credential: str = PASSWORD) -> IceServer:
+        urls = tuple(self.url_for(transport) for transport in self.transports)
+        return IceServer(urls=urls, username=USER, credential=credential)
 
     def configuration(self, policy: str = "relay") -> Configuration:
         return Configuration(ice_servers=(self.ice_server(),), ice_transport_policy=policy)  # type: ignore[arg-type]
@@ -49,7 +63,7 @@ class TurnRegion:
     def start(self, timeout: float = 5.0) -> None:
         binary = shutil.which("turnserver") or "/usr/bin/turnserver"
         args = [
-            binary, "-n", "--no-cli", "--no-tls", "--no-dtls",
+            binary, "-n", "--no-cli", *self._tls_args(), "--no-dtls",
             f"--listening-ip={self.address}", f"--listening-port={self.port}",
             f"--relay-ip={self.address}", f"--min-port={self.min_port}",
             f"--max-port={self.max_port}", *self._auth_args(),
@@ -71,6 +85,15 @@ class TurnRegion:
         self.kill()
         raise RuntimeError(f"turnserver on {self.address}:{self.port} did not answer STUN")
 
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return ["--no-tls"]
+        return [
+            f"--tls-listening-port={self.tls_port}",
+            f"--cert={self.tls.cert}",
+            f"--pkey={self.tls.key}",
+        ]
+
     def _auth_args(self) -> list[str]:
         if self.static_auth_secret is not None:
             return ["--use-auth-secret", f"--static-auth-secret={self.static_auth_secret}"]
@@ -90,7 +113,8 @@ class TurnRegion:
 def stun_ping(address: str, port: int, timeout: float) -> bool:
     """Whether a STUN Binding request to (address, port) gets any answer within ``timeout``."""
     request = bytes.fromhex("0001 0000 2112a442".replace(" ", "")) + os.urandom(12)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.sendto(request, (address, port))

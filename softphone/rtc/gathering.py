@@ -54,10 +54,15 @@ def default_host_addresses() -> list[str]:
 
 @dataclass
 class GatherResult:
-    """What one gathering produced; ``urls`` maps a local candidate to its server URL."""
+    """What one gathering produced; ``urls`` maps a local candidate to its server URL.
+
+    ``found_ms`` is when each candidate came, in ms since the gathering began
+    (what ``softphone probe --candidates`` shows, like the Trickle ICE page).
+    """
 
     candidates: list[Candidate] = field(default_factory=list)
     urls: dict[tuple[str, int], str] = field(default_factory=dict)
+    found_ms: dict[tuple[str, int], float] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), no secrets
     elapsed_ms: float = 0.0
 
@@ -102,6 +107,7 @@ async def gather(
             )
             host_protocols.append(protocol)
             result.candidates.append(protocol.local_candidate)
+            result.found_ms[(host, port)] = (time.monotonic() - start) * 1000
 
     protocols: list[StunProtocol] = list(host_protocols)
     Found = tuple[Candidate, StunProtocol | None]
@@ -167,6 +173,7 @@ async def gather(
                 continue  # srflx equal to a host candidate is redundant (RFC 8445 §5.1.3)
             result.candidates.append(candidate)
             result.urls[(candidate.host, candidate.port)] = url
+            result.found_ms[(candidate.host, candidate.port)] = (time.monotonic() - start) * 1000
         if answered and pending:
             deadline = min(deadline, time.monotonic() + straggler_grace)
     for task in pending:
