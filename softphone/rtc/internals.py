@@ -8,6 +8,9 @@ read from, so that an upgrade breaks one module (and ``tests/test_rtc_internals.
 checks every name below) instead of failing silently mid-call.
 
 Read from: aiortc 1.16.0 / aioice 0.13.0 (pinned in pyproject.toml).
+
+Why long: keeping every private access in this one module is the point; split
+across files, an aiortc upgrade would have several places to break silently.
 """
 
 from __future__ import annotations

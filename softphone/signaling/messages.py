@@ -15,6 +15,9 @@ rule the rtc layer applies too) because a wrong one is cheap to spot and makes
 
 Unknown extra fields are ignored so that newer peers can add fields without
 breaking older ones (docs/protocol.md allows extension by adding).
+
+Why long: every frame type of the protocol and its one validator live here
+together, so the wire format is read (and changed) in one place.
 """
 
 from __future__ import annotations
