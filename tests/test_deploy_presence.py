@@ -18,7 +18,8 @@ from softphone.signaling.client import JsonSignalingClient
 from softphone.signaling.server import SignalingServer
 from softphone.ui.screens.dial import DialScreen
 from tests.harness import Headless, Server
-from tests.test_ui_support import make_app, wait_until
+from tests.rtc_probe import wait_for
+from tests.test_ui_support import make_app
 
 pytestmark = pytest.mark.e2e
 
@@ -71,13 +72,13 @@ async def test_the_ui_lists_and_completes_only_the_contacts(tmp_path: Path) -> N
             await client.start(lambda _event: None)
         app = make_app(session, tmp_path)
         async with app.run_test(size=(100, 40)) as pilot:
-            await wait_until(lambda: app.call_panel.contacts == (("bob", True),))
+            await wait_for(lambda: app.call_panel.contacts == (("bob", True),))
             await pilot.press("d")
-            await wait_until(lambda: isinstance(app.screen, DialScreen))
+            await wait_for(lambda: isinstance(app.screen, DialScreen))
             assert isinstance(app.screen, DialScreen) and app.screen.online == ["bob"]
             await pilot.press("escape")
             await others[0].close()
-            await wait_until(lambda: app.call_panel.contacts == (("bob", False),))
+            await wait_for(lambda: app.call_panel.contacts == (("bob", False),))
             assert session.view.online == frozenset()
     finally:
         for client in others:
