@@ -99,7 +99,7 @@ async def test_region_picker_switches_servers_and_relay_pair(
             servers = app.ice_panel.servers
             assert servers.region_name == "eu-west"
             assert servers.carrier_url is not None
-            assert "carries the pair" in screen_text(app)
+            await wait_for(lambda: "carries the pair" in screen_text(app))
 
             await pilot.press("r")
             await wait_for(lambda: isinstance(app.screen, RegionPickerScreen))
@@ -150,7 +150,7 @@ async def test_bad_region_shows_set_configuration_error_and_keeps_old_servers(
             assert progress.switch.steps[0].state == "failed"
             assert app.ice_panel.servers.region_name == "eu-west"
             assert app.session.state.region == "eu-west"
-            assert "InvalidAccessError" in screen_text(app)
+            await wait_for(lambda: "InvalidAccessError" in screen_text(app))
 
 
 async def test_incoming_call_answered_from_the_modal(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ async def test_incoming_call_answered_from_the_modal(tmp_path: Path) -> None:
                 await wait_for(lambda: "bob" in app.session.state.online)
                 await bob.dial("alice")
                 await wait_for(lambda: isinstance(app.screen, IncomingCallScreen))
-                assert "bob is calling" in screen_text(app)
+                await wait_for(lambda: "bob is calling" in screen_text(app))
                 await pilot.press("a")
                 view = app.connection_panel.view
                 await wait_for(lambda: view.states.get("connection-state", ("",))[0] == "connected")
@@ -258,7 +258,7 @@ async def test_mute_log_filter_help_theme_and_quit_confirmation(tmp_path: Path) 
 
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
-            assert "Restart ICE".lower() in screen_text(app).lower()
+            await wait_for(lambda: "restart ice" in screen_text(app).lower())
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
 
