@@ -33,11 +33,12 @@ HistoryDirection = Literal["outgoing", "incoming"]
 
 @dataclass(frozen=True, kw_only=True)
 class CallRecord:
-    """One call as the history keeps it; ``start`` is Unix time, ``duration`` seconds talked."""
+    """One call as the history keeps it: ``remote`` is the other party's user name,
+    ``start`` Unix time, ``duration`` seconds talked, ``reason`` how it ended."""
 
     call: str
     direction: HistoryDirection
-    peer: str
+    remote: str
     start: float
     duration: float
     reason: str
@@ -47,12 +48,12 @@ class CallRecord:
         return asdict(self)
 
     @classmethod
-    def refused(cls, call: str, peer: str, reason: str) -> CallRecord:
+    def refused(cls, call: str, remote: str, reason: str) -> CallRecord:
         """An incoming call declined unasked (do not disturb, too many calls): missed."""
         return cls(
             call=call,
             direction="incoming",
-            peer=peer,
+            remote=remote,
             start=time.time(),
             duration=0.0,
             reason=reason,
@@ -76,7 +77,7 @@ class CallRecord:
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "call": (str,),
     "direction": (str,),
-    "peer": (str,),
+    "remote": (str,),
     "start": (int, float),
     "duration": (int, float),
     "reason": (str,),
@@ -162,13 +163,15 @@ def describe(record: CallRecord) -> str:
     arrow = "→" if record.direction == "outgoing" else "←"
     minutes, seconds = divmod(int(record.duration), 60)
     missed = "  missed" if record.missed else ""
-    return f"{when}  {arrow} {record.peer}  {minutes:02d}:{seconds:02d}  {record.reason}{missed}"
+    return f"{when}  {arrow} {record.remote}  {minutes:02d}:{seconds:02d}  {record.reason}{missed}"
 
 
 def print_history(as_json: bool) -> int:
     """``softphone history [--json]``: newest first; a moved-aside file is said on stderr."""
     import sys
 
+    # The notice is printed below, once; without this the unconfigured logger prints it too.
+    logger.addHandler(logging.NullHandler())
     history = CallHistory()
     if history.notice:
         print(f"softphone: {history.notice}", file=sys.stderr)

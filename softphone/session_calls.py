@@ -85,7 +85,7 @@ class CallEntry:
         return CallRecord(
             call=call.id,
             direction=call.direction,
-            peer=call.remote_user,
+            remote=call.remote_user,
             start=self.started,
             duration=round(talked, 1),
             reason=reason,

@@ -142,7 +142,7 @@ async def test_second_call_waits_answering_holds_first_switch_and_hang_up_one(
         assert alice.session.view.calls == ()
     finally:
         await closed(alice, bob, carol)
-    peers = [(r.peer, r.direction, r.missed) for r in CallHistory(tmp_path / "alice")]
+    peers = [(r.remote, r.direction, r.missed) for r in CallHistory(tmp_path / "alice")]
     assert peers == [("carol", "incoming", False), ("bob", "incoming", False)]
 
 
@@ -166,7 +166,7 @@ async def test_above_max_calls_the_caller_gets_busy_and_it_is_missed(
             await execute(alice.session, Dial("dave"))
         assert info.value.code == "busy" and "max_calls is 2" in str(info.value)
         records = alice.session.call_history()
-        assert [(r.peer, r.reason, r.missed) for r in records] == [("dave", "busy", True)]
+        assert [(r.remote, r.reason, r.missed) for r in records] == [("dave", "busy", True)]
     finally:
         await closed(alice, bob, carol, dave)
 
@@ -203,7 +203,7 @@ async def test_dnd_declines_busy_and_lists_missed(url: str, tmp_path: Path) -> N
     finally:
         await closed(alice, bob)
     records = CallHistory(tmp_path / "alice").records()
-    assert [(r.peer, r.reason, r.missed) for r in records] == [
+    assert [(r.remote, r.reason, r.missed) for r in records] == [
         ("bob", "busy", True),
         ("bob", "hangup", True),  # rang, then we quit without answering
     ]
@@ -252,7 +252,7 @@ async def test_history_survives_a_restart_and_a_corrupt_file_is_moved_aside(
 
     again = Party(url, "alice", folder)  # a restart: a new session on the same state dir
     (record,) = again.session.call_history()
-    assert (record.peer, record.direction, record.reason, record.missed) == (
+    assert (record.remote, record.direction, record.reason, record.missed) == (
         "echo",
         "outgoing",
         "hangup",
