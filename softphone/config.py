@@ -34,8 +34,10 @@ import platformdirs
 from softphone.config_values import (
     DEFAULT_MAX_CALLS,
     check_addresses,
+    check_contact,
     check_max_calls,
     check_server_url,
+    contact_labels,
     got,
 )
 from softphone.config_values import (
@@ -135,6 +137,7 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    contact_labels: tuple[tuple[str, str], ...] = ()
     max_calls: int = DEFAULT_MAX_CALLS
     dnd: bool = False
     auto_answer: bool = False
@@ -195,7 +198,7 @@ def with_overrides(settings: Settings, **cli_values: Any) -> Settings:
     Accepted names are the Settings fields (``ice_host_addresses`` for the
     repeatable ``--ice-host``); an unknown name is a programming error.
     """
-    known = {f.name for f in dataclasses.fields(Settings)} - {"regions"}
+    known = {f.name for f in dataclasses.fields(Settings)} - {"regions", "contact_labels"}
     unknown = sorted(set(cli_values) - known)
     if unknown:
         raise TypeError(f"with_overrides: unknown option(s) {', '.join(unknown)}")
@@ -250,6 +253,7 @@ def _settings_from_table(
             continue
         values[name] = _check_value(name, data[name], f"{file}: {name}", base)
     values["regions"] = _regions_from(data.get("regions", []), file, secret_lines)
+    values["contact_labels"] = contact_labels(data.get("contacts", ()))
     settings = Settings(**values)
     for name in ("region", "fallback_region"):
         _check_region_ref(settings, name, f"{file}: {name}")
@@ -436,17 +440,22 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
 
 
 def _check_contacts(value: Any, where: str) -> tuple[str, ...]:
-    """The users whose presence to subscribe to: signaling's user-name rule, at most 1000."""
+    """The users whose presence to subscribe to: signaling's user-name rule, at most 1000.
+
+    **(1.2)** An entry may be a table ``{ name = "bob", label = "Bob (work)" }``;
+    the labels are kept apart (:func:`softphone.config_values.contact_labels`).
+    """
     if not isinstance(value, list | tuple):
         raise ConfigError(f"{where}: expected an array of user names, {got(value)}")
     if len(value) > MAX_SUBSCRIPTIONS:
         raise ConfigError(f"{where}: at most {MAX_SUBSCRIPTIONS} contacts, got {len(value)}")
+    names = []
     for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise ConfigError(f"{where}[{i}]: expected a user name string, {got(item)}")
-        if not is_user_name(item):
-            raise ConfigError(f"{where}[{i}]: invalid user name {item[:64]!r}: {_USER_NAME_RULE}")
-    return tuple(dict.fromkeys(value))
+        name = check_contact(item, f"{where}[{i}]")
+        if not is_user_name(name):
+            raise ConfigError(f"{where}[{i}]: invalid user name {name[:64]!r}: {_USER_NAME_RULE}")
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _check_region_ref(settings: Settings, name: str, where: str) -> None:

@@ -21,6 +21,36 @@ class ConfigError(Exception):
     """A configuration problem; the message names the file or option and the key."""
 
 
+CONTACT_KEYS = ("name", "label")
+MAX_LABEL = 64
+
+
+def check_contact(item: Any, where: str) -> str:
+    """One ``contacts`` entry: a user name, or **(1.2)** ``{ name = …, label = … }``."""
+    if isinstance(item, dict):
+        unknown = sorted(set(item) - set(CONTACT_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (a contact has name, label)")
+        name, label = item.get("name"), item.get("label", "")
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}.name: expected a user name string, {got(name)}")
+        if not isinstance(label, str) or len(label) > MAX_LABEL:
+            raise ConfigError(f"{where}.label: expected a string of at most {MAX_LABEL} characters")
+        return name
+    if not isinstance(item, str):
+        raise ConfigError(f"{where}: expected a user name string, {got(item)}")
+    return item
+
+
+def contact_labels(value: Any) -> tuple[tuple[str, str], ...]:
+    """(name, label) of the checked ``contacts`` entries that have a non-empty label."""
+    return tuple(
+        (item["name"], item["label"])
+        for item in value
+        if isinstance(item, dict) and item.get("label")
+    )
+
+
 def check_max_calls(value: Any, where: str) -> int:
     """How many calls at once: an integer from 1 to 16."""
     if not isinstance(value, int) or isinstance(value, bool):

@@ -137,6 +137,7 @@ class SessionManager:
             call=None if active is None or active.call.ended else active.view(),
             calls=self.calls.views(),
             contacts=self.settings.contacts or (),
+            contact_labels=self.settings.contact_labels,
             dnd=state.dnd,
             max_calls=self.calls.max_calls,
         )

@@ -60,7 +60,8 @@ class SessionView:
 
     ``call`` is the active call; ``calls`` **(1.2)** every call in order of
     arrival (the active one among them), ``contacts`` the configured
-    contacts (empty: none configured), ``dnd`` do-not-disturb.
+    contacts (empty: none configured) and their labels (name, label),
+    ``dnd`` do-not-disturb.
     """
 
     user: str | None
@@ -71,5 +72,6 @@ class SessionView:
     call: CallView | None
     calls: tuple[CallView, ...] = ()
     contacts: tuple[str, ...] = ()
+    contact_labels: tuple[tuple[str, str], ...] = ()
     dnd: bool = False
     max_calls: int = 2

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from softphone.config import Region
 from softphone.events import CallStateChanged, DndChanged
-from softphone.history import CallHistory, CallRecord
+from softphone.history import CallHistory
 from softphone.session import SessionManager
 from softphone.ui.app import SoftphoneApp
 from softphone.ui.screens.contacts import ContactsScreen
 from softphone.ui.screens.history import HistoryScreen
 from softphone.ui.screens.incoming import IncomingCallScreen
 from tests.rtc_probe import wait_for
+from tests.test_history import RECORD
 from tests.test_ui_pilot import SIZE, screen_text
 from tests.test_ui_support import make_app, make_session, server_url, ui_settings
 
@@ -87,17 +89,7 @@ async def test_dnd_key_declines_busy_and_history_redials(tmp_path: Path) -> None
     async with server_url(settings) as url:
         session = make_session(url, settings)
         session.history = CallHistory(tmp_path / "history")
-        session.history.add(
-            CallRecord(
-                call="old1",
-                direction="outgoing",
-                remote="echo",
-                start=1.0e9,
-                duration=42.0,
-                reason="hangup",
-                missed=False,
-            )
-        )
+        session.history.add(replace(RECORD, remote="echo"))
         app = make_app(session, tmp_path)
         bob = make_session(url, ui_settings(user="bob", regions=REGIONS), "bob")
         bob_states = states(bob)
@@ -136,7 +128,9 @@ async def test_dnd_key_declines_busy_and_history_redials(tmp_path: Path) -> None
 
 
 async def test_contacts_listed_with_presence_and_dialled_with_one_key(tmp_path: Path) -> None:
-    settings = ui_settings(regions=REGIONS, contacts=("echo", "zed"))
+    settings = ui_settings(
+        regions=REGIONS, contacts=("echo", "zed"), contact_labels=(("zed", "Zed (work)"),)
+    )
     async with server_url(settings) as url:
         app = make_app(make_session(url, settings), tmp_path)
         async with app.run_test(size=SIZE) as pilot:
@@ -145,7 +139,7 @@ async def test_contacts_listed_with_presence_and_dialled_with_one_key(tmp_path: 
             assert ("zed", False) in app.call_panel.contacts
             await pilot.press("k")
             await wait_for(lambda: isinstance(app.screen, ContactsScreen))
-            await wait_for(lambda: "offline zed" in screen_text(app))
+            await wait_for(lambda: "offline zed  Zed (work)" in screen_text(app))
             screen = app.screen
             assert isinstance(screen, ContactsScreen)
             assert [name for _, name in screen.entries] == ["echo", "zed"]  # online first

@@ -75,7 +75,8 @@ class Actions(SoftphoneBase):
         from softphone.ui.screens.contacts import ContactsScreen
 
         online = view.online - {view.user or ""}
-        self.push_screen(ContactsScreen(view.contacts, online), self._dial_chosen)
+        screen = ContactsScreen(view.contacts, online, view.contact_labels)
+        self.push_screen(screen, self._dial_chosen)
 
     def action_history(self) -> None:
         if self._view_or_refuse() is None or self.session is None:
