@@ -165,7 +165,8 @@ class SessionManager:
             return
         self._closed = True
         for entry in self.calls:
-            await self.hangup(entry.id)
+            with contextlib.suppress(CommandRefused):  # it ended meanwhile
+                await self.hangup(entry.id)
         for task in list(self._pending_tasks):
             task.cancel()
         await self.signaling.close()
@@ -234,7 +235,7 @@ class SessionManager:
         elif current is None:
             raise CommandRefused("no-call", "there is no call to switch to")
         else:
-            target = self._next_answered(current)
+            target = self.calls.switch_target(current)
         if target.call.state == "incoming":
             raise CommandRefused("no-call", f'call "{target.id}" is ringing: answer it instead')
         await self._hold_others(target)
@@ -315,11 +316,14 @@ class SessionManager:
                 if call is not None and call.state == "dialing":
                     call.set_state("ringing")
             case Accepted(call=call_id):
-                call = self._current(call_id)
-                if call is not None and call.direction == "outgoing" and call.peer is None:
+                entry = self.calls.find(call_id)
+                call = None if entry is None else entry.call
+                if entry and call and call.direction == "outgoing" and call.peer is None:
                     call.start_media()
                     call.set_state("active")
                     await call.negotiate()
+                    if entry is not self.calls.active:  # the user switched away meanwhile
+                        await entry.set_hold(True, self.state.muted)
             case Declined(call=call_id, reason=reason):
                 call = self._current(call_id)
                 if call is not None:
@@ -389,7 +393,8 @@ class SessionManager:
         self.emit(ev.CallStateChanged(call=call_id, state="incoming", from_=caller))
         await self._send_or_end(entry.call, self.signaling.ringing(call_id))
         if self.settings.auto_answer and entry.call.state == "incoming":
-            await self.answer(call_id)
+            with contextlib.suppress(CommandRefused):  # the caller gave up meanwhile
+                await self.answer(call_id)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -421,17 +426,6 @@ class SessionManager:
                 await entry.set_hold(True, self.state.muted)
                 held = True
         return held
-
-    def _next_answered(self, current: CallEntry) -> CallEntry:
-        """The call ``switch`` goes to: the next one not ringing, else ``current`` if held."""
-        entry = self.calls.after(current)
-        while entry is not None and entry is not current:
-            if entry.call.state != "incoming":
-                return entry
-            entry = self.calls.after(entry)
-        if current.held:
-            return current
-        raise CommandRefused("no-call", "there is no other call to switch to")
 
     def _announce_active(self) -> None:
         active = self.calls.active

@@ -221,12 +221,17 @@ class SessionCalls:
                 return entry
         raise CommandRefused("no-call", f"there is no ringing call to {what}")
 
-    def after(self, entry: CallEntry) -> CallEntry | None:
-        """The call after ``entry`` in order, wrapping around; None when it is the only one."""
+    def switch_target(self, current: CallEntry) -> CallEntry:
+        """Where ``switch`` goes from ``current``: the next call in order that is not
+        ringing (wrapping around), else ``current`` itself when it is held (resume it)."""
         ids = list(self._entries)
-        if len(ids) < 2 or entry.id not in ids:
-            return None
-        return self._entries[ids[(ids.index(entry.id) + 1) % len(ids)]]
+        start = ids.index(current.id) if current.id in ids else 0
+        for key in ids[start + 1 :] + ids[:start]:
+            if self._entries[key].call.state != "incoming":
+                return self._entries[key]
+        if current.held:
+            return current
+        raise CommandRefused("no-call", "there is no other call to switch to")
 
     def views(self) -> tuple[CallView, ...]:
         return tuple(entry.view() for entry in self._entries.values() if not entry.call.ended)
