@@ -241,7 +241,10 @@ class SessionEvents(SoftphoneBase):
     def _tick(self) -> None:
         if self._closed or not self._panels_ready():
             return  # a last tick while the screen is being torn down
-        self.call_panel.now = self.clock()
+        try:
+            self.call_panel.now = self.clock()
+        except NoMatches:
+            return  # the panels went between the check and now
         if self.call_state == "active":
             self._poll_stats()
 
