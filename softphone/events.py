@@ -213,6 +213,23 @@ class MuteChanged(Event):
     on: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class ActiveCallChanged(Event):
+    """**(1.2)** Which call is active now (None: none) and which calls wait on hold."""
+
+    NAME = "active-call"
+    call: str | None
+    held: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DndChanged(Event):
+    """**(1.2)** Do-not-disturb turned on or off."""
+
+    NAME = "dnd"
+    on: bool
+
+
 # --- the peer connection's W3C states ----------------------------------------------------
 
 

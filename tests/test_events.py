@@ -81,6 +81,12 @@ PINNED: list[tuple[ev.Event, str]] = [
     (ev.CallResumed(call="c1", by="us"), '{"event":"call-resumed","call":"c1","by":"us"}'),
     (ev.MuteChanged(on=True), '{"event":"mute","on":true}'),
     (
+        ev.ActiveCallChanged(call="c2", held=("c1",)),
+        '{"event":"active-call","call":"c2","held":["c1"]}',
+    ),
+    (ev.ActiveCallChanged(call=None, held=()), '{"event":"active-call","call":null,"held":[]}'),
+    (ev.DndChanged(on=True), '{"event":"dnd","on":true}'),
+    (
         ev.SignalingStateChanged(state="have-local-offer"),
         '{"event":"signaling-state","state":"have-local-offer"}',
     ),
