@@ -63,6 +63,7 @@ _TOP_KEYS = (
     "ca_file",
     "insecure",
     "contacts",
+    "standby",
 )
 _REGION_KEYS = ("name", "ice_servers")
 _SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
@@ -128,6 +129,7 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    standby: bool = True  # (1.2) a warm standby during a call (softphone/failover.py)
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -404,7 +406,7 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         return _check_addresses(value, where)
     if name == "contacts":
         return _check_contacts(value, where)
-    if name == "insecure":
+    if name in ("insecure", "standby"):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, {_got(value)}")
         return value

@@ -23,6 +23,7 @@ from softphone.call import Call, pair_info
 from softphone.commands import CommandRefused
 from softphone.config import Settings
 from softphone.events import EventBus, EventSink
+from softphone.failover import CallFailover
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
 from softphone.regions import SessionRegions, credential_refusals
 from softphone.signaling.adapter import (
@@ -90,11 +91,11 @@ class SessionManager:
         self._regions = SessionRegions(
             settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
         )
+        self._failover = CallFailover(self._regions, self.emit)
         self._notices_given: set[str] = set()
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
-        self._lost_at: float | None = None
 
     @property
     def settings(self) -> Settings:
@@ -402,6 +403,7 @@ class SessionManager:
     def _call_event(self, event: ev.Event) -> None:
         """A call's event, passed on; a TURN server refusing our credentials is also said."""
         self.emit(event)
+        self._failover.event(self.call, event)
         if isinstance(event, ev.IceRestartGathered):
             for message in credential_refusals(event.failures):
                 self.emit(ev.Notice(message=message))
@@ -416,13 +418,7 @@ class SessionManager:
         if call is not self.call:
             return
         if state == "disconnected":
-            self._lost_at = asyncio.get_running_loop().time()
-            self.emit(
-                ev.Notice(
-                    message=f'connection lost on region "{self.state.region}"; restarting ICE'
-                )
-            )
-            self._regions.fall_back(call)
+            self._failover.path_lost(call)
         elif state == "failed":
             if self._give_up is None:
                 self._give_up = asyncio.get_running_loop().call_later(
@@ -432,15 +428,7 @@ class SessionManager:
             if self._give_up is not None:
                 self._give_up.cancel()
                 self._give_up = None
-            if self._lost_at is not None:
-                lost_for = asyncio.get_running_loop().time() - self._lost_at
-                self._lost_at = None
-                self.emit(
-                    ev.Notice(
-                        message=f'call recovered on region "{self.state.region}" '
-                        f"after {lost_for:.1f} s"
-                    )
-                )
+            self._failover.connected(call)
 
     def _abandon(self, call: Call) -> None:
         """The path stayed dead: hang up for real rather than leave a silent call."""
@@ -492,7 +480,7 @@ class SessionManager:
         if self.call is call:
             self.call = None
             self._call_source = None
-            self._lost_at = None
+            self._failover.call_ended()
             if self._give_up is not None:
                 self._give_up.cancel()
                 self._give_up = None

@@ -9,6 +9,12 @@ failed check turns the state ``disconnected`` after ``disconnected_after``
 more, and a successful check makes it ``connected`` again. Silence alone is no
 failure: the peer may be on hold.
 
+A silent outage is left faster (1.2): the media watch (``media_watch.py``)
+declares the path lost within about a second of the peer's last packet,
+when packets were expected and a consent check confirms it (``lost``):
+``disconnected`` then ``failed`` at once, so the fallback region is put in
+force and the restart requested in the same moment.
+
 The health is what ``iceConnectionState`` shows; on ``failed`` the restart
 policy is told (``on_failed``), again every ``3 * failed_after`` while the
 path stays dead.
@@ -22,6 +28,7 @@ from collections.abc import Callable
 
 from .emitter import Emitter
 from .ice import IceTransport
+from .media_watch import MediaWatch
 from .states import ConnectionStates
 
 
@@ -48,6 +55,14 @@ class HealthMonitor:
         self._failed_after = failed_after
         self.health = "new"
         self._task: asyncio.Future[None] | None = None
+        self.watch: MediaWatch | None = None  # the fast loss detector, set by the peer
+
+    def lost(self) -> None:
+        """The media watch says the path is dead: fail now rather than after the timers."""
+        if self.health == "connected":
+            self.set("disconnected")
+        if self.health == "disconnected":
+            self.set("failed")
 
     def set(self, health: str) -> None:
         if health == self.health:
@@ -62,6 +77,8 @@ class HealthMonitor:
         """Start watching (once; the monitor follows whichever generation is active)."""
         if self._task is None:
             self._task = self._spawn(self._run())
+        if self.watch is not None:
+            self.watch.start()
 
     async def _run(self) -> None:
         failures = 0
