@@ -123,7 +123,6 @@ class GenerationRunner:
     async def gather(self, gen: IceGeneration) -> None:
         if gen.gathered is not None:
             if gen.serial in self._from_standby and self._policy.is_restarting(gen):
-                self._from_standby.discard(gen.serial)
                 self._emit_gathered(gen, standby=True)
             return
         self._states.set_gathering("gathering")
@@ -148,8 +147,9 @@ class GenerationRunner:
     def discard(self, gen: IceGeneration) -> None:
         """``gen`` will not be used (rolled back, superseded): release it unless it is active."""
         self._policy.forget(gen)
-        if gen.serial in self._from_standby and self._standby.give_back(gen, self.configuration):
-            self._from_standby.discard(gen.serial)
+        from_standby = gen.serial in self._from_standby
+        self._from_standby.discard(gen.serial)
+        if from_standby and self._standby.give_back(gen, self.configuration):
             return  # a rolled-back offer's standby waits for the next restart
         if gen is not self._transport.active:
             self._transport.release(gen)
@@ -181,6 +181,7 @@ class GenerationRunner:
         if self._states.closed:
             return
         self._policy.checks_ended(gen)
+        self._from_standby.discard(gen.serial)
         if not ok or gen.state == "closed":
             self._failed(gen, attempt, reason if not ok else "superseded", restart=restart)
             return

@@ -56,6 +56,7 @@ class HealthMonitor:
         self.health = "new"
         self._task: asyncio.Future[None] | None = None
         self.watch: MediaWatch | None = None  # the fast loss detector, set by the peer
+        self._path_serial = 0
 
     def lost(self) -> None:
         """The media watch says the path is dead: fail now rather than after the timers."""
@@ -68,6 +69,8 @@ class HealthMonitor:
         if health == self.health:
             return
         self.health = health
+        if health == "connected":
+            self._path_serial += 1  # a check started before this says nothing about now
         self._states.set_ice(health)
         self._states.update_connection()
         if health == "failed":
@@ -90,8 +93,14 @@ class HealthMonitor:
                 return
             if transport.active is None:
                 continue
+            checked, serial = transport.active, self._path_serial
             rtt = await transport.consent_check()
             now = time.monotonic()
+            if transport.active is not checked or self._path_serial != serial:
+                # The path changed under the check (a restart moved media; a check
+                # answered): an old path's failure must not count against the new one.
+                failures, bad_since = 0, None
+                continue
             failures = 0 if rtt is not None else failures + 1
             silent = (
                 failures > 0
