@@ -123,13 +123,17 @@ class CallFailover:
         if self._lost_at is not None:
             lost_ms = (asyncio.get_running_loop().time() - self._lost_at) * 1000
             self._lost_at = None
-            self._emit(
-                ev.Notice(
-                    message=f'call recovered on region "{self._regions.current}" '
-                    f"after {lost_ms / 1000:.1f} s"
-                )
-            )
             loss, self._loss = self._loss, None
+            message = (
+                f'call recovered on region "{self._regions.current}" after {lost_ms / 1000:.1f} s'
+            )
+            if loss is not None and loss.restarted:
+                message = (
+                    f'call failed over from region "{loss.from_region}" to "{loss.region}" '
+                    f"after {(lost_ms + (loss.detect_ms or 0.0)) / 1000:.1f} s"
+                    + (" (warm standby)" if loss.standby else "")
+                )
+            self._emit(ev.Notice(message=message))
             if loss is not None and loss.restarted:
                 self._report(call, loss, lost_ms)
         self._silent_ms = None
