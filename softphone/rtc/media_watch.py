@@ -4,7 +4,7 @@ The health monitor's timers (disconnected after 1.5 s of failed consent
 checks, failed 2 s later) are right for a path that degrades, but a region
 that goes silent (a dead TURN server behind a firewall that drops, no ICMP)
 must be left within about a second. Audio arrives 50 packets a second, so
-``probe_after`` seconds without one (10 packets at 0.2 s) is already
+``probe_after`` seconds without one (7 packets at 0.15 s) is already
 unusual, yet jitter or a short stall can do it: so it only sends one consent
 check (a STUN Binding request on the selected pair). If that check goes
 unanswered for ``max(probe_wait, 3 * RTT)`` and nothing arrived meanwhile,

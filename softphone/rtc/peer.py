@@ -50,10 +50,10 @@ RESTART_ATTEMPTS = 3
 RESTART_RETRY_BACKOFF = 0.5
 
 # The fast loss detector (media_watch): a consent check once the peer's packets have been
-# missing this long (10 audio packets), the path lost if it is not answered in
+# missing this long (7 audio packets), the path lost if it is not answered in
 # MEDIA_PROBE_WAIT (or 3 RTTs, if longer). None turns the detector off (today's timers).
-MEDIA_PROBE_AFTER = 0.2
-MEDIA_PROBE_WAIT = 0.3
+MEDIA_PROBE_AFTER = 0.15
+MEDIA_PROBE_WAIT = 0.25
 
 EVENTS = frozenset(
     {
