@@ -34,11 +34,8 @@ import argparse
 import asyncio
 import resource
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +50,7 @@ from tests.coturn import (  # noqa: E402
     USER,
     TurnRegion,
     in_loopback_namespace,
+    silenced,
     start_regions,
 )
 from tests.rtc_probe import FrameRecorder, Signaling, ToneTrack, wait_for  # noqa: E402
@@ -67,18 +65,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fast detection, standby = false": {"fast": True, "standby": False},
     "fast detection + warm standby": {"fast": True, "standby": True},
 }
-
-
-@contextmanager
-def silenced(address: str) -> Iterator[None]:
-    rules = [["-d", address, "-j", "DROP"], ["-s", address, "-j", "DROP"]]
-    for rule in rules:
-        subprocess.run(["iptables", "-I", "INPUT", *rule], check=True)
-    try:
-        yield
-    finally:
-        for rule in rules:
-            subprocess.run(["iptables", "-D", "INPUT", *rule], check=True)
 
 
 class FailoverCall:

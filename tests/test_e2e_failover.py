@@ -12,14 +12,12 @@ a dead fallback region was skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.coturn import PASSWORD, TurnRegion, in_loopback_namespace, start_regions
+from tests.coturn import PASSWORD, TurnRegion, silenced, start_regions
 from tests.harness import Headless, Server
 from tests.test_e2e_regions import dead_region, relay_call, wait_relay, write_config
 
@@ -36,20 +34,6 @@ def regions() -> Iterator[dict[str, TurnRegion]]:
     yield dict(zip(REGION_ADDRESSES, started, strict=True))
     for region in started:
         region.stop()
-
-
-@contextlib.contextmanager
-def silenced(address: str) -> Iterator[None]:
-    """Everything to and from ``address`` dropped, both ways (a silent outage)."""
-    assert in_loopback_namespace(), "iptables rules only inside unshare --net (scripts/run-tests)"
-    rules = [["-d", address, "-j", "DROP"], ["-s", address, "-j", "DROP"]]
-    for rule in rules:
-        subprocess.run(["iptables", "-I", "INPUT", *rule], check=True, capture_output=True)
-    try:
-        yield
-    finally:
-        for rule in rules:
-            subprocess.run(["iptables", "-D", "INPUT", *rule], check=True, capture_output=True)
 
 
 async def audio_back(party: Headless, since: float, timeout: float = 15) -> float:

@@ -130,3 +130,24 @@ async def test_the_peers_restart_offer_into_the_silence_is_a_loss() -> None:
     await asyncio.sleep(0.35)
     w.watch.restart_offered()
     assert [lost["confirmed_by"] for lost in w.lost] == ["peer-restart"]
+
+
+async def test_the_negotiated_direction_says_whether_packets_are_expected() -> None:
+    """A peer that only receives (recvonly, like one on hold) is expected to send nothing."""
+    from softphone.rtc.configuration import Configuration
+    from softphone.rtc.peer import PeerConnection
+    from tests.rtc_probe import Signaling, ToneTrack, wait_for
+
+    sender = PeerConnection(Configuration(), host_addresses=["127.0.0.1"])
+    listener = PeerConnection(Configuration(), host_addresses=["127.0.0.1"])
+    sender.addTrack(ToneTrack(440))  # the listener adds none: its side is recvonly
+    try:
+        await Signaling(sender, listener).start()
+        await wait_for(
+            lambda: sender.connectionState == listener.connectionState == "connected", 15
+        )
+        assert sender._expects_media() is False
+        assert listener._expects_media() is True
+    finally:
+        await sender.close()
+        await listener.close()
