@@ -24,8 +24,8 @@ The variants run round by round in the same process:
   standby gathered on B during the call.
 
 Goal (issue 12): audio back within 1.5 s of a silent outage. A last row is
-the CPU the standby costs a waiting call (process CPU over ``--idle`` s with
-and without a standby, same run).
+the CPU standbys cost while they wait (process CPU over ``--idle`` s holding
+ten standbys with their TURN allocations, against none, same run).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ LOOPBACK = ["127.0.0.1"]
 DELAY = 0.02  # one-way signaling delay, seconds
 HEARD_FRAMES = 20  # 0.4 s of 20 ms frames
 GAP = 0.25  # received audio stopped this long: the outage's gap
+STANDBYS = 10  # standbys held at once for the CPU row
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "today (1.1 timers, no standby)": {"fast": False, "standby": False},
@@ -143,14 +144,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def idle_cpu(a: TurnRegion, b: Configuration, seconds: float, standby: bool) -> float:
-    """CPU % of one core this process spends on one call over ``seconds``."""
-    call = FailoverCall(a, b, fast=True, standby=standby)
-    await call.connect()
+async def standby_cpu(region: Configuration, seconds: float, count: int) -> float:
+    """CPU % of one core this process spends over ``seconds`` holding ``count`` standbys."""
+    peers = [PeerConnection(region, host_addresses=LOOPBACK) for _ in range(count)]
+    for pc in peers:
+        pc.prepareStandby(region)
+    await wait_for(lambda: all(pc.standby_ready for pc in peers), 10)
     start_cpu, start = cpu_seconds(), time.monotonic()
     await asyncio.sleep(seconds)
     used = (cpu_seconds() - start_cpu) / (time.monotonic() - start) * 100
-    await call.close()
+    await asyncio.gather(*(pc.close() for pc in peers))
     return used
 
 
@@ -170,7 +173,7 @@ async def main(runs: int, idle: float, rtts_ms: list[float]) -> None:
         for i, rtt in enumerate(rtts_ms)
     ]
     results: dict[tuple[float, str], list[float]] = {}
-    cpu: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[int, list[float]] = {0: [], STANDBYS: []}
     try:
         for relay in relays:
             await relay.start()
@@ -183,9 +186,9 @@ async def main(runs: int, idle: float, rtts_ms: list[float]) -> None:
                     results.setdefault((rtt, name), []).append(await call.outage(a.address))
                     await call.close()
                     await asyncio.sleep(0.3)
-        for _ in range(2):
-            for standby in (False, True):
-                cpu[standby].append(await idle_cpu(a, fallbacks[0], idle, standby))
+        for _ in range(3):
+            for count in cpu:
+                cpu[count].append(await standby_cpu(fallbacks[0], idle, count))
     finally:
         for relay in relays:
             relay.close()
@@ -206,9 +209,9 @@ async def main(runs: int, idle: float, rtts_ms: list[float]) -> None:
             f"| {within:>8} |"
         )
     print(
-        f"CPU of a call over {idle:g} s (% of one core, both peers): "
-        f"no standby {statistics.median(cpu[False]):.1f}, "
-        f"with standby {statistics.median(cpu[True]):.1f}"
+        f"CPU of the process over {idle:g} s (% of one core, median of 3): "
+        f"{STANDBYS} waiting standbys {statistics.median(cpu[STANDBYS]):.2f}, "
+        f"none {statistics.median(cpu[0]):.2f}"
     )
 
 
@@ -217,7 +220,7 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--idle", type=float, default=5.0, help="seconds of CPU sampling")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of CPU sampling")
     parser.add_argument("--signaling-delay", type=float, default=DELAY, help="seconds, one way")
     parser.add_argument(
         "--fallback-rtt",
