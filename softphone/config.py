@@ -76,6 +76,7 @@ _TOP_KEYS = (
     "max_calls",
     "dnd",
     "auto_answer",
+    "standby",
 )
 _REGION_KEYS = ("name", "ice_servers")
 _SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
@@ -141,6 +142,7 @@ class Settings:
     max_calls: int = DEFAULT_MAX_CALLS
     dnd: bool = False
     auto_answer: bool = False
+    standby: bool = True  # (1.2) a warm standby during a call (softphone/failover.py)
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -418,7 +420,7 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         return check_addresses(value, where)
     if name == "contacts":
         return _check_contacts(value, where)
-    if name in ("insecure", "dnd", "auto_answer"):
+    if name in ("insecure", "dnd", "auto_answer", "standby"):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, {got(value)}")
         return value

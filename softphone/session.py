@@ -30,6 +30,7 @@ from softphone.call import Call
 from softphone.commands import CommandRefused
 from softphone.config import Settings
 from softphone.events import EventBus, EventSink
+from softphone.failover import CallFailover
 from softphone.history import CallHistory, CallRecord
 from softphone.regions import SessionRegions, credential_refusals
 from softphone.session_calls import CallEntry, SessionCalls
@@ -95,9 +96,8 @@ class SessionManager:
         self._regions = SessionRegions(
             settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
         )
-        self._recovery = PathRecovery(
-            self.emit, self._regions, lambda: self.state.region, self._abandon
-        )
+        self._failover = CallFailover(self._regions, self.emit)
+        self._recovery = PathRecovery(self.emit, self._failover, self._abandon)
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._closed = False
 
@@ -445,6 +445,8 @@ class SessionManager:
     def _call_event(self, event: ev.Event) -> None:
         """A call's event, passed on; a TURN server refusing our credentials is also said."""
         self.emit(event)
+        entry = self.calls.find(getattr(event, "call", None))
+        self._failover.event(None if entry is None else entry.call, event)
         if isinstance(event, ev.IceRestartGathered):
             for message in credential_refusals(event.failures):
                 self.emit(ev.Notice(message=message))
@@ -482,7 +484,7 @@ class SessionManager:
         was_active = self.call is call
         entry = self.calls.remove(call)
         if entry is not None:
-            self._recovery.forget(entry)
+            self._recovery.ended(entry)
         await call.close(reason)
         if entry is None:
             return

@@ -40,7 +40,7 @@ class CallEntry:
     ``sink`` is the call's audio sink (its arrival statistics feed ``stats``);
     ``started`` the wall-clock time it began (for the history); ``answered``
     whether it ever became active; ``declined`` whether the user refused it
-    (then it is not "missed"). ``give_up`` and ``lost_at`` belong to
+    (then it is not "missed"). ``give_up`` belongs to
     :class:`~softphone.session_recovery.PathRecovery`.
     """
 
@@ -52,7 +52,6 @@ class CallEntry:
     answered: bool = False
     declined: bool = False
     give_up: asyncio.TimerHandle | None = None
-    lost_at: float | None = None
 
     @property
     def id(self) -> str:
