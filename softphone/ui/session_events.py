@@ -199,8 +199,9 @@ class SessionEvents(SoftphoneBase):
         self.remote = caller
         view = None if self.session is None else self.session.view
         talking = None
-        if view is not None and view.call is not None and view.call.id != call_id:
-            talking = view.call.remote
+        call = None if view is None else view.call
+        if call is not None and call.id != call_id and call.state == "active":
+            talking = call.remote
         self._dismiss_incoming(None)
         screen = IncomingCallScreen(caller, call_id, waiting_for=talking)
         self._incoming = screen
