@@ -117,7 +117,18 @@ class SoftphoneApp(SessionEvents, Actions):
         if name not in self.available_themes:
             self._theme_warning = f"unknown theme {name!r}; using {DEFAULT_THEME}"
             name = DEFAULT_THEME
-        self.theme = name
+        dark = self.available_themes[name].dark
+        if dark == self.current_theme.dark:
+            # What Textual's theme watcher does, less the stylesheet refresh it queues:
+            # that would parse every rule again and restyle the app before the first frame.
+            # (A light theme changes the ANSI colour filter too: the watcher does that.)
+            self.set_reactive(App.theme, name)
+            self.set_class(True, f"-theme-{name}", update=False)
+            self.set_class(dark, "-dark-mode", update=False)
+            self.set_class(not dark, "-light-mode", update=False)
+            self.stylesheet.set_variables(self.get_css_variables())
+        else:
+            self.theme = name
         self._theme_ready = True
 
     def watch_theme(self, name: str) -> None:
