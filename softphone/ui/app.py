@@ -10,8 +10,10 @@ runner (:mod:`softphone.ui.base`), the session and its events
 the theme.
 
 No module of ``softphone.ui`` imports the session, call, RTC or media modules
-at module level, and the modal screens are imported when first pushed: the
-first frame only pays for the main screen.
+at module level, nor the typed events, commands and views (imported inside the
+functions that use them: they load with the session, after the first frame);
+the modal screens are imported when first pushed, and the event log's RichLog
+with its first line: the first frame only pays for the main screen.
 """
 
 from __future__ import annotations
