@@ -8,17 +8,6 @@ on the first frame, so the app does not pay for them at start.
 
 from __future__ import annotations
 
-from softphone.commands import (
-    Answer,
-    DeclineCall,
-    Dial,
-    DoNotDisturb,
-    Hangup,
-    Mute,
-    RestartIce,
-    SwitchCall,
-    SwitchRegion,
-)
 from softphone.ui.base import SoftphoneBase
 from softphone.ui.themes import next_theme
 
@@ -44,26 +33,45 @@ class Actions(SoftphoneBase):
             self.dial(name)
 
     def dial(self, name: str) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Dial
+
         self.send(Dial(name))
 
     def action_answer(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Answer
+
         self.send(Answer())
 
     def action_decline(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import DeclineCall
+
         self.send(DeclineCall())
 
     def action_hangup(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Hangup
+
         self.send(Hangup())
 
     def action_mute(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Mute
+
         view = self._view_or_refuse()
         if view is not None:
             self.send(Mute(not view.muted))
 
     def action_switch_call(self) -> None:
+        from softphone.commands import SwitchCall
+
         self.send(SwitchCall())
 
     def action_toggle_dnd(self) -> None:
+        from softphone.commands import DoNotDisturb
+
         view = self._view_or_refuse()
         if view is not None:
             self.send(DoNotDisturb(not view.dnd))
@@ -115,6 +123,9 @@ class Actions(SoftphoneBase):
 
     def switch_region(self, name: str) -> None:
         """Start a region switch and show its progress step by step."""
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import SwitchRegion
+
         view = self._view_or_refuse()
         if view is None:
             return
@@ -130,6 +141,9 @@ class Actions(SoftphoneBase):
         self.send(SwitchRegion(name), refused)
 
     def action_restart_ice(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import RestartIce
+
         view = self._view_or_refuse()
         if view is None:
             return

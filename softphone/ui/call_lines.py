@@ -10,8 +10,10 @@ screen replayed from events (the snapshot tests) draws the same thing.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from softphone.events import ActiveCallChanged, CallStateChanged, Event
+if TYPE_CHECKING:
+    from softphone.events import CallStateChanged, Event
 
 LIVE = ("dialing", "ringing", "incoming", "active")
 
@@ -47,6 +49,9 @@ class CallLines:
 
     def handle(self, event: Event, at: float) -> bool:
         """Follow ``event``; True when it changed what the panel shows."""
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import ActiveCallChanged, CallStateChanged
+
         match event:
             case CallStateChanged():
                 self._on_state(event, at)

@@ -8,6 +8,7 @@ which is which is followed by :class:`~softphone.ui.call_lines.CallLines`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.geometry import Size
@@ -15,21 +16,16 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import (
-    ActiveCallChanged,
-    CallStateChanged,
-    DndChanged,
-    Event,
-    MuteChanged,
-    PresenceChanged,
-    Registered,
-    SignalingChanged,
-)
 from softphone.ui.call_lines import CallLine, CallLines
 from softphone.ui.clock import format_duration
 from softphone.ui.health import state_markup
 from softphone.ui.keymap import ACTIONS
 from softphone.ui.wrapping import wrap_items
+
+if TYPE_CHECKING:
+    from softphone.events import (
+        Event,
+    )
 
 NBSP = "\u00a0"
 KEYS_INDENT = 8
@@ -93,6 +89,17 @@ class CallPanel(Widget):
         self._publish_contacts()
 
     def handle(self, event: Event, at: float) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import (
+            ActiveCallChanged,
+            CallStateChanged,
+            DndChanged,
+            MuteChanged,
+            PresenceChanged,
+            Registered,
+            SignalingChanged,
+        )
+
         match event:
             case Registered(user=user, online=online):
                 self.user = user
