@@ -42,12 +42,10 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
-from softphone.signaling.messages import is_user_name
 from softphone.views import CallView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
-USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 # How long a call may stay "failed" (the peer connection retrying ICE) before it is ended.
 FAILED_CALL_GRACE = 15.0
 
@@ -165,8 +163,9 @@ class SessionManager:
     async def dial(self, to: str) -> None:
         if self.call is not None:
             raise CommandRefused("busy", f"already in a call with {self.call.remote_user}")
-        if not is_user_name(to):
-            raise CommandRefused("bad-command", f"cannot call {to[:64]!r}: {USER_NAME_RULE}")
+        problem = self.signaling.callee_problem(to)
+        if problem is not None:
+            raise CommandRefused("bad-command", problem)
         if to == self.state.user:
             raise CommandRefused("bad-command", "you cannot call yourself")
         call = self._new_call(secrets.token_hex(8), to, "outgoing")
@@ -179,6 +178,11 @@ class SessionManager:
         except SignalingUnavailable as exc:
             await self._end_call(call, "signaling-unavailable")
             raise CommandRefused("signaling-unavailable", f"cannot call {to}: {exc}") from exc
+        if self.signaling.offer_in_invite:
+            # SIP: the offer travels in the INVITE, so media starts now (nothing
+            # flows before the answer arrives).
+            call.start_media()
+            await call.negotiate()
 
     async def answer(self) -> None:
         call = self.call
@@ -294,6 +298,8 @@ class SessionManager:
                     call.start_media()
                     call.set_state("active")
                     await call.negotiate()
+                elif call is not None and call.direction == "outgoing":
+                    call.set_state("active")  # offer_in_invite: media is already started
             case Declined(call=call_id, reason=reason):
                 call = self._current(call_id)
                 if call is not None:

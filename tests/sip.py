@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.harness import Headless
+
 ROOT = Path(__file__).resolve().parent.parent
 KAMAILIO_CFG = ROOT / "docs" / "kamailio.cfg"
 LOOPBACK = "127.0.0.1"
@@ -286,3 +288,28 @@ def start_stack(algorithm: str = "MD5") -> SipStack:
 def remove(stack: SipStack) -> None:
     stack.stop()
     shutil.rmtree(stack.workdir, ignore_errors=True)
+
+
+async def sip_softphone(
+    workdir: Path,
+    name: str,
+    kamailio: Kamailio,
+    *extra: str,
+    password: str | None = None,
+    config: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Headless:
+    """``softphone --headless`` in SIP mode as ``name`` at ``kamailio`` (config file + env)."""
+    values = {
+        "signaling": "sip",
+        "sip_uri": f"sip:{name}@{LOOPBACK}",
+        "sip_ws": kamailio.ws_url,
+        **(config or {}),
+    }
+    path = workdir / f"{name}-sip.toml"
+    path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items()))
+    full_env = dict(env or {})
+    full_env["SOFTPHONE_SIP_PASSWORD"] = PASSWORDS.get(name, "") if password is None else password
+    return await Headless.start_with(
+        workdir, name, ["--headless", "--config", str(path), *extra], env=full_env
+    )

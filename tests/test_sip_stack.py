@@ -6,23 +6,14 @@ the softphone; here the reason is named (the daemon's log is in the message).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.sip import SipStack, remove, start_stack
+from tests.sip import SipStack
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def stack() -> Iterator[SipStack]:
-    started = start_stack()
-    yield started
-    remove(started)
-
-
-def test_baresip_registers_at_kamailio_over_udp(stack: SipStack) -> None:
-    bob = stack.baresip("bob")
+def test_baresip_registers_at_kamailio_over_udp(sip_stack: SipStack) -> None:
+    bob = sip_stack.baresip("bob")
     assert "200 OK" in bob.log_text()
     assert "sip:bob@127.0.0.1" in bob.command("reginfo")
