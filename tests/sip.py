@@ -215,7 +215,7 @@ class Baresip(Daemon):
                     f"ctrl_tcp_listen {LOOPBACK}:{self.ctrl_port}",
                     "rtp_ports 40000-40999",
                     "module_path /usr/lib/baresip/modules",
-                    *(f"module {m}.so" for m in ("g711", "opus", "ausine", "aubridge", "sndfile")),
+                    *(f"module {m}.so" for m in ("opus", "g711", "ausine", "aubridge", "sndfile")),
                     "module_app account.so",
                     "module_app ctrl_tcp.so",
                     "module_app menu.so",

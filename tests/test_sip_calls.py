@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.sip import PASSWORDS, SipStack, remove, sip_softphone, start_stack
+from tests.analysis import dominant_frequency, read_wav
+from tests.sip import LOOPBACK, PASSWORDS, Baresip, SipStack, remove, sip_softphone, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,7 @@ async def _registers(stack: SipStack, tmp_path: Path) -> None:
     finally:
         assert await alice.quit() == 0
     assert "unregistered at" in alice.stderr
+    assert f"answering the 401 challenge to REGISTER ({stack.kamailio.algorithm})" in alice.stderr
     assert PASSWORDS["alice"] not in alice.stderr
 
 
@@ -60,3 +62,112 @@ async def test_a_wrong_password_is_a_clear_error_without_the_password(
     assert "403" in message and "sip_password" in message
     assert wrong not in message and wrong not in alice.stderr
     await asyncio.sleep(0)
+
+
+def assert_tone(path: Path, hz: float, min_seconds: float = 2.0) -> None:
+    samples, rate = read_wav(path)
+    seconds = len(samples) / rate
+    assert seconds >= min_seconds, f"{path.name}: only {seconds:.2f} s recorded"
+    steady = samples[rate // 2 :]  # the jitter buffer and codec settle in the first half second
+    found = dominant_frequency(steady, rate)
+    assert abs(found - hz) <= 5, f"{path.name}: dominant frequency {found:.1f} Hz, expected {hz}"
+
+
+async def test_softphone_calls_baresip_and_hears_its_tone(
+    sip_stack: SipStack, tmp_path: Path
+) -> None:
+    bob = sip_stack.baresip("bob", tone_hz=440)
+    recording = tmp_path / "alice.wav"
+    alice = await sip_softphone(tmp_path, "alice", sip_stack.kamailio, "--audio-in", "tone:660",
+                                "--audio-out", f"file:{recording}", "--log-level", "INFO")  # fmt: skip
+    try:
+        await alice.wait_for("registered")
+        await alice.send(cmd="call", to="bob")
+        active = await alice.wait_for("call-state", state="active")
+        await alice.wait_for("connection-state", 20, state="connected")
+        await alice.audio_flows(150)  # 3 s of bob's tone
+        await alice.send(cmd="hangup")
+        await alice.wait_for("call-state", call=active["call"], state="ended")
+    finally:
+        assert await alice.quit() == 0
+    assert "answering the 407 challenge to INVITE (MD5)" in alice.stderr
+    assert_tone(recording, 440)
+    heard = bob.decoded_recordings()
+    assert heard, f"baresip recorded nothing: {bob.log_text()[-2000:]}"
+    assert_tone(heard[-1], 660)
+
+
+async def test_baresip_calls_the_softphone_hears_its_tone_and_hangs_up(
+    sip_stack: SipStack, tmp_path: Path
+) -> None:
+    bob = sip_stack.baresip("bob", tone_hz=440)
+    recording = tmp_path / "alice.wav"
+    alice = await sip_softphone(tmp_path, "alice", sip_stack.kamailio, "--audio-in", "tone:660",
+                                "--audio-out", f"file:{recording}", "--log-level", "INFO")  # fmt: skip
+    try:
+        await alice.wait_for("registered")
+        bob.command("dial", f"sip:alice@{LOOPBACK}")
+        incoming = await alice.wait_for("incoming")
+        assert incoming["from"] == "bob"
+        await alice.send(cmd="answer")
+        await alice.wait_for("connection-state", 20, state="connected")
+        await alice.audio_flows(150)
+        bob.command("hangup")
+        ended = await alice.wait_for("call-state", call=incoming["call"], state="ended")
+        assert ended.get("reason") == "hangup"
+    finally:
+        assert await alice.quit() == 0
+    assert_tone(recording, 440)
+    assert_tone(bob.decoded_recordings()[-1], 660)
+
+
+async def test_declined_busy_and_cancelled_both_ways(sip_stack: SipStack, tmp_path: Path) -> None:
+    bob = sip_stack.baresip("bob", answermode="manual")
+    alice = await sip_softphone(tmp_path, "alice", sip_stack.kamailio, "--audio-in", "silence",
+                                "--audio-out", "null", "--log-level", "INFO")  # fmt: skip
+    try:
+        await alice.wait_for("registered")
+        # The softphone declines baresip's call: baresip is told 603 Decline.
+        bob.command("dial", f"sip:alice@{LOOPBACK}")
+        first = await alice.wait_for("incoming")
+        await alice.send(cmd="decline")
+        await alice.wait_for("call-state", call=first["call"], state="ended")
+        await _wait_log(bob, "603 Decline")
+        # baresip cancels its call while the softphone rings.
+        mark = alice.mark()
+        bob.command("dial", f"sip:alice@{LOOPBACK}")
+        second = await alice.wait_for("incoming", since=mark)
+        await alice.wait_for("call-state", since=mark, state="incoming")
+        bob.command("hangup")
+        cancelled = await alice.wait_for("call-state", call=second["call"], state="ended")
+        assert cancelled.get("reason") == "cancelled"
+        # The softphone calls baresip, which rings (180), then cancels: CANCEL, 487.
+        mark = alice.mark()
+        await alice.send(cmd="call", to="bob")
+        ringing = await alice.wait_for("call-state", since=mark, state="ringing")
+        await alice.send(cmd="hangup")
+        await alice.wait_for("call-state", call=ringing["call"], state="ended")
+        await _wait_log(bob, "Connection reset by peer")  # how baresip 1.0 logs a CANCEL
+        # baresip rejects the softphone's call: busy.
+        mark = alice.mark()
+        await alice.send(cmd="call", to="bob")
+        await alice.wait_for("call-state", since=mark, state="ringing")
+        await asyncio.sleep(0.2)
+        bob.command("hangup")
+        refused = await alice.wait_for("call-state", since=mark, state="ended")
+        assert refused.get("reason") in ("busy", "declined"), refused
+        # Nobody registered as carol: unavailable.
+        mark = alice.mark()
+        await alice.send(cmd="call", to=f"sip:carol@{LOOPBACK}")
+        gone = await alice.wait_for("call-state", since=mark, state="ended")
+        assert gone.get("reason") == "unavailable"
+    finally:
+        assert await alice.quit() == 0
+
+
+async def _wait_log(phone: Baresip, text: str, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while text.lower() not in phone.log_text().lower():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"baresip never logged {text!r}: {phone.log_text()[-2000:]}")
+        await asyncio.sleep(0.05)

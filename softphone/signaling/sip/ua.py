@@ -164,6 +164,12 @@ class UserAgent:
         except DigestError as exc:
             log.warning("%s challenge from the server: %s", request.method, exc)
             return response, first_cseq
+        log.info(
+            "answering the %d challenge to %s (%s)",
+            response.code,
+            request.method,
+            challenge.parameters.get("algorithm", "MD5"),
+        )
         cseq = first_cseq + 1
         retry = build(cseq)
         credentials = authorization(
