@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.analysis import dominant_frequency, read_wav
+from tests.harness import Headless
 from tests.sip import LOOPBACK, PASSWORDS, Baresip, SipStack, remove, sip_softphone, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -25,9 +26,16 @@ def sha256_stack() -> Iterator[SipStack]:
     remove(started)
 
 
+async def softphone(
+    stack: SipStack, tmp_path: Path, name: str, audio_in: str = "silence", audio_out: str = "null"
+) -> Headless:
+    """A headless softphone in SIP mode at ``stack``'s Kamailio, logging at INFO."""
+    return await sip_softphone(tmp_path, name, stack.kamailio, "--audio-in", audio_in,
+                               "--audio-out", audio_out, "--log-level", "INFO")  # fmt: skip
+
+
 async def _registers(stack: SipStack, tmp_path: Path) -> None:
-    alice = await sip_softphone(tmp_path, "alice", stack.kamailio, "--audio-in", "silence",
-                                "--audio-out", "null", "--log-level", "INFO")  # fmt: skip
+    alice = await softphone(stack, tmp_path, "alice")
     try:
         registered = await alice.wait_for("registered")
         assert registered["user"] == "alice"
@@ -78,8 +86,7 @@ async def test_softphone_calls_baresip_and_hears_its_tone(
 ) -> None:
     bob = sip_stack.baresip("bob", tone_hz=440)
     recording = tmp_path / "alice.wav"
-    alice = await sip_softphone(tmp_path, "alice", sip_stack.kamailio, "--audio-in", "tone:660",
-                                "--audio-out", f"file:{recording}", "--log-level", "INFO")  # fmt: skip
+    alice = await softphone(sip_stack, tmp_path, "alice", "tone:660", f"file:{recording}")
     try:
         await alice.wait_for("registered")
         await alice.send(cmd="call", to="bob")
@@ -102,8 +109,7 @@ async def test_baresip_calls_the_softphone_hears_its_tone_and_hangs_up(
 ) -> None:
     bob = sip_stack.baresip("bob", tone_hz=440)
     recording = tmp_path / "alice.wav"
-    alice = await sip_softphone(tmp_path, "alice", sip_stack.kamailio, "--audio-in", "tone:660",
-                                "--audio-out", f"file:{recording}", "--log-level", "INFO")  # fmt: skip
+    alice = await softphone(sip_stack, tmp_path, "alice", "tone:660", f"file:{recording}")
     try:
         await alice.wait_for("registered")
         bob.command("dial", f"sip:alice@{LOOPBACK}")
@@ -123,8 +129,7 @@ async def test_baresip_calls_the_softphone_hears_its_tone_and_hangs_up(
 
 async def test_declined_busy_and_cancelled_both_ways(sip_stack: SipStack, tmp_path: Path) -> None:
     bob = sip_stack.baresip("bob", answermode="manual")
-    alice = await sip_softphone(tmp_path, "alice", sip_stack.kamailio, "--audio-in", "silence",
-                                "--audio-out", "null", "--log-level", "INFO")  # fmt: skip
+    alice = await softphone(sip_stack, tmp_path, "alice")
     try:
         await alice.wait_for("registered")
         # The softphone declines baresip's call: baresip is told 603 Decline.
