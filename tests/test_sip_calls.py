@@ -176,3 +176,66 @@ async def _wait_log(phone: Baresip, text: str, timeout: float = 10) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"baresip never logged {text!r}: {phone.log_text()[-2000:]}")
         await asyncio.sleep(0.05)
+
+
+async def _restart_keeps_audio(who: Headless, listener: Headless) -> str:
+    """``who`` restarts ICE (a re-INVITE); ``listener`` still receives.
+
+    Returns the longest audio gap in a 1 s window around the restart, and in
+    a quiet 1 s window just before it (the baseline), as text for the log.
+    """
+    await listener.stats()  # opens the window the next stats closes
+    await asyncio.sleep(1.0)
+    quiet = float((await listener.stats())["audio_max_gap_since_last_stats_ms"])
+    mark = who.mark()
+    await who.send(cmd="restart-ice")
+    await who.wait_for("ice-restart", 20, since=mark, phase="done")
+    await asyncio.sleep(1.0)  # audio after the restart, inside the window (no stats meanwhile)
+    gap = float((await listener.stats())["audio_max_gap_since_last_stats_ms"])
+    await listener.audio_flows(50)
+    return f"{gap:.0f} ms (quiet {quiet:.0f} ms)"
+
+
+async def test_ice_restart_by_reinvite_through_rtpengine_keeps_audio(
+    sip_stack: SipStack, tmp_path: Path
+) -> None:
+    sip_stack.baresip("bob", tone_hz=440)
+    recording = tmp_path / "alice.wav"
+    alice = await softphone(sip_stack, tmp_path, "alice", "tone:660", f"file:{recording}")
+    try:
+        await alice.wait_for("registered")
+        await alice.send(cmd="call", to="bob")
+        await alice.wait_for("connection-state", 20, state="connected")
+        await alice.audio_flows(100)
+        mark = alice.mark()
+        gap = await _restart_keeps_audio(alice, alice)
+        assert alice.find("offer-sent", since=mark) and alice.find("answer-received", since=mark)
+        print(f"re-INVITE ICE restart against baresip: longest audio gap {gap}")
+    finally:
+        assert await alice.quit() == 0
+    assert_tone(recording, 440)
+
+
+async def test_two_softphones_on_sip_call_each_other_and_restart_ice_from_each_side(
+    sip_stack: SipStack, tmp_path: Path
+) -> None:
+    alice = await softphone(sip_stack, tmp_path, "alice", "tone:440")
+    carol = await softphone(sip_stack, tmp_path, "carol", "tone:660")
+    try:
+        await alice.wait_for("registered")
+        await carol.wait_for("registered")
+        await alice.send(cmd="call", to="carol")
+        incoming = await carol.wait_for("incoming")
+        assert incoming["from"] == "alice"
+        await carol.send(cmd="answer")
+        for party in (alice, carol):
+            await party.wait_for("connection-state", 20, state="connected")
+            await party.audio_flows(50)
+        gaps = [await _restart_keeps_audio(alice, carol), await _restart_keeps_audio(carol, alice)]
+        print(f"re-INVITE ICE restarts softphone<->softphone: longest gaps {gaps}")
+        await carol.send(cmd="hangup")
+        ended = await alice.wait_for("call-state", state="ended")
+        assert ended.get("reason") == "hangup"
+    finally:
+        assert await alice.quit() == 0
+        assert await carol.quit() == 0

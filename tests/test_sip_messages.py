@@ -1,6 +1,8 @@
-"""SIP parsing at the edge, building, and digest auth (softphone/signaling/sip), without a network."""
+"""SIP parsing at the edge, building and digest auth (softphone/signaling/sip); no network."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 from hypothesis import given, settings
@@ -84,10 +86,8 @@ def test_a_reply_copies_the_transaction_and_adds_the_to_tag() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))
 def test_fuzz_arbitrary_bytes_only_ever_raise_sip_syntax_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(m.SipSyntaxError):
         m.parse(data)
-    except m.SipSyntaxError:
-        pass
     m.bad_request_reply(data, "fuzz")
 
 
@@ -95,10 +95,8 @@ def test_fuzz_arbitrary_bytes_only_ever_raise_sip_syntax_error(data: bytes) -> N
 @given(st.integers(0, len(INVITE) - 1), st.binary(min_size=1, max_size=8))
 def test_fuzz_a_corrupted_invite_only_ever_raises_sip_syntax_error(at: int, junk: bytes) -> None:
     data = INVITE[:at] + junk + INVITE[at + len(junk) :]
-    try:
+    with contextlib.suppress(m.SipSyntaxError):
         m.parse(data)
-    except m.SipSyntaxError:
-        pass
     m.bad_request_reply(data, "fuzz")
 
 
