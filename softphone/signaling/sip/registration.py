@@ -111,11 +111,12 @@ class Registration:
 
     async def remove(self) -> None:
         """unREGISTER (Expires: 0), best effort and bounded."""
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        refresher, self._refresher = self._refresher, None
+        # Python 3.11's wait_for can swallow a cancel that lands as its inner
+        # future completes, so cancel until the task is really gone.
+        while refresher is not None and not refresher.done():
+            refresher.cancel()
+            await asyncio.wait([refresher], timeout=0.1)
         if self.granted is None:
             return
         with contextlib.suppress(RegistrationRefused, ConnectionError, TimeoutError):
