@@ -1,4 +1,4 @@
-"""The ``signaling``/``sip_*`` keys and ``--sip-uri``/``--sip-ws`` (docs/protocol.md section 3, 1.2)."""
+"""The `signaling`/`sip_*` keys and `--sip-uri`/`--sip-ws` (docs/protocol.md section 3, 1.2)."""
 
 from __future__ import annotations
 
