@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.netns import in_namespace, rerun_in_namespace  # noqa: E402
 from bench.table import Row, print_table  # noqa: E402
 from tests.harness import Headless  # noqa: E402
 from tests.sip import LOOPBACK, Baresip, remove, sip_softphone, start_stack  # noqa: E402
@@ -140,11 +139,6 @@ if __name__ == "__main__":
     )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    if os.environ.get("SOFTPHONE_BENCH_NETNS") != "1":
-        command = (
-            f"ip link set lo up; cd {ROOT}; "
-            f"exec {sys.executable} -m bench.bench_sip --runs {args.runs}"
-        )
-        env = dict(os.environ, SOFTPHONE_BENCH_NETNS="1")
-        sys.exit(subprocess.call(["unshare", "--net", "bash", "-c", command], env=env))
+    if not in_namespace():
+        sys.exit(rerun_in_namespace("bench.bench_sip", ["--runs", str(args.runs)]))
     sys.exit(asyncio.run(main(args.runs)))
