@@ -19,8 +19,10 @@ from sipmessage import AuthChallenge, Request, Response
 
 from softphone.descriptions import Description
 from softphone.signaling.adapter import (
+    ConnectionChanged,
     HungUp,
     Invited,
+    Registered,
     RemoteDescription,
     SignalingError,
     SignalingEvent,
@@ -252,3 +254,18 @@ async def test_dialing_completes_a_bare_name_with_the_domain(server: FakeServer)
     assert str(client.target("sip:carol@other.test")) == "sip:carol@other.test"
     assert str(client.target("dave@third.test")) == "sip:dave@third.test"
     assert client.callee_problem("bad name<") is not None
+
+
+async def test_a_dropped_websocket_reconnects_and_registers_again(server: FakeServer) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    first = await server.next("REGISTER")
+    assert server.ws is not None
+    await server.ws.close()
+    again = await server.next("REGISTER", timeout=10)
+    assert again.call_id != first.call_id  # a new registration on the new connection
+    await _event(events, Registered)  # the start's
+    await _event(events, Registered)  # the reconnect's
+    states = [e.state for e in events if isinstance(e, ConnectionChanged)]
+    assert "reconnecting" in states and states[-1] == "connected"
+    await client.close()

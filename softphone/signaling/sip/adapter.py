@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import secrets
@@ -53,7 +54,7 @@ from softphone.signaling.adapter import (
 from softphone.signaling.sip import message as m
 from softphone.signaling.sip.dialog import Dialog
 from softphone.signaling.sip.digest import Credentials
-from softphone.signaling.sip.registration import Registration
+from softphone.signaling.sip.registration import Registration, RegistrationRefused
 from softphone.signaling.sip.settings import SipSettingError, parse_sip_uri
 from softphone.signaling.sip.transport import WsTransport
 from softphone.signaling.sip.ua import ALLOW, Identity, SipTimeout, UserAgent, same_transaction
@@ -61,6 +62,7 @@ from softphone.signaling.sip.ua import ALLOW, Identity, SipTimeout, UserAgent, s
 log = logging.getLogger("softphone.signaling.sip")
 
 KEEPALIVE: Final = 30.0
+RECONNECT_DELAYS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 SDP: Final = "application/sdp"
 DECLINE_CODES: Final = {"busy": (486, "Busy Here"), "unavailable": (480, "Temporarily Unavailable")}
 FAILURE_REASONS: Final = {486: "busy", 600: "busy", 603: "declined", 404: "unavailable",
@@ -131,6 +133,7 @@ class SipSignaling(Signaling):
         self._by_call_id: dict[str, SipCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._closing = False
 
     # --- target names ------------------------------------------------------------
 
@@ -179,6 +182,7 @@ class SipSignaling(Signaling):
     async def close(self) -> None:
         if self._closed:
             return
+        self._closing = True
         for call in list(self._calls.values()):
             with contextlib.suppress(SignalingUnavailable):
                 await self.hangup(call.id)
@@ -191,9 +195,38 @@ class SipSignaling(Signaling):
 
     def _on_transport_closed(self, detail: str) -> None:
         self.ua.fail_all(detail)
-        if not self._closed:
+        if not self._closing:
             log.warning("SIP server %s: %s", self.server, detail)
-            self._emit(ConnectionChanged("closed", f"SIP server {self.server}: {detail}"))
+            self._spawn(self._reconnect(detail))
+
+    async def _reconnect(self, detail: str) -> None:
+        """A new WebSocket and a new registration, with growing waits, until one works.
+
+        A refusal (wrong credentials) ends the attempts: retrying cannot fix it.
+        """
+        if self._registration is not None:
+            await self._registration.stop()
+        for attempt in itertools.count():
+            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            shown = f"SIP server {self.server}: {detail}"
+            self._emit(ConnectionChanged("reconnecting", shown, retry_in=delay))
+            await asyncio.sleep(delay)
+            if self._closing:
+                return
+            try:
+                await self.transport.close()
+                await self.transport.connect(self.ua.receive, self._on_transport_closed)
+                self._registration = Registration(self.ua, self.server)
+                await self._registration.start()
+            except RegistrationRefused as exc:
+                self._emit(ConnectionChanged("closed", str(exc)))
+                return
+            except (ConnectionError, TimeoutError) as exc:
+                detail = str(exc)
+                continue
+            self._emit(ConnectionChanged("connected"))
+            self._emit(Registered(user=self.user, online=()))
+            return
 
     async def _keepalive(self) -> None:
         """OPTIONS to the registrar (RFC 5626 section 3.5.1's fallback) every 30 s."""

@@ -109,14 +109,18 @@ class Registration:
                 log.warning("re-registration failed: %s", exc)
                 await asyncio.sleep(min(30.0, granted / 4))
 
-    async def remove(self) -> None:
-        """unREGISTER (Expires: 0), best effort and bounded."""
+    async def stop(self) -> None:
+        """Stop refreshing (the link is gone); the binding lapses at the registrar."""
         refresher, self._refresher = self._refresher, None
         # Python 3.11's wait_for can swallow a cancel that lands as its inner
         # future completes, so cancel until the task is really gone.
         while refresher is not None and not refresher.done():
             refresher.cancel()
             await asyncio.wait([refresher], timeout=0.1)
+
+    async def remove(self) -> None:
+        """unREGISTER (Expires: 0), best effort and bounded."""
+        await self.stop()
         if self.granted is None:
             return
         with contextlib.suppress(RegistrationRefused, ConnectionError, TimeoutError):
