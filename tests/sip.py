@@ -298,6 +298,7 @@ async def sip_softphone(
     password: str | None = None,
     config: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
+    extra_toml: str = "",
 ) -> Headless:
     """``softphone --headless`` in SIP mode as ``name`` at ``kamailio`` (config file + env)."""
     values = {
@@ -307,7 +308,8 @@ async def sip_softphone(
         **(config or {}),
     }
     path = workdir / f"{name}-sip.toml"
-    path.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items()))
+    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+    path.write_text(lines + extra_toml)
     full_env = dict(env or {})
     full_env["SOFTPHONE_SIP_PASSWORD"] = PASSWORDS.get(name, "") if password is None else password
     return await Headless.start_with(

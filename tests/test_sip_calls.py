@@ -98,6 +98,7 @@ async def test_softphone_calls_baresip_and_hears_its_tone(
     finally:
         assert await alice.quit() == 0
     assert "answering the 407 challenge to INVITE (MD5)" in alice.stderr
+    await _wait_log(bob, "session closed")  # our BYE reached baresip
     assert_tone(recording, 440)
     heard = bob.decoded_recordings()
     assert heard, f"baresip recorded nothing: {bob.log_text()[-2000:]}"
