@@ -225,8 +225,14 @@ async def test_two_softphones_on_sip_call_each_other_and_restart_ice_from_each_s
     try:
         await alice.wait_for("registered")
         await carol.wait_for("registered")
-        await alice.send(cmd="call", to="carol")
-        incoming = await carol.wait_for("incoming")
+        await alice.send(cmd="call", to="carol")  # first declined: 603 both ways
+        first = await carol.wait_for("incoming")
+        await carol.send(cmd="decline")
+        declined = await alice.wait_for("call-state", state="ended")
+        assert declined.get("reason") == "declined"
+        mark = alice.mark()
+        await alice.send(cmd="call", to=f"sip:carol@{LOOPBACK}")
+        incoming = await carol.wait_for("incoming", since=carol.events.index(first) + 1)
         assert incoming["from"] == "alice"
         await carol.send(cmd="answer")
         for party in (alice, carol):
@@ -234,8 +240,13 @@ async def test_two_softphones_on_sip_call_each_other_and_restart_ice_from_each_s
             await party.audio_flows(50)
         gaps = [await _restart_keeps_audio(alice, carol), await _restart_keeps_audio(carol, alice)]
         print(f"re-INVITE ICE restarts softphone<->softphone: longest gaps {gaps}")
+        # A third party calling during the call is told 486 Busy Here.
+        dave = sip_stack.baresip("dave")
+        dave.command("dial", f"sip:carol@{LOOPBACK}")
+        await _wait_log(dave, "486 Busy Here")
+        assert (await carol.wait_for("missed"))["reason"] == "busy"
         await carol.send(cmd="hangup")
-        ended = await alice.wait_for("call-state", state="ended")
+        ended = await alice.wait_for("call-state", since=mark, state="ended")
         assert ended.get("reason") == "hangup"
     finally:
         assert await alice.quit() == 0
