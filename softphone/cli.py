@@ -179,6 +179,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     from softphone.config import load_settings, with_overrides
 
     settings = load_settings(args.config)
+    sip_uri, sip_ws = getattr(args, "sip_uri", None), getattr(args, "sip_ws", None)
     return with_overrides(
         settings,
         user=getattr(args, "user", None),
@@ -191,12 +192,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         ca_file=getattr(args, "ca_file", None),
         insecure=getattr(args, "insecure", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
-        sip_uri=getattr(args, "sip_uri", None),
-        sip_ws=getattr(args, "sip_ws", None),
-        # --sip-uri or --sip-ws on the command line mean SIP mode.
-        signaling="sip"
-        if getattr(args, "sip_uri", None) or getattr(args, "sip_ws", None)
-        else None,
+        sip_uri=sip_uri,
+        sip_ws=sip_ws,
+        signaling="sip" if sip_uri or sip_ws else None,  # either option means SIP mode
     )
 
 
