@@ -19,11 +19,14 @@ from sipmessage import AuthChallenge, Request, Response
 
 from softphone.descriptions import Description
 from softphone.signaling.adapter import (
+    Accepted,
     ConnectionChanged,
+    Declined,
     HungUp,
     Invited,
     Registered,
     RemoteDescription,
+    Ringing,
     SignalingError,
     SignalingEvent,
 )
@@ -268,4 +271,58 @@ async def test_a_dropped_websocket_reconnects_and_registers_again(server: FakeSe
     await _event(events, Registered)  # the reconnect's
     states = [e.state for e in events if isinstance(e, ConnectionChanged)]
     assert "reconnecting" in states and states[-1] == "connected"
+    await client.close()
+
+
+def _challenge(request: Request, code: int, header: str) -> bytes:
+    reply = m.reply_to(request, code, "Unauthorized", to_tag="px")
+    reply.headers.set(header, 'Digest realm="fake", nonce="inv1", qop="auth", algorithm=MD5')
+    m.with_body(reply, b"", None)
+    return bytes(reply)
+
+
+async def test_an_outgoing_invite_answers_401_and_183_is_ringing(server: FakeServer) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    await client.invite("c1", "bob")
+    await client.send_description("c1", Description("offer", SDP))
+    first = await server.next("INVITE")
+    assert str(first.uri) == "sip:bob@fake.test" and first.body == SDP.encode()
+    await server.send(_challenge(first, 401, "WWW-Authenticate"))
+    await server.next("ACK")
+    second = await server.next("INVITE")
+    assert second.cseq.sequence == first.cseq.sequence + 1
+    assert 'username="alice"' in second.headers["Authorization"]
+    progress = m.reply_to(second, 183, "Session Progress", to_tag="bobtag")
+    m.with_body(progress, b"", None)
+    await server.send(bytes(progress))
+    assert (await _event(events, Ringing)).call == "c1"
+    ok = m.reply_to(second, 200, "OK", to_tag="bobtag")
+    ok.headers.set("Contact", "<sip:bob@127.0.0.1:5070>")
+    m.with_body(ok, SDP.encode(), "application/sdp")
+    await server.send(bytes(ok))
+    ack = await server.next("ACK")
+    assert str(ack.uri) == "sip:bob@127.0.0.1:5070" and ack.cseq.sequence == second.cseq.sequence
+    assert (await _event(events, Accepted)).call == "c1"
+    assert (await _event(events, RemoteDescription)).description.type == "answer"
+    await client.hangup("c1")
+    bye = await server.next("BYE")
+    assert bye.to_address.parameters["tag"] == "bobtag"
+    await client.close()
+
+
+async def test_a_refused_invite_challenge_ends_the_call_naming_the_server(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    await client.invite("c2", "sip:bob@fake.test")
+    await client.send_description("c2", Description("offer", SDP))
+    for _ in range(2):  # the retry with credentials is challenged again: they were refused
+        invite = await server.next("INVITE")
+        await server.send(_challenge(invite, 407, "Proxy-Authenticate"))
+    error = await _event(events, SignalingError)
+    assert server.url in error.message and "407" in error.message
+    assert PASSWORD not in error.message
+    assert (await _event(events, Declined)).reason == "unauthorized"
     await client.close()
