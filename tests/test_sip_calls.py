@@ -221,7 +221,8 @@ async def test_two_softphones_on_sip_call_each_other_and_restart_ice_from_each_s
     sip_stack: SipStack, tmp_path: Path
 ) -> None:
     alice = await softphone(sip_stack, tmp_path, "alice", "tone:440")
-    carol = await softphone(sip_stack, tmp_path, "carol", "tone:660")
+    carol = await sip_softphone(tmp_path, "carol", sip_stack.kamailio, "--audio-in", "tone:660",
+                                "--audio-out", "null", extra_toml="max_calls = 1\n")  # fmt: skip
     try:
         await alice.wait_for("registered")
         await carol.wait_for("registered")
@@ -240,7 +241,7 @@ async def test_two_softphones_on_sip_call_each_other_and_restart_ice_from_each_s
             await party.audio_flows(50)
         gaps = [await _restart_keeps_audio(alice, carol), await _restart_keeps_audio(carol, alice)]
         print(f"re-INVITE ICE restarts softphone<->softphone: longest gaps {gaps}")
-        # A third party calling during the call is told 486 Busy Here.
+        # With max_calls = 1, a third party calling during the call is told 486 Busy Here.
         dave = sip_stack.baresip("dave")
         dave.command("dial", f"sip:carol@{LOOPBACK}")
         await _wait_log(dave, "486 Busy Here")
