@@ -14,36 +14,29 @@ the offer (:attr:`offer_in_invite`):
   re-INVITE; a re-INVITE from the far end is a remote offer. Glare is 491,
   retried after RFC 3261 section 14.1's random wait.
 
-Candidates are not trickled: aiortc puts them all in the SDP.
-
-Why long: one class is the one state machine of a SIP call on both sides
-(UAC and UAS share the dialog, the re-INVITE and the glare rules); message
-building, digest, transport and registration are already their own modules.
+Candidates are not trickled: aiortc puts them all in the SDP. The link (WebSocket,
+registration, keepalive, reconnects) is link.py; the per-call record, calls.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
 import secrets
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any
 
 from sipmessage import URI, Address, Request, Response
 
 from softphone.descriptions import Candidate, Description
 from softphone.signaling.adapter import (
     Accepted,
-    ConnectionChanged,
     Declined,
     HungUp,
     Invited,
     Listener,
-    Registered,
     RemoteDescription,
     Ringing,
     Signaling,
@@ -52,53 +45,25 @@ from softphone.signaling.adapter import (
     SignalingUnavailable,
 )
 from softphone.signaling.sip import message as m
+from softphone.signaling.sip.calls import (
+    DECLINE_CODES,
+    FAILURE_REASONS,
+    SDP,
+    SipCall,
+    SipConfig,
+    party_name,
+    target_uri,
+)
 from softphone.signaling.sip.dialog import Dialog
 from softphone.signaling.sip.digest import Credentials
-from softphone.signaling.sip.registration import Registration, RegistrationRefused
+from softphone.signaling.sip.link import Link
 from softphone.signaling.sip.settings import SipSettingError, parse_sip_uri
 from softphone.signaling.sip.transport import WsTransport
-from softphone.signaling.sip.ua import ALLOW, Identity, SipTimeout, UserAgent, same_transaction
+from softphone.signaling.sip.ua import ALLOW, Identity, UserAgent, same_transaction
+
+__all__ = ["SipConfig", "SipSignaling"]
 
 log = logging.getLogger("softphone.signaling.sip")
-
-KEEPALIVE: Final = 30.0
-RECONNECT_DELAYS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-SDP: Final = "application/sdp"
-DECLINE_CODES: Final = {"busy": (486, "Busy Here"), "unavailable": (480, "Temporarily Unavailable")}
-FAILURE_REASONS: Final = {486: "busy", 600: "busy", 603: "declined", 404: "unavailable",
-                          480: "unavailable", 408: "unavailable"}  # fmt: skip
-
-State = Literal["pending", "inviting", "early", "confirmed", "ended"]
-
-
-@dataclass(frozen=True)
-class SipConfig:
-    """What the adapter needs; repr hides the password."""
-
-    uri: str
-    ws: str
-    password: str | None = field(default=None, repr=False)
-    auth_user: str | None = None
-    outbound_proxy: str | None = None
-    display_name: str | None = None
-
-
-@dataclass
-class SipCall:
-    id: str
-    direction: Literal["outgoing", "incoming"]
-    call_id: str
-    local_tag: str
-    state: State = "pending"
-    target: URI | None = None
-    invite: Request | None = None
-    dialog: Dialog | None = None
-    offer: bytes = b""
-    accepted: bool = False
-    cancelled: bool = False
-    reinvite_in: Request | None = None
-    reinvite_out: bool = False
-    provisional: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class SipSignaling(Signaling):
@@ -127,13 +92,12 @@ class SipSignaling(Signaling):
         )
         self.ua = UserAgent(self.transport, self.identity)
         self.ua.handler = self._on_request
+        self.link = Link(self.ua, self._emit)
         self._listener: Listener | None = None
-        self._registration: Registration | None = None
         self._calls: dict[str, SipCall] = {}
         self._by_call_id: dict[str, SipCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
-        self._closing = False
 
     # --- target names ------------------------------------------------------------
 
@@ -146,20 +110,7 @@ class SipSignaling(Signaling):
 
     def target(self, to: str) -> URI:
         """``sip:bob@host`` as given; a bare ``bob`` completed with the domain of sip_uri."""
-        if ":" in to and to.split(":", 1)[0] in ("sip", "sips"):
-            return parse_sip_uri(to, "SIP URI to call")
-        if "@" in to:
-            return parse_sip_uri(f"sip:{to}", "SIP address to call")
-        if not to or any(ch in to for ch in ' <>"@;:\r\n'):
-            raise SipSettingError("a SIP URI or a user name is needed")
-        return URI(scheme=self.aor.scheme, host=self.aor.host, user=to, port=self.aor.port)
-
-    def _party(self, address: Address) -> str:
-        """A remote party as the session shows it: the user alone when in our domain."""
-        uri = address.uri
-        if uri.host == self.aor.host and uri.user:
-            return uri.user
-        return f"{uri.user}@{uri.host}" if uri.user else uri.host
+        return target_uri(self.aor, to)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -167,85 +118,19 @@ class SipSignaling(Signaling):
         if self._listener is not None:
             raise RuntimeError("start() was already called")
         self._listener = listener
-        self._emit(ConnectionChanged("connecting"))
-        await self.transport.connect(self.ua.receive, self._on_transport_closed)
-        self._registration = Registration(self.ua, self.server)
-        try:
-            await self._registration.start()
-        except BaseException:
-            await self.transport.close()
-            raise
-        self._emit(ConnectionChanged("connected"))
-        self._emit(Registered(user=self.user, online=()))
-        self._spawn(self._keepalive())
+        await self.link.start()
 
     async def close(self) -> None:
         if self._closed:
             return
-        self._closing = True
+        self.link.closing = True
         for call in list(self._calls.values()):
             with contextlib.suppress(SignalingUnavailable):
                 await self.hangup(call.id)
-        if self._registration is not None:
-            await self._registration.remove()
+        await self.link.close()
         self._closed = True
         for task in list(self._tasks):
             task.cancel()
-        await self.transport.close()
-
-    def _on_transport_closed(self, detail: str) -> None:
-        self.ua.fail_all(detail)
-        if not self._closing:
-            log.warning("SIP server %s: %s", self.server, detail)
-            self._spawn(self._reconnect(detail))
-
-    async def _reconnect(self, detail: str) -> None:
-        """A new WebSocket and a new registration, with growing waits, until one works.
-
-        A refusal (wrong credentials) ends the attempts: retrying cannot fix it.
-        """
-        if self._registration is not None:
-            await self._registration.stop()
-        for attempt in itertools.count():
-            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-            shown = f"SIP server {self.server}: {detail}"
-            self._emit(ConnectionChanged("reconnecting", shown, retry_in=delay))
-            await asyncio.sleep(delay)
-            if self._closing:
-                return
-            try:
-                await self.transport.close()
-                await self.transport.connect(self.ua.receive, self._on_transport_closed)
-                self._registration = Registration(self.ua, self.server)
-                await self._registration.start()
-            except RegistrationRefused as exc:
-                self._emit(ConnectionChanged("closed", str(exc)))
-                return
-            except (ConnectionError, TimeoutError) as exc:
-                detail = str(exc)
-                continue
-            self._emit(ConnectionChanged("connected"))
-            self._emit(Registered(user=self.user, online=()))
-            return
-
-    async def _keepalive(self) -> None:
-        """OPTIONS to the registrar (RFC 5626 section 3.5.1's fallback) every 30 s."""
-        while True:
-            await asyncio.sleep(KEEPALIVE)
-            registrar = URI(scheme=self.aor.scheme, host=self.aor.host, port=self.aor.port)
-            request = self.ua.request(
-                "OPTIONS",
-                registrar,
-                to=Address(uri=registrar),
-                from_tag=m.new_tag(),
-                call_id=m.new_call_id(),
-                cseq=1,
-            )
-            try:
-                response = await self.ua.transact(request)
-                log.debug("keepalive answered %d", response.code)
-            except (ConnectionError, TimeoutError) as exc:
-                log.warning("keepalive to %s failed: %s", self.server, exc)
 
     # --- commands from the session ---------------------------------------------------
 
@@ -300,7 +185,7 @@ class SipSignaling(Signaling):
             return
         if state == "confirmed" and sip_call.dialog is not None:
             bye = sip_call.dialog.request(self.ua, "BYE")
-            self._spawn(self._transact_quietly(bye))
+            self._spawn(self.ua.transact_quietly(bye))
         elif state in ("inviting", "early"):
             sip_call.cancelled = True
             self._spawn(self._cancel(sip_call))
@@ -360,16 +245,16 @@ class SipSignaling(Signaling):
         invite = call.invite
         assert invite is not None
         if response.code >= 300:
-            await self._send_quietly(self.ua.ack_for_failure(invite, response))
+            await self.ua.send_quietly(self.ua.ack_for_failure(invite, response))
             self._on_invite_failed(call, response)
             return
         if response.code >= 200:
             dialog = Dialog.as_uac(invite, response, call.local_tag, cseq)
             call.dialog = dialog
-            await self._send_quietly(dialog.request(self.ua, "ACK", cseq=cseq))
+            await self.ua.send_quietly(dialog.request(self.ua, "ACK", cseq=cseq))
             if call.cancelled or call.state == "ended":
                 # The 200 crossed our CANCEL: the call is up at the far end; end it there.
-                self._spawn(self._transact_quietly(dialog.request(self.ua, "BYE")))
+                self._spawn(self.ua.transact_quietly(dialog.request(self.ua, "BYE")))
                 return
             call.state = "confirmed"
             self._emit(Accepted(call.id))
@@ -402,11 +287,8 @@ class SipSignaling(Signaling):
         """CANCEL once a provisional response came (RFC 3261 section 9.1)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(call.provisional.wait(), 5)
-        invite = call.invite
-        if invite is None:
-            return
-        cancel = same_transaction(invite, "CANCEL")
-        await self._transact_quietly(cancel)
+        if call.invite is not None:
+            await self.ua.transact_quietly(same_transaction(call.invite, "CANCEL"))
 
     # --- re-INVITE ---------------------------------------------------------------------
 
@@ -456,9 +338,9 @@ class SipSignaling(Signaling):
         response, cseq = await self.ua.transact_authenticated(build, dialog.local_cseq)
         dialog.local_cseq = cseq
         if 200 <= response.code < 300:
-            await self._send_quietly(dialog.request(self.ua, "ACK", cseq=cseq))
+            await self.ua.send_quietly(dialog.request(self.ua, "ACK", cseq=cseq))
         elif response.code >= 300:
-            await self._send_quietly(self.ua.ack_for_failure(sent[-1], response))
+            await self.ua.send_quietly(self.ua.ack_for_failure(sent[-1], response))
         return response
 
     # --- answering --------------------------------------------------------------------------
@@ -531,7 +413,7 @@ class SipSignaling(Signaling):
             state="early",
         )
         self._add(call)
-        self._emit(Invited(call.id, self._party(request.from_address)))
+        self._emit(Invited(call.id, party_name(self.aor, request.from_address)))
 
     def _on_reinvite(self, request: Request, call: SipCall | None) -> None:
         if call is None or call.dialog is None or call.state != "confirmed":
@@ -599,16 +481,8 @@ class SipSignaling(Signaling):
         except ConnectionError as exc:
             raise SignalingUnavailable(str(exc)) from None
 
-    async def _send_quietly(self, message: Request | Response) -> None:
-        with contextlib.suppress(ConnectionError):
-            await self.ua.send(message)
-
     def _reply(self, reply: Response) -> None:
-        self._spawn(self._send_quietly(reply))
-
-    async def _transact_quietly(self, request: Request) -> None:
-        with contextlib.suppress(ConnectionError, SipTimeout, TimeoutError):
-            await self.ua.transact(request)
+        self._spawn(self.ua.send_quietly(reply))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

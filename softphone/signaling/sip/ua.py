@@ -195,7 +195,7 @@ class UserAgent:
             log.warning("malformed SIP message from %s dropped: %s", self.transport.url, exc)
             reply = m.bad_request_reply(data, str(exc))
             if reply is not None:
-                task = asyncio.ensure_future(self._send_quietly(reply))
+                task = asyncio.ensure_future(self.send_quietly(reply))
                 self._replies.add(task)
                 task.add_done_callback(self._replies.discard)
             return
@@ -204,11 +204,19 @@ class UserAgent:
         elif self.handler is not None:
             self.handler(message)
 
-    async def _send_quietly(self, message: Request | Response) -> None:
+    async def send_quietly(self, message: Request | Response) -> None:
+        """Best effort (an ACK, a reply): a dead link is logged, not raised."""
         try:
             await self.send(message)
         except ConnectionError as exc:
             log.info("could not send %s: %s", type(message).__name__, exc)
+
+    async def transact_quietly(self, request: Request) -> None:
+        """Best effort (a BYE, a CANCEL): no answer or a dead link is logged, not raised."""
+        try:
+            await self.transact(request)
+        except (ConnectionError, TimeoutError) as exc:
+            log.info("%s got no answer: %s", request.method, exc)
 
     def _on_response(self, response: Response) -> None:
         branch = response.via[0].parameters.get("branch") or ""
