@@ -7,6 +7,7 @@ runs docs/kamailio.cfg, the README's example, with digest authentication.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +70,7 @@ async def test_a_wrong_password_is_a_clear_error_without_the_password(
     assert sip_stack.kamailio.ws_url in message
     assert "403" in message and "sip_password" in message
     assert wrong not in message and wrong not in alice.stderr
+    assert all(wrong not in json.dumps(event) for event in alice.events)
     await asyncio.sleep(0)
 
 
