@@ -54,12 +54,9 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
-from softphone.signaling.messages import is_user_name
 from softphone.views import RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
-
-USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 
 
 @dataclass
@@ -180,8 +177,8 @@ class SessionManager:
             raise CommandRefused(
                 "busy", f"already in a call with {with_whom} (max_calls is {self.calls.max_calls})"
             )
-        if not is_user_name(to):
-            raise CommandRefused("bad-command", f"cannot call {to[:64]!r}: {USER_NAME_RULE}")
+        if (problem := self.signaling.callee_problem(to)) is not None:
+            raise CommandRefused("bad-command", problem)
         if to == self.state.user:
             raise CommandRefused("bad-command", "you cannot call yourself")
         entry = self._new_entry(secrets.token_hex(8), to, "outgoing")
@@ -198,6 +195,9 @@ class SessionManager:
         except SignalingUnavailable as exc:
             await self._end_call(call, "signaling-unavailable")
             raise CommandRefused("signaling-unavailable", f"cannot call {to}: {exc}") from exc
+        if self.signaling.offer_in_invite:  # SIP: the INVITE carries the offer
+            call.start_media()
+            await call.negotiate()
 
     async def answer(self, call_id: str | None = None) -> None:
         """Answer the ringing call (the named one); the call that was active goes on hold."""
@@ -324,6 +324,8 @@ class SessionManager:
                     await call.negotiate()
                     if entry is not self.calls.active:  # the user switched away meanwhile
                         await entry.set_hold(True, self.state.muted)
+                elif entry and call and call.direction == "outgoing":
+                    call.set_state("active")  # offer_in_invite: media began at dial
             case Declined(call=call_id, reason=reason):
                 call = self._current(call_id)
                 if call is not None:
