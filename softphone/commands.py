@@ -66,6 +66,23 @@ class Mute:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """(1.2) Put the active call on hold (``on``) or resume it."""
+
+    CMD: ClassVar[str] = "hold"
+    on: bool
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """(1.2) Send ``digits`` (0-9 * # A-D) as RFC 4733 events, each ``duration_ms`` long."""
+
+    CMD: ClassVar[str] = "dtmf"
+    digits: str
+    duration_ms: int = 100
+
+
+@dataclass(frozen=True)
 class Stats:
     CMD: ClassVar[str] = "stats"
 
@@ -77,7 +94,19 @@ class Quit:
     CMD: ClassVar[str] = "quit"
 
 
-Command = Dial | Answer | DeclineCall | Hangup | SwitchRegion | RestartIce | Mute | Stats | Quit
+Command = (
+    Dial
+    | Answer
+    | DeclineCall
+    | Hangup
+    | SwitchRegion
+    | RestartIce
+    | Mute
+    | Hold
+    | Dtmf
+    | Stats
+    | Quit
+)
 
 
 async def execute(session: SessionManager, command: Command) -> None:
@@ -97,6 +126,10 @@ async def execute(session: SessionManager, command: Command) -> None:
             session.restart_ice()
         case Mute(on=on):
             session.mute(on)
+        case Hold(on=on):
+            session.hold(on)
+        case Dtmf(digits=digits, duration_ms=duration_ms):
+            session.dtmf(digits, duration_ms)
         case Stats():
             await session.stats()
         case Quit():

@@ -63,6 +63,7 @@ _TOP_KEYS = (
     "ca_file",
     "insecure",
     "contacts",
+    "hold_sound",
 )
 _REGION_KEYS = ("name", "ice_servers")
 _SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
@@ -128,6 +129,7 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    hold_sound: str | None = None  # (1.2) "none", "tone" or "tone:HZ"
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -420,7 +422,37 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         raise ConfigError(f"{where}: must not be empty")
     if name == "ca_file":
         return base / Path(value).expanduser()
+    if name == "hold_sound":
+        _hold_hz(value, where)
     return value
+
+
+#: The hold sound's pitch when ``hold_sound = "tone"``.
+HOLD_TONE_HZ = 425.0
+
+
+def _hold_hz(value: str, where: str) -> float | None:
+    kind, sep, arg = value.partition(":")
+    if value == "none":
+        return None
+    if kind == "tone" and not sep:
+        return HOLD_TONE_HZ
+    if kind == "tone":
+        try:
+            hz = float(arg)
+        except ValueError:
+            hz = 0.0
+        if 20 <= hz <= 20000:
+            return hz
+        raise ConfigError(f"{where}: tone frequency must be 20-20000 Hz, got {arg!r}")
+    raise ConfigError(f'{where}: expected "none", "tone" or "tone:HZ", got {value!r}')
+
+
+def hold_tone_hz(settings: Settings) -> float | None:
+    """(1.2) The tone sent while holding (the hold offers ``sendonly``); None: ``inactive``."""
+    if settings.hold_sound is None:
+        return None
+    return _hold_hz(settings.hold_sound, "hold_sound")
 
 
 def _check_contacts(value: Any, where: str) -> tuple[str, ...]:

@@ -22,7 +22,9 @@ from softphone.commands import (
     CommandRefused,
     DeclineCall,
     Dial,
+    Dtmf,
     Hangup,
+    Hold,
     Mute,
     Quit,
     RestartIce,
@@ -80,15 +82,29 @@ def parse_command(line: str) -> Command:
         return DeclineCall(reason)
     if cmd == SwitchRegion.CMD:
         return SwitchRegion(_string_field(obj, cmd, "name"))
-    if cmd == Mute.CMD:
+    if cmd in (Mute.CMD, Hold.CMD):
         on = obj.get("on", True)
         if not isinstance(on, bool):
-            raise BadCommand('"mute": field "on" must be true or false')
-        return Mute(on)
+            raise BadCommand(f'"{cmd}": field "on" must be true or false')
+        return Mute(on) if cmd == Mute.CMD else Hold(on)
+    if cmd == Dtmf.CMD:
+        return _dtmf(obj)
     known = ", ".join(
-        sorted([*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD])
+        sorted(
+            [*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, Hold.CMD]
+            + [Dtmf.CMD]
+        )
     )
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
+
+
+def _dtmf(obj: dict[str, Any]) -> Dtmf:
+    """``dtmf``'s fields; which digits are valid is the call's to say (it names the bad ones)."""
+    digits = _string_field(obj, Dtmf.CMD, "digits")
+    duration = obj.get("duration_ms", 100)
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        raise BadCommand('"dtmf": field "duration_ms" must be an integer (milliseconds)')
+    return Dtmf(digits, duration)
 
 
 class JsonLinesWriter:

@@ -21,10 +21,11 @@ from typing import Any
 from softphone import events as ev
 from softphone.call import Call, pair_info
 from softphone.commands import CommandRefused
-from softphone.config import Settings
+from softphone.config import Settings, hold_tone_hz
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
 from softphone.regions import SessionRegions, credential_refusals
+from softphone.rtc.errors import DOMException
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,
@@ -136,6 +137,8 @@ class SessionManager:
             direction=call.direction,
             active_since=call.active_since,
             has_media=call.peer is not None,
+            held_locally=call.held_locally,
+            held_remotely=call.held_remotely,
         )
 
     def regions(self) -> list[RegionView]:
@@ -216,6 +219,32 @@ class SessionManager:
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
         self._regions.switch(name, self.call)
+
+    def hold(self, on: bool) -> None:
+        """(1.2) Hold or resume the active call (the call does the work: softphone/call.py)."""
+        try:
+            self._in_call("hold").hold(on)
+        except DOMException as exc:
+            raise CommandRefused("no-call", f"hold: {exc}") from None
+
+    def dtmf(self, digits: str, duration_ms: int) -> None:
+        """(1.2) Send DTMF digits on the active call; a bad digit names itself."""
+        call = self._in_call("send DTMF on")
+        try:
+            call.send_dtmf(digits, duration_ms)
+        except ValueError as exc:
+            raise CommandRefused("bad-command", f"dtmf: {exc}") from None
+        except DOMException as exc:
+            raise CommandRefused("dtmf-unavailable", f"dtmf: {exc}") from None
+
+    def _in_call(self, what: str) -> Call:
+        """The active call with media, or a refusal saying there is none to ``what``."""
+        call = self.call
+        if call is None or call.ended:
+            raise CommandRefused("no-call", f"there is no call to {what}")
+        if call.peer is None:
+            raise CommandRefused("no-call", f"the call is not answered yet: nothing to {what}")
+        return call
 
     def restart_ice(self) -> None:
         call = self.call
@@ -397,6 +426,7 @@ class SessionManager:
             source=source,
             sink=sink_result.sink,
             on_connection_state=self._on_connection_state,
+            hold_tone_hz=hold_tone_hz(self.settings),
         )
 
     def _call_event(self, event: ev.Event) -> None:

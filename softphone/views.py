@@ -30,6 +30,8 @@ class CallView:
     direction: Direction
     active_since: float | None
     has_media: bool
+    held_locally: bool = False  # (1.2) we put the call on hold
+    held_remotely: bool = False  # (1.2) the peer put us on hold
 
 
 @dataclass(frozen=True, kw_only=True)
