@@ -122,6 +122,7 @@ async def test_dtmf_digits_arrive_in_order_both_ways(server: Server, tmp_path: P
         got = [e for e in bob.events[mark:] if e["event"] == "dtmf"]
         assert [e["digit"] for e in got] == list("123#*0ABCD")
         assert all(e["call"] == call_id and e["duration_ms"] == 100 for e in got), got
+        await alice.wait_for("dtmf-sent", digit="D")
         sent = [e["digit"] for e in alice.events if e["event"] == "dtmf-sent"]
         assert sent == list("123#*0ABCD")
 
