@@ -89,12 +89,8 @@ def parse_command(line: str) -> Command:
         return Mute(on) if cmd == Mute.CMD else Hold(on)
     if cmd == Dtmf.CMD:
         return _dtmf(obj)
-    known = ", ".join(
-        sorted(
-            [*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, Hold.CMD]
-            + [Dtmf.CMD]
-        )
-    )
+    with_fields = (Dial, DeclineCall, SwitchRegion, Mute, Hold, Dtmf)
+    known = ", ".join(sorted([*_NO_ARGUMENT, *(c.CMD for c in with_fields)]))
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
 
 

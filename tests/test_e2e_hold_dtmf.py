@@ -78,8 +78,7 @@ async def test_hold_survives_a_region_switch_made_while_held(
 ) -> None:
     config = tmp_path / "regions.toml"
     config.write_text(
-        '[[regions]]\nname = "one"\nice_servers = []\n'
-        '[[regions]]\nname = "two"\nice_servers = []\n'
+        '[[regions]]\nname = "one"\nice_servers = []\n[[regions]]\nname = "two"\nice_servers = []\n'
     )
     env = {"SOFTPHONE_CONFIG": str(config)}
     alice = await Headless.start(tmp_path, "alice", server.url, *TONE, env=env)

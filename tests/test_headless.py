@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from softphone.commands import Dial, Mute, Quit, SwitchRegion
+from softphone.commands import Dial, Dtmf, Hold, Mute, Quit, SwitchRegion
 from softphone.headless import BadCommand, parse_command
 from tests.harness import Headless, Server
 
@@ -18,6 +18,10 @@ from tests.harness import Headless, Server
         ('{"cmd":"mute","on":false}', Mute(False)),
         ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
         ('{"cmd":"quit"}', Quit()),
+        ('{"cmd":"hold","on":true}', Hold(True)),
+        ('{"cmd":"hold","on":false}', Hold(False)),
+        ('{"cmd":"dtmf","digits":"12#"}', Dtmf("12#", 100)),
+        ('{"cmd":"dtmf","digits":"*","duration_ms":250}', Dtmf("*", 250)),
     ],
 )
 def test_good_commands_parse(line: str, expected: object) -> None:
@@ -35,6 +39,10 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"region"}', '"region" needs a non-empty string field "name"'),
         ('{"cmd":"mute","on":"yes"}', '"mute": field "on" must be true or false'),
         ('{"cmd":"dance"}', 'unknown command "dance"'),
+        ('{"cmd":"hold","on":1}', '"hold": field "on" must be true or false'),
+        ('{"cmd":"dtmf"}', '"dtmf" needs a non-empty string field "digits"'),
+        ('{"cmd":"dtmf","digits":"1","duration_ms":"x"}', 'field "duration_ms" must be an'),
+        ('{"cmd":"dtmf","digits":"1","duration_ms":true}', 'field "duration_ms" must be an'),
     ],
 )
 def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
@@ -58,6 +66,8 @@ async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_
             ('{"cmd":"answer"}', "no-call"),
             ('{"cmd":"hangup"}', "no-call"),
             ('{"cmd":"restart-ice"}', "no-call"),
+            ('{"cmd":"hold","on":true}', "no-call"),
+            ('{"cmd":"dtmf","digits":"1"}', "no-call"),
             ('{"cmd":"region","name":"atlantis"}', "unknown-region"),
         ]
         for line, code in cases:
