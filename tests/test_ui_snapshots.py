@@ -179,6 +179,24 @@ def test_region_switch_in_progress(
     assert run(snap_compare, app, in_call(app, clock, switch="us-east"), size=(120, 40))
 
 
+def test_held_by_the_peer_with_dtmf(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """(1.2) The Call panel says "held by echo" and shows the DTMF digits of the call."""
+    app, clock = build(url, settings, tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        emit_call(app, clock)
+        emit = app.session.emit
+        emit("dtmf-sent", call="c1", digit="1", duration_ms=100)
+        emit("dtmf", call="c1", digit="#", duration_ms=100)
+        emit("hold", call="c1", on=True, by="remote")
+        await settled(pilot)
+
+    assert run(snap_compare, app, before, size=(120, 40))
+
+
 def test_help_screen(
     snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
 ) -> None:

@@ -8,7 +8,17 @@ on the first frame, so the app does not pay for them at start.
 
 from __future__ import annotations
 
-from softphone.commands import Answer, DeclineCall, Dial, Hangup, Mute, RestartIce, SwitchRegion
+from softphone.commands import (
+    Answer,
+    DeclineCall,
+    Dial,
+    Dtmf,
+    Hangup,
+    Hold,
+    Mute,
+    RestartIce,
+    SwitchRegion,
+)
 from softphone.ui.base import SoftphoneBase
 from softphone.ui.themes import next_theme
 
@@ -48,6 +58,19 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is not None:
             self.send(Mute(not view.muted))
+
+    def action_hold(self) -> None:
+        """Hold, or resume when we hold (the session refuses with no call)."""
+        view = self._view_or_refuse()
+        if view is not None:
+            held = view.call is not None and view.call.held_locally
+            self.send(Hold(not held))
+
+    def action_dtmf(self, digit: str) -> None:
+        """A keypad key: its DTMF digit, during a call only (silently nothing otherwise)."""
+        view = self._view_or_refuse()
+        if view is not None and view.call is not None and view.call.state == "active":
+            self.send(Dtmf(digit))
 
     def action_pick_region(self) -> None:
         view = self._view_or_refuse()

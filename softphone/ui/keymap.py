@@ -35,6 +35,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("decline", "x", "f4", "Decline", "Refuse the ringing call"),
     UiAction("hangup", "h", "f5", "Hang up", "End the call"),
     UiAction("mute", "m", "f6", "Mute", "Mute or unmute the microphone"),
+    UiAction("hold", "o", None, "Hold", "Put the call on hold or resume it (1.2)"),
     UiAction("pick_region", "r", "f7", "Region", "Pick a region: setConfiguration + restartIce"),
     UiAction("next_region", "n", "f8", "Next region", "Switch to the next configured region"),
     UiAction("restart_ice", "i", "f9", "Restart ICE", "restartIce with the current servers"),
@@ -47,9 +48,24 @@ ACTIONS: tuple[UiAction, ...] = (
 )
 
 
+#: (1.2) The keypad: during a call each key sends its DTMF digit (A-D only by command:
+#: their letters are taken). Key name -> digit; not in the footer.
+KEYPAD: dict[str, str] = {
+    **{str(n): str(n) for n in range(10)},
+    "asterisk": "*",
+    "number_sign": "#",
+}
+KEYPAD_HELP = "0-9 * #"
+
+
 def screen_bindings() -> list[Binding]:
     """The plain keys, for the main screen (letters a modal must not see)."""
-    return [Binding(a.key, f"app.{a.action}", a.label, key_display=a.key_display) for a in ACTIONS]
+    keys = [Binding(a.key, f"app.{a.action}", a.label, key_display=a.key_display) for a in ACTIONS]
+    keypad = [
+        Binding(key, f"app.dtmf('{digit}')", f"DTMF {digit}", show=False)
+        for key, digit in KEYPAD.items()
+    ]
+    return keys + keypad
 
 
 def global_bindings() -> list[Binding]:

@@ -12,7 +12,10 @@ from textual.widget import Widget
 
 from softphone.events import (
     CallStateChanged,
+    DtmfReceived,
+    DtmfSent,
     Event,
+    HoldChanged,
     MuteChanged,
     PresenceChanged,
     Registered,
@@ -56,6 +59,9 @@ class CallPanel(Widget):
     active_at: reactive[float | None] = reactive(None, layout=True)
     now: reactive[float] = reactive(0.0)
     muted: reactive[bool] = reactive(False, layout=True)
+    held_locally: reactive[bool] = reactive(False, layout=True)
+    held_remotely: reactive[bool] = reactive(False, layout=True)
+    digits: reactive[str] = reactive("", layout=True)  # DTMF of this call, both ways
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
@@ -88,6 +94,13 @@ class CallPanel(Widget):
                 self.signaling_detail = text
             case MuteChanged(on=on):
                 self.muted = on
+            case HoldChanged(on=on, by=by):
+                if by == "local":
+                    self.held_locally = on
+                else:
+                    self.held_remotely = on
+            case DtmfReceived(digit=digit) | DtmfSent(digit=digit):
+                self.digits = (self.digits + digit)[-24:]
             case CallStateChanged():
                 self._on_call_state(event, at)
 
@@ -97,6 +110,8 @@ class CallPanel(Widget):
             self.remote = event.to or event.from_ or self.remote
             self.active_at = None
             self.end_reason = None
+            self.held_locally = self.held_remotely = False
+            self.digits = ""
         elif state == "active" and self.active_at is None:
             self.active_at = at
         elif state == "ended":
@@ -148,9 +163,21 @@ class CallPanel(Widget):
             return f"{state_markup('incoming')} from [b]{who}[/]"
         if state == "active":
             since = self.active_at if self.active_at is not None else self.now
-            return f"{state_markup('active')} with [b]{who}[/]  {format_duration(self.now - since)}"
+            text = f"{state_markup('active')} with [b]{who}[/]  {format_duration(self.now - since)}"
+            return text + self._hold_markup(who) + self._digits_markup()
         reason = f" ({escape(self.end_reason)})" if self.end_reason else ""
         return f"[$text-muted]ended{reason} — was with {who}[/]"
+
+    def _hold_markup(self, who: str) -> str:
+        """``on hold`` (we hold) / ``held by bob`` (the peer holds us), or nothing."""
+        if self.held_locally:
+            return "  [b $warning]on hold[/]"
+        if self.held_remotely:
+            return f"  [b $warning]held by {who}[/]"
+        return ""
+
+    def _digits_markup(self) -> str:
+        return f"  [$text-muted]DTMF[/] {escape(self.digits)}" if self.digits else ""
 
     def _contacts_markup(self) -> str:
         if not self.contacts:
