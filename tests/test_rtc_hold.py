@@ -1,0 +1,114 @@
+"""Hold at the PeerConnection level: two in-process peers, one DTLS session throughout.
+
+A hold is a re-offer with another direction: ``hold`` fires on both sides,
+nothing is heard either way, the DTLS transport and the ICE path stay, and a
+peer that answers with an unexpected direction does not break the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from softphone.descriptions import Description
+from softphone.rtc.configuration import Configuration
+from tests.rtc_probe import TwoPeers, wait_for
+
+
+def record_holds(call: TwoPeers) -> dict[str, list[tuple[bool, bool]]]:
+    holds: dict[str, list[tuple[bool, bool]]] = {"caller": [], "callee": []}
+    for side, pc in call.sides():
+        pc.on("hold", lambda local, remote, s=side: holds[s].append((local, remote)))
+    return holds
+
+
+async def silent(call: TwoPeers, side: str, seconds: float = 0.6) -> int:
+    """Frames ``side`` heard in ``seconds`` after the ones in flight drained."""
+    await asyncio.sleep(0.2)
+    before = len(call.heard[side].arrivals)
+    await asyncio.sleep(seconds)
+    return len(call.heard[side].arrivals) - before
+
+
+async def test_hold_and_resume_keep_the_dtls_session(calls: list[TwoPeers]) -> None:
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    holds = record_holds(call)
+    await call.connect()
+    dtls, ufrag = call.caller.dtls_transport, call.caller.ice_generation
+    call.caller.hold(True)
+    await wait_for(
+        lambda: holds["callee"] == [(False, True)] and holds["caller"] == [(True, False)]
+    )
+    assert call.caller.direction == "inactive"
+    assert call.caller.currentDirection == call.callee.currentDirection == "inactive"
+    assert await silent(call, "callee") == 0 and await silent(call, "caller") == 0
+    call.caller.hold(False)
+    await wait_for(
+        lambda: holds["callee"][-1] == (False, False) and holds["caller"][-1] == (False, False)
+    )
+    for recorder in call.heard.values():
+        await recorder.wait_frames(10)
+    assert call.caller.dtls_transport is dtls and dtls.state == "connected"
+    assert call.caller.ice_generation == ufrag  # a re-offer, no ICE restart
+    assert call.state_names("caller") == ["connecting", "connected"]
+    assert not call.signaling.errors
+
+
+async def test_both_may_hold_and_a_hold_sound_offers_sendonly(calls: list[TwoPeers]) -> None:
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    holds = record_holds(call)
+    await call.connect()
+    call.caller.hold(True, sound=True)
+    await wait_for(lambda: holds["callee"] == [(False, True)])
+    assert call.caller.currentDirection == "sendonly"
+    assert call.callee.currentDirection == "recvonly"
+    await call.heard["callee"].wait_frames(10)  # the hold sound reaches the held party
+    call.callee.hold(True)
+    await wait_for(lambda: holds["callee"][-1] == (True, True))
+    assert call.callee.currentDirection == "inactive"
+    assert await silent(call, "callee") == 0
+    call.caller.hold(False)
+    await wait_for(lambda: holds["caller"][-1] == (False, True))
+    assert not call.signaling.errors
+
+
+async def test_an_unexpected_answer_direction_does_not_break_the_call(
+    calls: list[TwoPeers],
+) -> None:
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    holds = record_holds(call)
+    await call.connect()
+    deliver = call.signaling._deliver
+    swap: dict[str, str] = {}
+
+    async def mangled(side: str, description: Description) -> None:
+        if side == "caller" and description.type == "answer":
+            sdp = description.sdp
+            for old, new in swap.items():
+                sdp = sdp.replace(f"a={old}\r\n", f"a={new}\r\n")
+            description = Description("answer", sdp)
+        await deliver(side, description)
+
+    call.signaling._deliver = mangled  # type: ignore[method-assign]
+    swap.update(inactive="sendrecv")  # the peer "answers" our hold with sendrecv
+    call.caller.hold(True)
+    await wait_for(lambda: holds["caller"] == [(True, False)])
+    assert call.caller.currentDirection == "inactive"  # we still send nothing
+    assert await silent(call, "callee") == 0
+    swap.clear()
+    swap.update(sendrecv="inactive")  # and answers the resume with inactive
+    call.caller.hold(False)
+    await wait_for(lambda: holds["caller"][-1] == (False, False))
+    assert call.caller.currentDirection == "inactive"
+    assert call.caller.connectionState == "connected"
+    swap.clear()
+    # the peer's own next offer (a restart) sets things right again
+    call.callee.restartIce()
+    await wait_for(lambda: call.caller.currentDirection == "sendrecv", 15)
+    await call.heard["callee"].wait_frames(10)
+    await call.heard["caller"].wait_frames(10)
+    errors: list[Any] = list(call.signaling.errors)
+    assert errors == []
