@@ -1,8 +1,9 @@
-"""Hold at the PeerConnection level: two in-process peers, one DTLS session throughout.
+"""Hold and DTMF at the PeerConnection level: two in-process peers, one DTLS session.
 
 A hold is a re-offer with another direction: ``hold`` fires on both sides,
 nothing is heard either way, the DTLS transport and the ICE path stay, and a
 peer that answers with an unexpected direction does not break the call.
+DTMF works with a peer that offers only ``telephone-event/8000``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from softphone.descriptions import Description
 from softphone.rtc.configuration import Configuration
+from softphone.rtc.errors import InvalidStateError
 from tests.rtc_probe import TwoPeers, wait_for
 
 
@@ -112,3 +116,53 @@ async def test_an_unexpected_answer_direction_does_not_break_the_call(
     await call.heard["caller"].wait_frames(10)
     errors: list[Any] = list(call.signaling.errors)
     assert errors == []
+
+
+def without_telephone_event_48000(sdp: str) -> str:
+    """The offer of a peer that has only ``telephone-event/8000`` (PT 126 stays)."""
+    lines = [
+        line for line in sdp.split("\r\n") if not line.startswith(("a=rtpmap:101 ", "a=fmtp:101 "))
+    ]
+    out = []
+    for line in lines:
+        if line.startswith("m=audio "):
+            line = " ".join(part for part in line.split(" ") if part != "101")
+        out.append(line)
+    return "\r\n".join(out)
+
+
+async def test_dtmf_with_a_peer_offering_only_telephone_event_8000(
+    calls: list[TwoPeers],
+) -> None:
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    deliver = call.signaling._deliver
+
+    async def only_8000(side: str, description: Description) -> None:
+        if description.type == "offer":
+            description = Description("offer", without_telephone_event_48000(description.sdp))
+        await deliver(side, description)
+
+    call.signaling._deliver = only_8000  # type: ignore[method-assign]
+    got: list[tuple[str, int]] = []
+    call.callee.on("dtmf", lambda digit, ms: got.append((digit, ms)))
+    await call.connect()
+    answer = call.callee.localDescription
+    assert answer is not None
+    assert "telephone-event/8000" in answer.sdp and "telephone-event/48000" not in answer.sdp
+    call.caller.insertDTMF("7#", 80)
+    await wait_for(lambda: len(got) == 2, 5)
+    assert got == [("7", 80), ("#", 80)]
+
+
+async def test_dtmf_needs_sending_audio(calls: list[TwoPeers]) -> None:
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    holds = record_holds(call)
+    await call.connect()
+    with pytest.raises(ValueError, match="'x'"):
+        call.caller.insertDTMF("1x")
+    call.caller.hold(True)
+    await wait_for(lambda: holds["caller"] == [(True, False)])
+    with pytest.raises(InvalidStateError, match="on hold"):
+        call.caller.insertDTMF("1")
