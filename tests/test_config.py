@@ -549,3 +549,30 @@ def test_ca_file_and_insecure_from_the_command_line(tmp_path: Path) -> None:
     assert settings.ca_file == Path.cwd() / "ca.pem"
     assert settings.insecure is True
     assert with_overrides(Settings(), insecure=None).insecure is False
+
+
+@pytest.mark.parametrize(
+    ("value", "hz"), [("none", None), ("tone", 425.0), ("tone:600", 600.0), ("tone:20", 20.0)]
+)
+def test_hold_sound(tmp_path: Path, value: str, hz: float | None) -> None:
+    """(1.2) ``hold_sound``: nothing (the hold offers inactive) or a tone (sendonly)."""
+    from softphone.config import hold_tone_hz
+
+    settings = load_settings(write(tmp_path, f'hold_sound = "{value}"\n'))
+    assert settings.hold_sound == value
+    assert hold_tone_hz(settings) == hz
+    assert hold_tone_hz(Settings()) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ('"music.wav"', 'expected "none", "tone" or "tone:HZ"'),
+        ('"tone:loud"', "tone frequency must be 20-20000 Hz, got 'loud'"),
+        ('"tone:5"', "tone frequency must be 20-20000 Hz"),
+        ("true", "expected a string"),
+    ],
+)
+def test_bad_hold_sound_is_named(tmp_path: Path, value: str, fragment: str) -> None:
+    message = load_error(tmp_path, f"hold_sound = {value}\n")
+    assert "hold_sound" in message and fragment in message, message

@@ -73,6 +73,38 @@ async def test_hold_stops_audio_both_ways_and_resume_brings_it_back(
     assert abs(dominant_frequency(tail, rate) - 440) <= 5
 
 
+async def test_a_hold_sound_reaches_the_held_party(server: Server, tmp_path: Path) -> None:
+    """``hold_sound = "tone:600"``: the hold offers sendonly and bob hears 600 Hz, not 440."""
+    recording = tmp_path / "bob.wav"
+    config = tmp_path / "alice.toml"
+    config.write_text('hold_sound = "tone:600"\n')
+    alice = await Headless.start(
+        tmp_path, "alice", server.url, *TONE, env={"SOFTPHONE_CONFIG": str(config)}
+    )
+    bob = await Headless.start(
+        tmp_path, "bob", server.url, "--audio-in", "silence", "--audio-out", f"file:{recording}"
+    )
+    try:
+        await alice.wait_for("registered")
+        await bob.wait_for("registered")
+        await connected_call(alice, bob, "bob")
+        await bob.audio_flows(25)
+        await alice.send(cmd="hold", on=True)
+        await alice.wait_for("hold", on=True, by="local")
+        await bob.wait_for("hold", on=True, by="remote")
+        held_from = await frames_received(bob)
+        await bob.audio_flows(100)  # the hold sound flows: sendonly
+        await alice.send(cmd="hangup")
+        await bob.wait_for("call-state", state="ended")
+    finally:
+        await alice.quit()
+        await bob.quit()
+    samples, rate = read_wav(recording)
+    held = samples[held_from * 960 + rate // 2 :]
+    assert len(held) > rate, len(held)
+    assert abs(dominant_frequency(held, rate) - 600) <= 5
+
+
 async def test_hold_survives_a_region_switch_made_while_held(
     server: Server, tmp_path: Path
 ) -> None:
