@@ -15,6 +15,9 @@ and a client that holds the secret itself mints its own when it uses the region.
 
 No configuration at all is a supported state: a missing default file yields
 :class:`Settings` defaults (the UI then starts its embedded server).
+
+Why long: every key's check sits with the others, so one table of keys and one
+validator decide what a file may say, and each message names the same places.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from softphone import hold_sound
 from softphone.rtc.configuration import (
     Configuration,
     IceServer,
@@ -423,36 +427,15 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
     if name == "ca_file":
         return base / Path(value).expanduser()
     if name == "hold_sound":
-        _hold_hz(value, where)
+        _check_hold_sound(value, where)
     return value
 
 
-#: The hold sound's pitch when ``hold_sound = "tone"``.
-HOLD_TONE_HZ = 425.0
-
-
-def _hold_hz(value: str, where: str) -> float | None:
-    kind, sep, arg = value.partition(":")
-    if value == "none":
-        return None
-    if kind == "tone" and not sep:
-        return HOLD_TONE_HZ
-    if kind == "tone":
-        try:
-            hz = float(arg)
-        except ValueError:
-            hz = 0.0
-        if 20 <= hz <= 20000:
-            return hz
-        raise ConfigError(f"{where}: tone frequency must be 20-20000 Hz, got {arg!r}")
-    raise ConfigError(f'{where}: expected "none", "tone" or "tone:HZ", got {value!r}')
-
-
-def hold_tone_hz(settings: Settings) -> float | None:
-    """(1.2) The tone sent while holding (the hold offers ``sendonly``); None: ``inactive``."""
-    if settings.hold_sound is None:
-        return None
-    return _hold_hz(settings.hold_sound, "hold_sound")
+def _check_hold_sound(value: str, where: str) -> None:
+    try:
+        hold_sound.tone_hz(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _check_contacts(value: Any, where: str) -> tuple[str, ...]:

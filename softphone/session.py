@@ -6,6 +6,10 @@ through :func:`softphone.commands.execute`, render the typed events it emits
 (:attr:`SessionManager.view`, :meth:`SessionManager.regions`); none of them
 touches aiortc, a call's peer connection or the signaling wire format. A user
 mistake is a :class:`CommandRefused` that says why, never a broken call.
+
+Why long: it is the one owner of calls, regions and their states, and each
+signaling event's handling is a few lines here; the work of a call is in
+``call.py`` (and ``call_commands.py`` for its media commands).
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from softphone import call_commands, hold_sound
 from softphone import events as ev
 from softphone.call import Call, pair_info
 from softphone.commands import CommandRefused
-from softphone.config import Settings, hold_tone_hz
+from softphone.config import Settings
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
 from softphone.regions import SessionRegions, credential_refusals
-from softphone.rtc.errors import DOMException
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,
@@ -221,30 +225,12 @@ class SessionManager:
         self._regions.switch(name, self.call)
 
     def hold(self, on: bool) -> None:
-        """(1.2) Hold or resume the active call (the call does the work: softphone/call.py)."""
-        try:
-            self._in_call("hold").hold(on)
-        except DOMException as exc:
-            raise CommandRefused("no-call", f"hold: {exc}") from None
+        """(1.2) Hold or resume the active call (softphone/call_commands.py)."""
+        call_commands.hold(self.call, on)
 
     def dtmf(self, digits: str, duration_ms: int) -> None:
-        """(1.2) Send DTMF digits on the active call; a bad digit names itself."""
-        call = self._in_call("send DTMF on")
-        try:
-            call.send_dtmf(digits, duration_ms)
-        except ValueError as exc:
-            raise CommandRefused("bad-command", f"dtmf: {exc}") from None
-        except DOMException as exc:
-            raise CommandRefused("dtmf-unavailable", f"dtmf: {exc}") from None
-
-    def _in_call(self, what: str) -> Call:
-        """The active call with media, or a refusal saying there is none to ``what``."""
-        call = self.call
-        if call is None or call.ended:
-            raise CommandRefused("no-call", f"there is no call to {what}")
-        if call.peer is None:
-            raise CommandRefused("no-call", f"the call is not answered yet: nothing to {what}")
-        return call
+        """(1.2) Send DTMF digits on the active call (softphone/call_commands.py)."""
+        call_commands.dtmf(self.call, digits, duration_ms)
 
     def restart_ice(self) -> None:
         call = self.call
@@ -426,7 +412,7 @@ class SessionManager:
             source=source,
             sink=sink_result.sink,
             on_connection_state=self._on_connection_state,
-            hold_tone_hz=hold_tone_hz(self.settings),
+            hold_tone_hz=hold_sound.tone_hz(self.settings.hold_sound),
         )
 
     def _call_event(self, event: ev.Event) -> None:

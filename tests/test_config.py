@@ -556,12 +556,12 @@ def test_ca_file_and_insecure_from_the_command_line(tmp_path: Path) -> None:
 )
 def test_hold_sound(tmp_path: Path, value: str, hz: float | None) -> None:
     """(1.2) ``hold_sound``: nothing (the hold offers inactive) or a tone (sendonly)."""
-    from softphone.config import hold_tone_hz
+    from softphone.hold_sound import tone_hz
 
     settings = load_settings(write(tmp_path, f'hold_sound = "{value}"\n'))
     assert settings.hold_sound == value
-    assert hold_tone_hz(settings) == hz
-    assert hold_tone_hz(Settings()) is None
+    assert tone_hz(settings.hold_sound) == hz
+    assert tone_hz(Settings().hold_sound) is None
 
 
 @pytest.mark.parametrize(
