@@ -166,3 +166,27 @@ async def test_dtmf_needs_sending_audio(calls: list[TwoPeers]) -> None:
     await wait_for(lambda: holds["caller"] == [(True, False)])
     with pytest.raises(InvalidStateError, match="on hold"):
         call.caller.insertDTMF("1")
+
+
+async def test_a_hold_during_an_ice_restart_is_queued_for_the_next_offer(
+    calls: list[TwoPeers],
+) -> None:
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    holds = record_holds(call)
+    await call.connect()
+    first = call.caller.ice_generation
+    call.signaling.delay = 0.2  # the restart's answer is on its way while we hold
+    call.caller.restartIce()
+    await wait_for(lambda: call.caller.signalingState == "have-local-offer")
+    offers = call.negotiationneeded["caller"]
+    call.caller.hold(True)
+    assert holds["caller"] == []  # not yet: the pending offer does not carry it
+    await wait_for(lambda: holds["caller"] == [(True, False)], 15)
+    await wait_for(lambda: holds["callee"] == [(False, True)], 15)
+    assert call.negotiationneeded["caller"] == offers + 1  # one more offer, after the restart
+    await wait_for(lambda: any(phase == "done" for phase, _ in call.events["caller"]), 15)
+    assert call.caller.ice_generation != first
+    assert call.caller.currentDirection == "inactive"
+    assert await silent(call, "callee") == 0
+    assert not call.signaling.errors
