@@ -35,7 +35,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("decline", "x", "f4", "Decline", "Refuse the ringing call"),
     UiAction("hangup", "h", "f5", "Hang up", "End the call"),
     UiAction("mute", "m", "f6", "Mute", "Mute or unmute the microphone"),
-    UiAction("hold", "o", None, "Hold", "Put the call on hold or resume it (1.2)"),
+    UiAction("hold", "o", None, "Hold", "Put the call on hold or resume it"),
     UiAction("pick_region", "r", "f7", "Region", "Pick a region: setConfiguration + restartIce"),
     UiAction("next_region", "n", "f8", "Next region", "Switch to the next configured region"),
     UiAction("restart_ice", "i", "f9", "Restart ICE", "restartIce with the current servers"),

@@ -22,7 +22,7 @@ def help_markup() -> str:
         lines.append(
             f"[b $accent]{escape(action.key_display):<4}[/] {fkey:<6} {escape(action.help)}"
         )
-    lines.append(f"[b $accent]{escape(KEYPAD_HELP):<11}[/] send the DTMF digit during a call (1.2)")
+    lines.append(f"[b $accent]{escape(KEYPAD_HELP):<11}[/] Send that DTMF digit during a call")
     lines += [
         "",
         "[b $accent]ctrl+p[/] command palette (every action above, by name)",
