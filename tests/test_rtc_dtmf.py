@@ -71,6 +71,15 @@ def test_digits_are_separated_by_a_gap_and_each_starts_a_new_event() -> None:
     assert not sender.busy
 
 
+def test_cancel_drops_the_digits_not_yet_finished() -> None:
+    sender = DtmfSender(101, 48000)
+    sender.insert("12", 100)
+    send(sender, 2)
+    sender.cancel()
+    assert not sender.busy and sender.tone_buffer == ""
+    assert [p.payload_type for p in send(sender, 3)] == [111, 111, 111]
+
+
 def test_the_receiver_reports_each_digit_once_in_order() -> None:
     got: list[tuple[str, int]] = []
     receiver = DtmfReceiver(48000, lambda d, ms: got.append((d, ms)))

@@ -214,8 +214,11 @@ class DtmfSender:
         for digit in check_digits(digits):
             self._queue.append(_Tone(digit, check_duration(duration_ms), gap_ms))
 
-    def clear(self) -> None:
+    def cancel(self) -> None:
+        """Drop every digit not yet finished (a hold stops the packets that carry them)."""
         self._queue.clear()
+        self._playing = None
+        self._gap_left_ms = 0
 
     def rewrite(self, packet: bytes) -> bytes:
         """The packet to send in place of audio packet ``packet`` (itself when no digit plays)."""

@@ -229,6 +229,8 @@ class Media:
     def set_hold(self, on: bool) -> bool:
         """Hold or resume; True when an offer must carry it (negotiationneeded)."""
         before = self.directions.flags
+        if on and self.dtmf_sender is not None:
+            self.dtmf_sender.cancel()
         needed = self.directions.set_hold(on)
         self._hold_changed(before, self.directions.flags)
         return needed
