@@ -22,6 +22,7 @@ from softphone.commands import (
     CommandRefused,
     DeclineCall,
     Dial,
+    DoNotDisturb,
     Dtmf,
     Hangup,
     Hold,
@@ -29,6 +30,7 @@ from softphone.commands import (
     Quit,
     RestartIce,
     Stats,
+    SwitchCall,
     SwitchRegion,
     execute,
 )
@@ -46,9 +48,12 @@ class BadCommand(ValueError):
     """A command line that cannot be run; the message names what is wrong."""
 
 
-_NO_ARGUMENT: dict[str, Command] = {
-    command.CMD: command for command in (Answer(), Hangup(), RestartIce(), Stats(), Quit())
+_NO_ARGUMENT: dict[str, Command] = {Quit.CMD: Quit()}
+# Commands about one call: an optional "call" (its id) says which; none means the active one.
+_ABOUT_A_CALL: dict[str, type[Answer | Hangup | RestartIce | Stats | SwitchCall]] = {
+    command.CMD: command for command in (Answer, Hangup, RestartIce, Stats, SwitchCall)
 }
+MAX_CALL_ID = 64
 
 
 def _string_field(obj: dict[str, Any], cmd: str, key: str) -> str:
@@ -58,6 +63,25 @@ def _string_field(obj: dict[str, Any], cmd: str, key: str) -> str:
     if len(value) > MAX_FIELD:
         raise BadCommand(f'"{cmd}": field "{key}" is too long ({len(value)} characters)')
     return value
+
+
+def _call_field(obj: dict[str, Any], cmd: str) -> str | None:
+    """The optional ``"call"`` of a command about one call (docs/protocol.md section 2)."""
+    value = obj.get("call")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadCommand(f'"{cmd}": field "call" must be a non-empty string (a call id)')
+    if len(value) > MAX_CALL_ID:
+        raise BadCommand(f'"{cmd}": field "call" is too long ({len(value)} characters)')
+    return value
+
+
+def _bool_field(obj: dict[str, Any], cmd: str) -> bool:
+    on = obj.get("on", True)
+    if not isinstance(on, bool):
+        raise BadCommand(f'"{cmd}": field "on" must be true or false')
+    return on
 
 
 def parse_command(line: str) -> Command:
@@ -73,24 +97,35 @@ def parse_command(line: str) -> Command:
         raise BadCommand('a command needs a string field "cmd"')
     if cmd in _NO_ARGUMENT:
         return _NO_ARGUMENT[cmd]
+    if cmd in _ABOUT_A_CALL:
+        return _ABOUT_A_CALL[cmd](call=_call_field(obj, cmd))
     if cmd == Dial.CMD:
         return Dial(_string_field(obj, cmd, "to"))
     if cmd == DeclineCall.CMD:
         reason = obj.get("reason", "declined")
         if not isinstance(reason, str) or not reason:
             raise BadCommand('"decline": field "reason" must be a non-empty string')
-        return DeclineCall(reason)
+        return DeclineCall(reason, call=_call_field(obj, cmd))
     if cmd == SwitchRegion.CMD:
         return SwitchRegion(_string_field(obj, cmd, "name"))
-    if cmd in (Mute.CMD, Hold.CMD):
-        on = obj.get("on", True)
-        if not isinstance(on, bool):
-            raise BadCommand(f'"{cmd}": field "on" must be true or false')
-        return Mute(on) if cmd == Mute.CMD else Hold(on)
+    if cmd == Mute.CMD:
+        return Mute(_bool_field(obj, cmd))
+    if cmd == Hold.CMD:
+        return Hold(_bool_field(obj, cmd), call=_call_field(obj, cmd))
+    if cmd == DoNotDisturb.CMD:
+        return DoNotDisturb(_bool_field(obj, cmd))
     if cmd == Dtmf.CMD:
         return _dtmf(obj)
-    with_fields = (Dial, DeclineCall, SwitchRegion, Mute, Hold, Dtmf)
-    known = ", ".join(sorted([*_NO_ARGUMENT, *(c.CMD for c in with_fields)]))
+    others = (
+        Dial.CMD,
+        DeclineCall.CMD,
+        SwitchRegion.CMD,
+        Mute.CMD,
+        Hold.CMD,
+        Dtmf.CMD,
+        DoNotDisturb.CMD,
+    )
+    known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others]))
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
 
 
@@ -100,7 +135,7 @@ def _dtmf(obj: dict[str, Any]) -> Dtmf:
     duration = obj.get("duration_ms", 100)
     if isinstance(duration, bool) or not isinstance(duration, int):
         raise BadCommand('"dtmf": field "duration_ms" must be an integer (milliseconds)')
-    return Dtmf(digits, duration)
+    return Dtmf(digits, duration, call=_call_field(obj, Dtmf.CMD))
 
 
 class JsonLinesWriter:

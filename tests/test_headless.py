@@ -6,7 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from softphone.commands import Dial, Dtmf, Hold, Mute, Quit, SwitchRegion
+from softphone.commands import (
+    Answer,
+    DeclineCall,
+    Dial,
+    DoNotDisturb,
+    Dtmf,
+    Hangup,
+    Hold,
+    Mute,
+    Quit,
+    RestartIce,
+    Stats,
+    SwitchCall,
+    SwitchRegion,
+)
 from softphone.headless import BadCommand, parse_command
 from tests.harness import Headless, Server
 
@@ -22,6 +36,18 @@ from tests.harness import Headless, Server
         ('{"cmd":"hold","on":false}', Hold(False)),
         ('{"cmd":"dtmf","digits":"12#"}', Dtmf("12#", 100)),
         ('{"cmd":"dtmf","digits":"*","duration_ms":250}', Dtmf("*", 250)),
+        ('{"cmd":"hold","on":true,"call":"c2"}', Hold(True, call="c2")),
+        ('{"cmd":"dtmf","digits":"9","call":"c2"}', Dtmf("9", 100, call="c2")),
+        ('{"cmd":"answer"}', Answer()),
+        ('{"cmd":"answer","call":"c2"}', Answer(call="c2")),
+        ('{"cmd":"decline","call":"c2"}', DeclineCall(call="c2")),
+        ('{"cmd":"hangup","call":"c1"}', Hangup(call="c1")),
+        ('{"cmd":"restart-ice","call":"c1"}', RestartIce(call="c1")),
+        ('{"cmd":"stats","call":"c1"}', Stats(call="c1")),
+        ('{"cmd":"switch"}', SwitchCall()),
+        ('{"cmd":"switch","call":"c1"}', SwitchCall(call="c1")),
+        ('{"cmd":"dnd"}', DoNotDisturb(True)),
+        ('{"cmd":"dnd","on":false}', DoNotDisturb(False)),
     ],
 )
 def test_good_commands_parse(line: str, expected: object) -> None:
@@ -43,6 +69,12 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"dtmf"}', '"dtmf" needs a non-empty string field "digits"'),
         ('{"cmd":"dtmf","digits":"1","duration_ms":"x"}', 'field "duration_ms" must be an'),
         ('{"cmd":"dtmf","digits":"1","duration_ms":true}', 'field "duration_ms" must be an'),
+        ('{"cmd":"hold","call":7}', '"hold": field "call" must be a non-empty string'),
+        ('{"cmd":"dtmf","digits":"1","call":""}', '"dtmf": field "call" must be a non-empty'),
+        ('{"cmd":"hangup","call":7}', '"hangup": field "call" must be a non-empty string'),
+        ('{"cmd":"answer","call":""}', '"answer": field "call" must be a non-empty string'),
+        ('{"cmd":"switch","call":"' + "x" * 65 + '"}', 'field "call" is too long'),
+        ('{"cmd":"dnd","on":1}', '"dnd": field "on" must be true or false'),
     ],
 )
 def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
@@ -79,12 +111,22 @@ async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_
         # still alive and useful: a real call to the echo user works
         await alice.send(cmd="call", to="echo")
         await alice.wait_for("connection-state", 30, state="connected")
+        # (1.2) a second call is allowed (the first waits on hold); a third is over max_calls
+        mark = alice.mark()
+        await alice.send(cmd="call", to="echo")
+        await alice.wait_for("active-call", since=mark)
         mark = alice.mark()
         await alice.send_line('{"cmd":"call","to":"bob"}')
         busy = await alice.wait_for("error", since=mark)
         assert busy["code"] == "busy"
-        await alice.send(cmd="hangup")
-        await alice.wait_for("call-state", state="ended")
+        mark = alice.mark()
+        await alice.send_line('{"cmd":"hangup","call":"nope"}')
+        unknown = await alice.wait_for("error", since=mark)
+        assert unknown["code"] == "unknown-call" and '"nope"' in unknown["message"]
+        for _ in range(2):
+            mark = alice.mark()
+            await alice.send(cmd="hangup")
+            await alice.wait_for("call-state", since=mark, state="ended")
     finally:
         assert await alice.quit() == 0
 

@@ -197,6 +197,39 @@ def test_held_by_the_peer_with_dtmf(
     assert run(snap_compare, app, before, size=(120, 40))
 
 
+def test_second_call_answered_first_on_hold(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """(1.2) Call waiting: carol's call answered, the call with echo waits on hold below it.
+
+    The hold is the real one (``hold`` by local follows ``active-call``), and
+    the DTMF digit sent on carol's call shows on the Call line only.
+    """
+    app, clock = build(url, settings, tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        emit_call(app, clock)
+        emit = app.session.emit
+        for delta, name, fields in (
+            (2.0, "call-state", {"call": "c2", "state": "incoming", "from": "carol"}),
+            (3.0, "call-state", {"call": "c2", "state": "active"}),
+            (0.0, "active-call", {"call": "c2", "held": ["c1"]}),
+            (0.05, "ice-connection-state", {"state": "connected"}),
+            (0.0, "connection-state", {"state": "connected"}),
+            (0.0, "selected-pair", {"local": REMOTE, "remote": REMOTE}),
+            (0.1, "hold", {"call": "c1", "on": True, "by": "local"}),
+            (0.5, "dtmf-sent", {"call": "c2", "digit": "5", "duration_ms": 100}),
+        ):
+            clock.advance(delta)
+            emit(name, **fields)
+        clock.advance(3.35)
+        app.call_panel.now = clock()
+        await settled(pilot)
+
+    assert run(snap_compare, app, before, size=(100, 30))
+
+
 def test_help_screen(
     snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
 ) -> None:

@@ -12,11 +12,13 @@ from softphone.commands import (
     Answer,
     DeclineCall,
     Dial,
+    DoNotDisturb,
     Dtmf,
     Hangup,
     Hold,
     Mute,
     RestartIce,
+    SwitchCall,
     SwitchRegion,
 )
 from softphone.ui.base import SoftphoneBase
@@ -30,8 +32,9 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is None:
             return
-        if view.call is not None:
-            self.refuse(f"already in a call with {view.call.remote}")
+        if len(view.calls) >= view.max_calls:
+            with_whom = ", ".join(call.remote for call in view.calls)
+            self.refuse(f"already in a call with {with_whom}")
             return
         from softphone.ui.screens.dial import DialScreen
 
@@ -63,7 +66,7 @@ class Actions(SoftphoneBase):
         """Hold, or resume when we hold (the session refuses with no call)."""
         view = self._view_or_refuse()
         if view is not None:
-            held = view.call is not None and view.call.held_locally
+            held = view.call is not None and view.call.held
             self.send(Hold(not held))
 
     def action_dtmf(self, digit: str) -> None:
@@ -71,6 +74,31 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is not None and view.call is not None and view.call.state == "active":
             self.send(Dtmf(digit))
+
+    def action_switch_call(self) -> None:
+        self.send(SwitchCall())
+
+    def action_toggle_dnd(self) -> None:
+        view = self._view_or_refuse()
+        if view is not None:
+            self.send(DoNotDisturb(not view.dnd))
+
+    def action_contacts(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        from softphone.ui.screens.contacts import ContactsScreen
+
+        online = view.online - {view.user or ""}
+        screen = ContactsScreen(view.contacts, online, view.contact_labels)
+        self.push_screen(screen, self._dial_chosen)
+
+    def action_history(self) -> None:
+        if self._view_or_refuse() is None or self.session is None:
+            return
+        from softphone.ui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.session.call_history()), self._dial_chosen)
 
     def action_pick_region(self) -> None:
         view = self._view_or_refuse()

@@ -1,4 +1,9 @@
-"""The call-controls panel: who you are, who is online, the call, the mic, the keys."""
+"""The call-controls panel: who you are, your contacts, the calls, the mic, the keys.
+
+**(1.2)** With more than one call the ``Call`` line shows the active one and a
+``Waiting`` line the others (a caller waiting to be answered, a call on hold);
+which is which is followed by :class:`~softphone.ui.call_lines.CallLines`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from softphone.events import (
+    ActiveCallChanged,
     CallStateChanged,
+    DndChanged,
     DtmfReceived,
     DtmfSent,
     Event,
@@ -21,6 +28,7 @@ from softphone.events import (
     Registered,
     SignalingChanged,
 )
+from softphone.ui.call_lines import CallLine, CallLines
 from softphone.ui.clock import format_duration
 from softphone.ui.health import state_markup
 from softphone.ui.keymap import ACTIONS
@@ -59,17 +67,28 @@ class CallPanel(Widget):
     active_at: reactive[float | None] = reactive(None, layout=True)
     now: reactive[float] = reactive(0.0)
     muted: reactive[bool] = reactive(False, layout=True)
-    held_locally: reactive[bool] = reactive(False, layout=True)
+    held: reactive[bool] = reactive(False, layout=True)
     held_remotely: reactive[bool] = reactive(False, layout=True)
-    digits: reactive[str] = reactive("", layout=True)  # DTMF of this call, both ways
+    digits: reactive[str] = reactive("", layout=True)  # DTMF of the shown call, both ways
+    others: reactive[tuple[CallLine, ...]] = reactive((), layout=True)
+    dnd: reactive[bool] = reactive(False, layout=True)
+    has_contacts: reactive[bool] = reactive(False, layout=True)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
         self.border_title = "Call"
         self._presence: dict[str, bool] = {}
+        self._calls = CallLines()
         self._width = 0
 
     # --- feeding ------------------------------------------------------------
+
+    def set_contacts(self, contacts: Iterable[str]) -> None:
+        """The configured contacts: listed (offline until said otherwise) even when away."""
+        for name in contacts:
+            self._presence.setdefault(name, False)
+            self.has_contacts = True
+        self._publish_contacts()
 
     def set_online(self, users: Iterable[str]) -> None:
         for name in list(self._presence):
@@ -94,30 +113,31 @@ class CallPanel(Widget):
                 self.signaling_detail = text
             case MuteChanged(on=on):
                 self.muted = on
-            case HoldChanged(on=on, by=by):
-                if by == "local":
-                    self.held_locally = on
-                else:
-                    self.held_remotely = on
-            case DtmfReceived(digit=digit) | DtmfSent(digit=digit):
-                self.digits = (self.digits + digit)[-24:]
-            case CallStateChanged():
-                self._on_call_state(event, at)
+            case DndChanged(on=on):
+                self.dnd = on
+            case (
+                CallStateChanged()
+                | ActiveCallChanged()
+                | HoldChanged()
+                | DtmfReceived()
+                | DtmfSent()
+            ):
+                self._calls.handle(event, at)
+                self._publish_calls(at)
 
-    def _on_call_state(self, event: CallStateChanged, at: float) -> None:
-        state = event.state
-        if state in ("dialing", "incoming"):
-            self.remote = event.to or event.from_ or self.remote
-            self.active_at = None
-            self.end_reason = None
-            self.held_locally = self.held_remotely = False
-            self.digits = ""
-        elif state == "active" and self.active_at is None:
-            self.active_at = at
-        elif state == "ended":
-            self.end_reason = event.reason
+    def _publish_calls(self, at: float) -> None:
+        shown = self._calls.shown
         self.now = at
-        self.call_state = state
+        self.others = self._calls.others
+        if shown is None:
+            return
+        self.remote = shown.remote
+        self.active_at = shown.active_at
+        self.end_reason = shown.reason
+        self.held = shown.held
+        self.held_remotely = shown.held_remotely
+        self.digits = shown.digits
+        self.call_state = shown.state
 
     def _publish_contacts(self) -> None:
         self.contacts = tuple(sorted((n, on) for n, on in self._presence.items() if n != self.user))
@@ -138,11 +158,15 @@ class CallPanel(Widget):
         signaling = state_markup(self.signaling)
         if self.signaling_detail:
             signaling += f" [$text-muted]({escape(self.signaling_detail)})[/]"
+        dnd = "  [b $warning]do not disturb[/]" if self.dnd else ""
         lines = [
-            f"[b]You[/]     [b]{escape(self.user or '?')}[/]  {signaling}",
+            f"[b]You[/]     [b]{escape(self.user or '?')}[/]  {signaling}{dnd}",
             f"[b]Call[/]    {self._call_markup()}",
+        ]
+        lines.extend(f"[b]Waiting[/] {self._other_markup(line)}" for line in self.others)
+        lines += [
             "[b]Mic[/]     " + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
-            f"[b]Online[/]  {self._contacts_markup()}",
+            f"[b]{'People' if self.has_contacts else 'Online'}[/]  {self._contacts_markup()}",
         ]
         width = self._width or self.content_size.width
         keys = keys_lines(max(12, width - KEYS_INDENT))
@@ -163,21 +187,34 @@ class CallPanel(Widget):
             return f"{state_markup('incoming')} from [b]{who}[/]"
         if state == "active":
             since = self.active_at if self.active_at is not None else self.now
-            text = f"{state_markup('active')} with [b]{who}[/]  {format_duration(self.now - since)}"
-            return text + self._hold_markup(who) + self._digits_markup()
+            talked = format_duration(self.now - since)
+            if self.held:
+                text = f"[b $warning]on hold[/] with [b]{who}[/]  {talked} — [b]s[/b] resumes"
+            else:
+                text = f"{state_markup('active')} with [b]{who}[/]  {talked}"
+            return text + self._held_by_markup(who) + self._digits_markup()
         reason = f" ({escape(self.end_reason)})" if self.end_reason else ""
         return f"[$text-muted]ended{reason} — was with {who}[/]"
 
-    def _hold_markup(self, who: str) -> str:
-        """``on hold`` (we hold) / ``held by bob`` (the peer holds us), or nothing."""
-        if self.held_locally:
-            return "  [b $warning]on hold[/]"
-        if self.held_remotely:
-            return f"  [b $warning]held by {who}[/]"
-        return ""
+    def _held_by_markup(self, who: str) -> str:
+        """``held by bob`` while the peer holds us (we may hold it too), else nothing."""
+        return f"  [b $warning]held by {who}[/]" if self.held_remotely else ""
 
     def _digits_markup(self) -> str:
         return f"  [$text-muted]DTMF[/] {escape(self.digits)}" if self.digits else ""
+
+    def _other_markup(self, line: CallLine) -> str:
+        who = escape(line.remote)
+        if line.state == "incoming":
+            keys = "[b]a[/b] answers, [b]x[/b] declines"
+            return f"{state_markup('incoming')} from [b]{who}[/] — {keys}"
+        if line.state in ("dialing", "ringing"):
+            return f"{state_markup(line.state)} {who}…"
+        since = line.active_at if line.active_at is not None else self.now
+        hold = "[b $warning]on hold[/]" if line.held else state_markup(line.state)
+        by = f" [b $warning]held by {who}[/]" if line.held_remotely else ""
+        talked = format_duration(self.now - since)
+        return f"{hold} with [b]{who}[/]{by}  {talked} — [b]s[/b] switches"
 
     def _contacts_markup(self) -> str:
         if not self.contacts:
