@@ -59,6 +59,30 @@ async def test_hold_and_resume_keep_the_dtls_session(calls: list[TwoPeers]) -> N
     assert not call.signaling.errors
 
 
+async def test_a_held_call_is_no_media_loss(calls: list[TwoPeers]) -> None:
+    """(1.2) While held (inactive both ways) no packets are expected: the fast loss
+    detector (media_watch) reads the hold direction and stays quiet for > 2 s."""
+    call = TwoPeers.with_configuration(Configuration())
+    calls.append(call)
+    holds = record_holds(call)
+    lost: list[str] = []
+    for side, pc in call.sides():
+        pc.on("medialoss", lambda detail, s=side: lost.append(s))
+    await call.connect()
+    await call.heard["caller"].wait_frames(10)
+    call.caller.hold(True)
+    await wait_for(lambda: holds["callee"] == [(False, True)])
+    assert not call.caller._expects_media() and not call.callee._expects_media()
+    await asyncio.sleep(2.5)  # well past the detector's 0.15 s probe: the silence judged
+    assert lost == [] and call.state_names("caller") == ["connecting", "connected"]
+    call.caller.hold(False)
+    await wait_for(lambda: holds["callee"][-1] == (False, False))
+    for recorder in call.heard.values():
+        await recorder.wait_frames(10)
+    assert call.caller._expects_media() and call.callee._expects_media()
+    assert lost == []
+
+
 async def test_both_may_hold_and_a_hold_sound_offers_sendonly(calls: list[TwoPeers]) -> None:
     call = TwoPeers.with_configuration(Configuration())
     calls.append(call)
