@@ -74,6 +74,25 @@ class Mute:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """(1.2) Put a call (the named one, else the active one) on hold (``on``) or resume it."""
+
+    CMD: ClassVar[str] = "hold"
+    on: bool
+    call: str | None = None
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """(1.2) Send ``digits`` (0-9 * # A-D) as RFC 4733 events, each ``duration_ms`` long."""
+
+    CMD: ClassVar[str] = "dtmf"
+    digits: str
+    duration_ms: int = 100
+    call: str | None = None
+
+
+@dataclass(frozen=True)
 class Stats:
     CMD: ClassVar[str] = "stats"
     call: str | None = None
@@ -110,6 +129,8 @@ Command = (
     | SwitchRegion
     | RestartIce
     | Mute
+    | Hold
+    | Dtmf
     | Stats
     | SwitchCall
     | DoNotDisturb
@@ -134,6 +155,10 @@ async def execute(session: SessionManager, command: Command) -> None:
             session.restart_ice(call)
         case Mute(on=on):
             session.mute(on)
+        case Hold(on=on, call=call):
+            await session.hold(on, call)
+        case Dtmf(digits=digits, duration_ms=duration_ms, call=call):
+            session.dtmf(digits, duration_ms, call)
         case Stats(call=call):
             await session.stats(call)
         case SwitchCall(call=call):

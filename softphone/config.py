@@ -18,6 +18,9 @@ the JSON protocol; their checks live in :mod:`softphone.signaling.sip.settings`.
 
 No configuration at all is a supported state: a missing default file yields
 :class:`Settings` defaults (the UI then starts its embedded server).
+
+Why long: every key's check sits with the others, so one table of keys and one
+validator decide what a file may say, and each message names the same places.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any, cast
 
 import platformdirs
 
+from softphone import hold_sound
 from softphone.config_values import (
     DEFAULT_MAX_CALLS,
     check_addresses,
@@ -77,6 +81,7 @@ _TOP_KEYS = (
     "ca_file",
     "insecure",
     "contacts",
+    "hold_sound",
     "max_calls",
     "dnd",
     "auto_answer",
@@ -143,6 +148,7 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    hold_sound: str | None = None  # (1.2) "none", "tone" or "tone:HZ"
     contact_labels: tuple[tuple[str, str], ...] = ()
     max_calls: int = DEFAULT_MAX_CALLS
     dnd: bool = False
@@ -455,7 +461,16 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         raise ConfigError(f"{where}: must not be empty")
     if name == "ca_file":
         return base / Path(value).expanduser()
+    if name == "hold_sound":
+        _check_hold_sound(value, where)
     return value
+
+
+def _check_hold_sound(value: str, where: str) -> None:
+    try:
+        hold_sound.tone_hz(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _check_contacts(value: Any, where: str) -> tuple[str, ...]:

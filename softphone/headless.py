@@ -23,7 +23,9 @@ from softphone.commands import (
     DeclineCall,
     Dial,
     DoNotDisturb,
+    Dtmf,
     Hangup,
+    Hold,
     Mute,
     Quit,
     RestartIce,
@@ -108,11 +110,32 @@ def parse_command(line: str) -> Command:
         return SwitchRegion(_string_field(obj, cmd, "name"))
     if cmd == Mute.CMD:
         return Mute(_bool_field(obj, cmd))
+    if cmd == Hold.CMD:
+        return Hold(_bool_field(obj, cmd), call=_call_field(obj, cmd))
     if cmd == DoNotDisturb.CMD:
         return DoNotDisturb(_bool_field(obj, cmd))
-    others = (Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, DoNotDisturb.CMD)
+    if cmd == Dtmf.CMD:
+        return _dtmf(obj)
+    others = (
+        Dial.CMD,
+        DeclineCall.CMD,
+        SwitchRegion.CMD,
+        Mute.CMD,
+        Hold.CMD,
+        Dtmf.CMD,
+        DoNotDisturb.CMD,
+    )
     known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others]))
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
+
+
+def _dtmf(obj: dict[str, Any]) -> Dtmf:
+    """``dtmf``'s fields; which digits are valid is the call's to say (it names the bad ones)."""
+    digits = _string_field(obj, Dtmf.CMD, "digits")
+    duration = obj.get("duration_ms", 100)
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        raise BadCommand('"dtmf": field "duration_ms" must be an integer (milliseconds)')
+    return Dtmf(digits, duration, call=_call_field(obj, Dtmf.CMD))
 
 
 class JsonLinesWriter:

@@ -11,8 +11,13 @@ peer connection or the signaling wire format. A user mistake is a
 The calls themselves are in :class:`~softphone.session_calls.SessionCalls`
 (which one is active, hold between them), the recovery of a dead path in
 :mod:`softphone.session_recovery`, where ICE servers come from in
-:mod:`softphone.regions`, and every ended call goes to the
+:mod:`softphone.regions`, a call's hold and DTMF in
+:mod:`softphone.call_commands`, and every ended call goes to the
 :mod:`softphone.history`; this module decides when calls come and go.
+
+Why long: commands, signaling events and call events meet here, and each
+decision about a call (dial, answer, hold the others, resume, end) reads the
+same state; what is not such a decision already lives in the modules above.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from softphone import call_commands, hold_sound
 from softphone import events as ev
 from softphone.call import Call
 from softphone.commands import CommandRefused
@@ -261,12 +267,24 @@ class SessionManager:
         """
         self._regions.switch(name, self.call)
 
+    async def hold(self, on: bool, call_id: str | None = None) -> None:
+        """(1.2) Hold or resume a call; resuming one that is not the active one switches to it."""
+        entry = call_commands.media_entry(self.calls, call_id, "hold")
+        if not on and entry is not self.calls.active:
+            await self.switch_call(entry.id)
+        elif await call_commands.hold(entry, on, self.state.muted):
+            self._announce_active()
+
+    def dtmf(self, digits: str, duration_ms: int, call_id: str | None = None) -> None:
+        """(1.2) Send DTMF digits on a call (softphone/call_commands.py)."""
+        entry = call_commands.media_entry(self.calls, call_id, "send DTMF on")
+        call_commands.dtmf(entry, digits, duration_ms)
+
     def restart_ice(self, call_id: str | None = None) -> None:
-        entry = self._with_media(call_id, "there is no call whose ICE could restart")
-        entry.call.restart_ice()
+        call_commands.media_entry(self.calls, call_id, "restart ICE").call.restart_ice()
 
     async def stats(self, call_id: str | None = None) -> None:
-        entry = self._with_media(call_id, "there is no call to report stats for")
+        entry = call_commands.media_entry(self.calls, call_id, "report stats for")
         report = await entry.stats_report()
         if report is not None:
             self.emit(report)
@@ -417,6 +435,7 @@ class SessionManager:
             source=source,
             sink=sink,
             on_connection_state=self._on_connection_state,
+            hold_tone_hz=hold_sound.tone_hz(self.settings.hold_sound),
         )
         return CallEntry(call=call, source=source, sink=sink)
 
@@ -425,8 +444,7 @@ class SessionManager:
         held = False
         for entry in self.calls:
             if entry is not keep and entry.call.state == "active" and not entry.held:
-                await entry.set_hold(True, self.state.muted)
-                held = True
+                held = await call_commands.hold(entry, True, self.state.muted) or held
         return held
 
     def _announce_active(self) -> None:
@@ -436,13 +454,6 @@ class SessionManager:
                 call=None if active is None else active.id, held=self.calls.held_ids()
             )
         )
-
-    def _with_media(self, call_id: str | None, no_call: str) -> CallEntry:
-        """The call named (else the active one), which must have a peer connection."""
-        entry = self.calls.get(call_id) if call_id is not None else self.calls.active
-        if entry is None or entry.call.peer is None:
-            raise CommandRefused("no-call", no_call)
-        return entry
 
     def _call_event(self, event: ev.Event) -> None:
         """A call's event, passed on; a TURN server refusing our credentials is also said."""

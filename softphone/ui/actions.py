@@ -64,6 +64,23 @@ class Actions(SoftphoneBase):
         if view is not None:
             self.send(Mute(not view.muted))
 
+    def action_hold(self) -> None:
+        """Hold, or resume when we hold (the session refuses with no call)."""
+        view = self._view_or_refuse()
+        if view is not None:
+            from softphone.commands import Hold
+
+            held = view.call is not None and view.call.held
+            self.send(Hold(not held))
+
+    def action_dtmf(self, digit: str) -> None:
+        """A keypad key: its DTMF digit, during a call only (silently nothing otherwise)."""
+        view = self._view_or_refuse()
+        if view is not None and view.call is not None and view.call.state == "active":
+            from softphone.commands import Dtmf
+
+            self.send(Dtmf(digit))
+
     def action_switch_call(self) -> None:
         from softphone.commands import SwitchCall
 
