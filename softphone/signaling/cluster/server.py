@@ -24,6 +24,7 @@ from softphone.signaling import messages as m
 from softphone.signaling.calls import Party
 from softphone.signaling.cluster.directory import Directory
 from softphone.signaling.cluster.link import RedisLink
+from softphone.signaling.cluster.party import RemoteParty
 from softphone.signaling.connection import Connection
 from softphone.signaling.server import SignalingServer
 
@@ -136,6 +137,15 @@ class ClusteredServer(SignalingServer):
     def _leave(self, client: Connection) -> None:
         name = client.name
         ours = name is not None and self._users.get(name) is client
+        for call_id in list(client.calls):
+            # Said by the server on one node; across nodes it is a relayed hangup,
+            # so the other node knows whose it is.
+            call = self._calls.get(call_id)
+            other = call.other(client) if call is not None else None
+            if isinstance(other, RemoteParty):
+                self._calls.end(call_id)
+                hangup = {"type": "hangup", "call": call_id, "reason": "gone"}
+                self._relay(client, other, hangup)
         super()._leave(client)
         if ours and name is not None and name not in self._local_names:
             self._link.left(name)
