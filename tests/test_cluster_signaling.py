@@ -5,7 +5,7 @@ another node: relays with ``from``, ``unknown-call`` for strangers,
 ``name-taken`` across nodes, presence in both modes, ``gone`` when a node
 dies, calls that outlive a Redis restart and a node restart (resume). The
 heartbeat here is fast (0.2 s, lifetime 0.6 s) so a dead node is noticed in
-about a second; ``softphone serve`` uses 1 s and 3 s.
+about a second; ``softphone serve`` uses 1 s and 4 s.
 """
 
 from __future__ import annotations

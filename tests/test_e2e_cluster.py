@@ -2,7 +2,7 @@
 
 Each node is its own ``softphone serve`` process on loopback; alice and bob
 register on different nodes, so every call message between them goes
-through Redis. The nodes use their real heartbeat (1 s, lifetime 3 s).
+through Redis. The nodes use their real heartbeat (1 s, lifetime 4 s).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ async def test_a_redis_restart_mid_call_drops_nothing(
         while not all("re-publishing" in n.stderr for n in nodes):
             assert time.monotonic() < deadline, (a.stderr, b.stderr)
             await asyncio.sleep(0.1)
-        await asyncio.sleep(3.5)  # past the lifetime: a node wrongly thought dead shows now
+        await asyncio.sleep(4.5)  # past the lifetime: a node wrongly thought dead shows now
         await bob.audio_flows()
         assert alice.find("call-state", state="ended") is None
         await alice.send(cmd="hangup")

@@ -3,7 +3,7 @@
 Keys and channels (``softphone:`` prefix):
 
 * ``alive:NODE`` = this incarnation's random ``boot`` id, with a lifetime of
-  ``ttl`` (3 s) renewed by the heartbeat every ``heartbeat`` (1 s). It is the
+  ``ttl`` (4 s) renewed by the heartbeat every ``heartbeat`` (1 s). It is the
   lifetime of every registration of the node: ``user:NAME`` = ``"NODE BOOT"``
   counts only while ``alive:NODE`` still holds that boot, so a node that dies
   without a word loses all its users when its key lapses, with no per-user
@@ -12,7 +12,9 @@ Keys and channels (``softphone:`` prefix):
 * A name is claimed by a Lua script (free, or held by a dead incarnation →
   ours), so a name is unique across the cluster.
 * ``node:NODE`` is the node's channel: call frames for its users, each
-  prefixed with the sender's node, boot and the addressee's boot and name.
+  prefixed with the sender's node, boot and the addressee's boot and name;
+  what one write carries for one channel is one message (frames joined by
+  ``SEPARATOR``), so under load one PUBLISH carries many frames.
 * ``presence`` carries batches: every node's joins and leaves of the last
   ``batch`` seconds (20 ms) in one message, a full list after Redis lost its
   data (``sync``), and ``bye`` when a node stops cleanly.
@@ -53,6 +55,8 @@ __all__ = ["ClusterError", "Listener", "RedisLink", "redis_available"]
 
 PREFIX = "softphone:"
 PRESENCE = PREFIX + "presence"
+#: Between the frames of one published batch: JSON text never holds it raw.
+SEPARATOR = "\x1e"
 
 _CLAIM = """
 local v = redis.call('GET', KEYS[1])
@@ -125,7 +129,7 @@ class RedisLink:
         url: str,
         *,
         heartbeat: float = 1.0,
-        ttl: float = 3.0,
+        ttl: float = 4.0,
         batch: float = 0.02,
     ) -> None:
         if aioredis is None:
@@ -147,11 +151,10 @@ class RedisLink:
             )
         except ValueError as exc:
             raise ClusterError(f"bad --redis URL {self.safe_url}: {exc}") from None
-        self._claim: Any = self._redis.register_script(_CLAIM)
-        self._release: Any = self._redis.register_script(_RELEASE)
         self._listener: Listener | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._frames: list[tuple[str, str]] = []
+        self._claims: list[tuple[str, asyncio.Future[str | None]]] = []
         self._joins: list[str] = []
         self._leaves: list[str] = []
         self._leaving: list[str] = []  # left, to release with the next write
@@ -227,20 +230,10 @@ class RedisLink:
 
     async def claim(self, name: str) -> str | None:
         """Claim ``name`` cluster-wide: None when it is ours now, else the node that holds it."""
-        me = f"{self.node} {self.boot}"
-        try:
-            holder = await self._claim(
-                keys=[_user(name), _members(self.node)],
-                args=[me, PREFIX + "alive:", name, int(self._ttl)],
-            )
-        except _Errors as exc:
-            self._unreachable(exc)
-            return None  # Redis is away: serve locally, re-published when it is back
-        if not holder:
-            self._joins.append(name)
-            self._schedule_presence()
-            return None
-        return str(holder).split(" ")[0]
+        claimed: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._claims.append((name, claimed))
+        self._wake.set()
+        return await claimed
 
     async def locate(self, name: str) -> tuple[str, str] | None:
         """The (node, boot) holding ``name`` now, asking Redis; None if nobody (or no Redis)."""
@@ -292,22 +285,45 @@ class RedisLink:
             await self._write_once()
 
     async def _write_once(self) -> None:
+        """One pipeline: the claims waiting, the releases, then every frame, batched by channel.
+
+        Claims go through here too, so a thousand ``hello`` at once are a few
+        round trips on one connection, not a thousand connections.
+        """
+        claims, self._claims = self._claims, []
         frames, self._frames = self._frames, []
         leaving, self._leaving = self._leaving, []
-        if not frames and not leaving:
+        if not frames and not leaving and not claims:
             return
         me = f"{self.node} {self.boot}"
         pipe = self._redis.pipeline(transaction=False)
+        for name, _ in claims:
+            keys = (_user(name), _members(self.node))
+            pipe.eval(_CLAIM, 2, *keys, me, PREFIX + "alive:", name, int(self._ttl))
         for name in leaving:
-            await self._release(
-                keys=[_user(name), _members(self.node)], args=[me, name], client=pipe
-            )
+            self._release_in(pipe, name)
+        batches: dict[str, list[str]] = {}
         for channel, payload in frames:
-            pipe.publish(channel, payload)
+            batches.setdefault(channel, []).append(payload)
+        for channel, payloads in batches.items():
+            pipe.publish(channel, SEPARATOR.join(payloads))
         try:
-            await pipe.execute()
+            results = await pipe.execute()
         except _Errors as exc:
             self._unreachable(exc, dropped=len(frames))
+            results = [None] * len(claims)  # Redis is away: serve locally, re-publish later
+        for (name, claimed), holder in zip(claims, results, strict=False):
+            if holder and not self._down:
+                claimed.set_result(str(holder).split(" ")[0])
+                continue
+            if not self._down:
+                self._joins.append(name)
+                self._schedule_presence()
+            claimed.set_result(None)
+
+    def _release_in(self, pipe: Any, name: str) -> None:
+        keys = (_user(name), _members(self.node))
+        pipe.eval(_RELEASE, 2, *keys, f"{self.node} {self.boot}", name)
 
     # --- hearing --------------------------------------------------------------------------
 
@@ -323,7 +339,9 @@ class RedisLink:
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
-                        self._dispatch(message["channel"], message["data"])
+                        channel = message["channel"]
+                        for data in message["data"].split(SEPARATOR):
+                            self._dispatch(channel, data)
             except _Errors as exc:
                 if not ready.done():
                     ready.set_exception(
@@ -424,9 +442,7 @@ class RedisLink:
         pipe = self._redis.pipeline(transaction=False)
         pipe.set(_alive(self.node), self.boot, px=ttl_ms)
         for name in set(held) - set(users):
-            await self._release(
-                keys=[_user(name), _members(self.node)], args=[me, name], client=pipe
-            )
+            self._release_in(pipe, name)
         for name in users:
             pipe.set(_user(name), me)
         if users:
