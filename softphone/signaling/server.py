@@ -39,6 +39,14 @@ Registration is open, or needs one shared token (``token``), or a per-user
 token signed with ``secret`` (:mod:`softphone.signaling.tokens`); a refusal is
 logged with its reason, never with the token. The token and SDP bodies are
 never logged.
+
+Several nodes (:mod:`softphone.signaling.cluster`) subclass this server and
+fill its few hooks (``_locate``, ``_is_online``, ``_online_names``,
+``_on_hello``, ``_on_invite``, ``_leave``); one node runs none of that code.
+
+Why long: the relay rules, registration and limits are one state machine
+over the same tables (users, calls, presence); split, each part would reach
+into the others' tables.
 """
 
 from __future__ import annotations
