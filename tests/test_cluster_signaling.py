@@ -4,8 +4,8 @@ The protocol as a client sees it must not change when the other party is on
 another node: relays with ``from``, ``unknown-call`` for strangers,
 ``name-taken`` across nodes, presence in both modes, ``gone`` when a node
 dies, calls that outlive a Redis restart and a node restart (resume). The
-heartbeat here is fast (0.2 s, lifetime 0.6 s) so a dead node is noticed in
-about a second; ``softphone serve`` uses 1 s and 4 s.
+heartbeat here is fast (0.25 s, lifetime 1.5 s) so a dead node is noticed in
+about 2 s; ``softphone serve`` uses 1 s and 4 s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from softphone.signaling.server import PresenceMode
 from tests.redis_server import RedisServer, free_port
 from tests.test_signaling_server import Raw, assert_call_works
 
-FAST = {"heartbeat": 0.2, "ttl": 0.6}
+FAST = {"heartbeat": 0.25, "ttl": 1.5}
 Node = Callable[..., Awaitable[ClusteredServer]]
 
 

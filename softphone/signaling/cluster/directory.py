@@ -27,6 +27,7 @@ class Directory:
         self.users: dict[str, RemoteParty] = {}
         self._parties: dict[_Key, RemoteParty] = {}
         self._nodes: set[tuple[str, str]] = set()  # (node, boot) watched by the heartbeat
+        self._stopped: set[tuple[str, str]] = set()  # said bye: never watched again
 
     def party(self, node: str, boot: str, name: str) -> RemoteParty:
         """The one party for ``name`` on that node's incarnation (made on first use)."""
@@ -34,7 +35,7 @@ class Directory:
         party = self._parties.get(key)
         if party is None:
             party = self._parties[key] = RemoteParty(name, node, boot, self._outbox)
-            self._nodes.add((node, boot))
+            self._watch(node, boot)
         return party
 
     def nodes(self) -> list[tuple[str, str]]:
@@ -43,7 +44,8 @@ class Directory:
 
     def join(self, node: str, boot: str, names: list[str]) -> list[str]:
         """``names`` came online on ``node``; returns those that were not online before."""
-        self._nodes.add((node, boot))
+        if names:
+            self._watch(node, boot)
         fresh = []
         for name in names:
             before = self.users.get(name)
@@ -51,6 +53,10 @@ class Directory:
             if before is None:
                 fresh.append(name)
         return fresh
+
+    def _watch(self, node: str, boot: str) -> None:
+        if (node, boot) not in self._stopped:
+            self._nodes.add((node, boot))
 
     def leave(self, node: str, boot: str, names: list[str]) -> list[str]:
         """``names`` left ``node``; returns those that are now offline."""
@@ -74,6 +80,7 @@ class Directory:
     def said_bye(self, node: str, boot: str) -> list[str]:
         """``node`` stopped cleanly: its users are offline, its calls wait for a resume."""
         self._nodes.discard((node, boot))
+        self._stopped.add((node, boot))
         held = [n for n, p in self.users.items() if p.node == node and p.boot == boot]
         return self.leave(node, boot, held)
 

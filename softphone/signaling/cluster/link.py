@@ -192,22 +192,37 @@ class RedisLink:
         log.info("node %s (boot %s) joined the cluster at %s", node, self.boot, self.safe_url)
 
     async def stop(self) -> None:
-        """Leave cleanly: flush, say ``bye`` (calls wait for a resume), release every name."""
+        """Leave cleanly: flush, say ``bye`` (calls wait for a resume), release every name.
+
+        Each step is bounded: a node that stops never hangs on a Redis that went quiet.
+        """
         self.closing = True
         self._flush_presence()
-        await self._write_once()
+        with contextlib.suppress(TimeoutError, *_Errors):
+            await asyncio.wait_for(self._write_once(), 3)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(*_Errors):
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.publish(PRESENCE, json.dumps({"node": self.node, "boot": self.boot, "bye": 1}))
-            await pipe.execute()
-            await self._forget_previous_incarnation(self.boot)
-            await self._redis.delete(_alive(self.node))
-        await self._close_clients()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3)
+        with contextlib.suppress(TimeoutError, *_Errors):
+            await asyncio.wait_for(self._say_bye(), 3)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._close_clients(), 3)
+
+    async def bye(self) -> None:
+        """Tell the other nodes this one stops cleanly; nothing for other nodes goes out after."""
+        self.closing = True
+        with contextlib.suppress(TimeoutError, *_Errors):
+            message = json.dumps({"node": self.node, "boot": self.boot, "bye": 1})
+            await asyncio.wait_for(self._redis.publish(PRESENCE, message), 3)
+
+    async def _say_bye(self) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.publish(PRESENCE, json.dumps({"node": self.node, "boot": self.boot, "bye": 1}))
+        await pipe.execute()
+        await self._forget_previous_incarnation(self.boot)
+        # alive:NODE is left to lapse: a node that reads it before it heard
+        # the bye must not take this clean stop for a death.
 
     async def _close_clients(self) -> None:
         for client in (self._redis, self._sub):
@@ -352,7 +367,7 @@ class RedisLink:
                 await asyncio.sleep(0.5)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await asyncio.wait_for(pubsub.aclose(), 2)
 
     async def _read_others(self) -> None:
         """Who is online on the other nodes now (at start, and after the link came back)."""
@@ -414,6 +429,8 @@ class RedisLink:
                 if names:
                     pipe.mget([_alive(n) for n in names])
                 result = await pipe.execute()
+                if result[0] not in (None, self.boot):
+                    log.error("another node runs as %r: give each node its own --node", self.node)
                 if self._down or result[0] != self.boot:
                     await self._back(result[0] is None)
                     continue
@@ -423,7 +440,10 @@ class RedisLink:
             if not names or loop.time() < self._grace_until:
                 continue
             alive = dict(zip(names, result[2], strict=True))
+            still = set(self._listener.watched_nodes())  # a bye may have come meanwhile
             for node, boot in watched:
+                if (node, boot) not in still:
+                    continue
                 if alive.get(node) != boot:
                     log.warning("node %s (boot %s) is gone: its heartbeat lapsed", node, boot)
                     self._listener.on_dead(node, boot)

@@ -72,7 +72,10 @@ class ClusteredServer(SignalingServer):
             raise
 
     async def stop(self) -> None:
-        self._link.closing = True  # a stopping node tells no one their calls are gone
+        # First the bye: the other nodes then take neither this node's silence
+        # while it closes its connections nor its users' leaves for a death,
+        # and their calls wait for a resume.
+        await self._link.bye()
         await super().stop()
         await self._link.stop()
 
