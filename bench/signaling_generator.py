@@ -202,8 +202,13 @@ class Generator:
         contacts: int = 0,
         total: int = 0,
         concurrency: int = REGISTER_CONCURRENCY,
+        callee_url: str | None = None,
     ) -> dict[str, Any]:
-        """Connect, hello, welcome (and with ``contacts``, subscribe and its snapshot)."""
+        """Connect, hello, welcome (and with ``contacts``, subscribe and its snapshot).
+
+        With ``callee_url`` every callee registers there (another node of a
+        cluster, bench_cluster), every caller at ``url``.
+        """
         if self.session is None:
             raise_open_files_limit()
             self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -220,8 +225,13 @@ class Generator:
             clients += [caller, callee]
         limit = asyncio.Semaphore(concurrency)
         started = time.perf_counter()
+        callee_url = callee_url or url
         results = await asyncio.gather(
-            *(self._register(c, url, limit) for c in clients), return_exceptions=True
+            *(
+                self._register(c, callee_url if i % 2 else url, limit)
+                for i, c in enumerate(clients)
+            ),
+            return_exceptions=True,
         )
         latencies = [r for r in results if isinstance(r, float)]
         failed = [r for r in results if not isinstance(r, float)]

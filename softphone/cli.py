@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="who gets presence: everybody, or only clients that subscribed to that user",
     )
     _limit_options(serve)
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="join the nodes sharing this Redis, redis://HOST:PORT/DB (section 1, Many nodes)",
+    )
+    serve.add_argument(
+        "--node", help="this node's name among the --redis nodes (default: HOST:PORT)"
+    )
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     _token_command(sub)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import re
 import signal
 import ssl
 import sys
 from pathlib import Path
+from typing import Any
 
 from softphone.config import Settings, regions_to_data
 from softphone.echo import ECHO_USER, EchoPeer
@@ -28,6 +30,8 @@ from softphone.signaling.tokens import SecretError, mint_token, parse_duration, 
 
 # The echo user's own token when the server signs per-user tokens.
 ECHO_TOKEN_TTL = 365 * 86400.0
+
+_NODE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def print_token(args: argparse.Namespace) -> int:
@@ -55,7 +59,15 @@ async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         from softphone.web import add_web_client
 
         add_web_client(server.app)
-    await server.start(args.host, args.port, ssl_context=tls)
+    if getattr(args, "redis", None):
+        from softphone.signaling.cluster.link import ClusterError
+
+        try:
+            await server.start(args.host, args.port, ssl_context=tls)
+        except ClusterError as exc:
+            return _refuse("serve", str(exc))
+    else:
+        await server.start(args.host, args.port, ssl_context=tls)
     echo: EchoPeer | None = None
     if not args.no_echo:
         echo = EchoPeer(
@@ -92,15 +104,38 @@ def _server_from_args(
     token = None if secret is not None else shared_token or settings.token
     given = {f.name: getattr(args, f"limit_{f.name}", None) for f in dataclasses.fields(Limits)}
     limits = Limits(**{name: value for name, value in given.items() if value is not None})
-    server = SignalingServer(
-        token=token,
-        secret=secret,
-        regions=regions_to_data(settings.regions) or None,
-        presence=args.presence,
-        limits=limits,
+    options: dict[str, Any] = {
+        "token": token,
+        "secret": secret,
+        "regions": regions_to_data(settings.regions) or None,
+        "presence": args.presence,
+        "limits": limits,
+    }
+    redis_url = getattr(args, "redis", None)
+    server = (
+        _clustered_server(redis_url, getattr(args, "node", None), options)
+        if redis_url
+        else SignalingServer(**options)
     )
     echo_token = token if secret is None else mint_token(secret, ECHO_USER, ECHO_TOKEN_TTL)
     return server, _serve_tls(args.tls_cert, args.tls_key), echo_token
+
+
+def _clustered_server(url: str, node: str | None, options: dict[str, Any]) -> SignalingServer:
+    """A node of the ``--redis`` cluster; the redis package is imported only here."""
+    if node is not None and not _NODE_NAME.fullmatch(node):
+        raise ValueError("--node must be 1-64 of letters, digits, . _ : -")
+    from softphone.redact import install_redaction
+    from softphone.signaling.cluster.link import ClusterError, RedisLink
+    from softphone.signaling.cluster.server import ClusteredServer
+    from softphone.signaling.cluster.urls import redis_secrets
+
+    install_redaction(None, redis_secrets(url))
+    try:
+        link = RedisLink(url)
+    except ClusterError as exc:
+        raise ValueError(str(exc)) from None
+    return ClusteredServer(link, node=node, local_names=frozenset({ECHO_USER}), **options)
 
 
 def _serve_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:

@@ -4,24 +4,41 @@ A call belongs to the two *connections* that set it up, not to two names, so
 a user who reconnects never inherits a stale call. Each connection also keeps
 the ids of its calls (to hang them up when it goes) and the number of its
 invites not yet accepted (the ``pending_invites`` limit).
+
+A party is a :class:`~softphone.signaling.connection.Connection` on this
+node or, with several nodes (:mod:`softphone.signaling.cluster`), a stand-in
+for a connection on another node: both only need what :class:`Party` says.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from softphone.signaling.connection import Connection
+__all__ = ["Call", "CallTable", "Party"]
 
-__all__ = ["Call", "CallTable"]
+
+class Party(Protocol):
+    """One end of a call: its name, its calls, its pending invites, and a way to reach it."""
+
+    calls: set[str]
+    pending: int
+
+    @property
+    def name(self) -> str | None: ...
+
+    def send(self, text: str) -> None: ...
+
+    def label(self) -> str: ...
 
 
 @dataclass(slots=True)
 class Call:
-    caller: Connection
-    callee: Connection
+    caller: Party
+    callee: Party
     accepted: bool = False
 
-    def other(self, party: Connection) -> Connection | None:
+    def other(self, party: Party) -> Party | None:
         if party is self.caller:
             return self.callee
         if party is self.callee:
@@ -63,7 +80,30 @@ class CallTable:
             call.caller.pending -= 1
         return call
 
-    def end_all(self, party: Connection) -> list[tuple[str, Connection]]:
+    def rebind(self, call_id: str, party: Party, other: Party) -> bool:
+        """A resume from ``party`` for a call its name had with ``other``'s: it is theirs now.
+
+        With several nodes a party that came back after its node restarted is
+        a new party under the old name, and the node of the other party may
+        still hold the call with the old one (nobody told it the call ended).
+        Returns whether the call was theirs by name, and so is now rebound.
+        """
+        call = self._calls[call_id]
+        if not call.accepted:
+            return False
+        names = {call.caller.name, call.callee.name}
+        if names != {party.name, other.name} or other not in (call.caller, call.callee):
+            return False
+        stale = call.caller if call.caller is not other else call.callee
+        stale.calls.discard(call_id)
+        party.calls.add(call_id)
+        if call.caller is stale:
+            call.caller = party
+        else:
+            call.callee = party
+        return True
+
+    def end_all(self, party: Party) -> list[tuple[str, Party]]:
         """End every call of ``party``; returns each call id and the other party."""
         ended = []
         for call_id in list(party.calls):

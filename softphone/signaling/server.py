@@ -39,6 +39,14 @@ Registration is open, or needs one shared token (``token``), or a per-user
 token signed with ``secret`` (:mod:`softphone.signaling.tokens`); a refusal is
 logged with its reason, never with the token. The token and SDP bodies are
 never logged.
+
+Several nodes (:mod:`softphone.signaling.cluster`) subclass this server and
+fill its few hooks (``_locate``, ``_is_online``, ``_online_names``,
+``_on_hello``, ``_on_invite``, ``_leave``); one node runs none of that code.
+
+Why long: the relay rules, registration and limits are one state machine
+over the same tables (users, calls, presence); split, each part would reach
+into the others' tables.
 """
 
 from __future__ import annotations
@@ -50,12 +58,13 @@ import logging
 import signal
 import ssl
 from collections import Counter
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from softphone.signaling import messages as m
-from softphone.signaling.calls import Call, CallTable
+from softphone.signaling.calls import Call, CallTable, Party
 from softphone.signaling.connection import Connection
 from softphone.signaling.limits import Limits, RateGuard, Verdict, raise_open_files_limit
 from softphone.signaling.presence import PresenceIndex, PresenceMode
@@ -289,7 +298,9 @@ class SignalingServer:
                 if verdict is Verdict.REFUSE:
                     continue
             if kind is WSMsgType.TEXT:
-                self._on_text(client, msg.data)
+                pending = self._on_text(client, msg.data)
+                if pending is not None:  # a hello that asks the cluster first
+                    await pending
             elif kind is WSMsgType.BINARY:
                 self._reply_error(
                     client, m.ProtocolError("bad-message", "binary frames are not accepted")
@@ -300,7 +311,7 @@ class SignalingServer:
             else:  # CLOSE, CLOSING, CLOSED
                 return
 
-    def _send(self, client: Connection, text: str) -> None:
+    def _send(self, client: Party, text: str) -> None:
         client.send(text)
 
     def _announce(self, user: str, *, online: bool) -> None:
@@ -311,16 +322,16 @@ class SignalingServer:
 
     def _on_subscribe(self, client: Connection, subscribe: m.Subscribe) -> None:
         users = self._presence.subscribe(client, subscribe.users)
-        online = sorted(u for u in users if u in self._users and u != client.name)
+        online = sorted(u for u in users if self._is_online(u) and u != client.name)
         self._send(client, m.encode(m.PresenceSnapshot(online=tuple(online))))
 
-    def _reply_error(self, client: Connection, err: m.ProtocolError) -> None:
+    def _reply_error(self, client: Party, err: m.ProtocolError) -> None:
         log.debug("error to %s: %s: %s", client.label(), err.code, err.message)
         self._send(client, m.encode(err.to_message()))
 
     # --- messages -------------------------------------------------------------------
 
-    def _on_text(self, client: Connection, text: str) -> None:
+    def _on_text(self, client: Connection, text: str) -> Awaitable[None] | None:
         try:
             if m.frame_too_large(text, self._max_frame):
                 raise m.ProtocolError("too-large", f"frame is larger than {self._max_frame} bytes")
@@ -330,10 +341,9 @@ class SignalingServer:
                     raise m.ProtocolError(
                         "not-registered", "the first message must be hello", _call_of(msg)
                     )
-                self._on_hello(client, msg)
-                return
+                return self._on_hello(client, msg)
             if isinstance(msg, m.Invite):
-                self._on_invite(client, msg, obj)
+                return self._on_invite(client, msg, obj)
             elif isinstance(msg, m.Ringing | m.Accept | m.Decline | m.Hangup | m.Sdp | m.Ice):
                 self._on_call_message(client, msg, obj)
             elif isinstance(msg, m.Subscribe):
@@ -346,8 +356,32 @@ class SignalingServer:
                 )
         except m.ProtocolError as err:
             self._reply_error(client, err)
+        return None
 
-    def _on_hello(self, client: Connection, hello: m.Hello) -> None:
+    # --- what several nodes (softphone.signaling.cluster) replace ---------------------
+
+    def _locate(self, name: str) -> Party | None:
+        """The party registered as ``name``: here, one node's own connections."""
+        return self._users.get(name)
+
+    def _is_online(self, name: str) -> bool:
+        return name in self._users
+
+    def _online_names(self) -> list[str]:
+        return list(self._users)
+
+    def _on_hello(self, client: Connection, hello: m.Hello) -> Awaitable[None] | None:
+        self._authorize(client, hello)
+        name = hello.user
+        if name in self._users:
+            raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
+        self._register(client, name)
+        return None
+
+    # --- registration ---------------------------------------------------------------
+
+    def _authorize(self, client: Connection, hello: m.Hello) -> None:
+        """Refuse a ``hello`` without the token this server requires."""
         if self._token is not None:
             given = (hello.token or "").encode()
             if not hmac.compare_digest(given, self._token):
@@ -361,10 +395,10 @@ class SignalingServer:
                     "refused %r from %s: %s", hello.user, client.request.remote or "?", err.reason
                 )
                 raise m.ProtocolError("unauthorized", f"hello: {err.reason}") from None
-        name = hello.user
-        if name in self._users:
-            raise m.ProtocolError("name-taken", f'hello: user name "{name}" is already online')
-        others = sorted(self._users) if self._presence.mode == "all" else []
+
+    def _register(self, client: Connection, name: str) -> None:
+        """``name`` is free: register ``client`` under it and welcome it."""
+        others = sorted(self._online_names()) if self._presence.mode == "all" else []
         self._announce(name, online=True)
         client.name = name
         self._users[name] = client
@@ -402,14 +436,18 @@ class SignalingServer:
             self._announce(name, online=False)
         log.debug("%r left (%d online)", name, len(self._users))
 
-    def _on_invite(self, client: Connection, invite: m.Invite, obj: dict[str, Any]) -> None:
+    def _on_invite(
+        self, client: Party, invite: m.Invite, obj: dict[str, Any]
+    ) -> Awaitable[None] | None:
         call_id = invite.call
         existing = self._calls.get(call_id)
-        callee = self._users.get(invite.to)
+        callee = self._locate(invite.to)
         if existing is not None:
             same_pair = (existing.caller is client and existing.callee is callee) or (
                 existing.caller is callee and existing.callee is client
             )
+            if not same_pair and invite.resume and callee is not None:
+                same_pair = self._calls.rebind(call_id, client, callee)
             if not same_pair:
                 raise m.ProtocolError(
                     "bad-message", "invite: this call id is already in use; pick a new one", call_id
@@ -436,8 +474,9 @@ class SignalingServer:
             self._calls.add(call_id, Call(caller=client, callee=callee))
         assert callee is not None
         self._relay(client, callee, obj)
+        return None
 
-    def _on_call_message(self, client: Connection, msg: m.CallMessage, obj: dict[str, Any]) -> None:
+    def _on_call_message(self, client: Party, msg: m.CallMessage, obj: dict[str, Any]) -> None:
         call_id = msg.call
         call = self._calls.get(call_id)
         other = call.other(client) if call is not None else None
@@ -451,7 +490,7 @@ class SignalingServer:
             call.accept()
         self._relay(client, other, obj)
 
-    def _relay(self, sender: Connection, target: Connection, obj: dict[str, Any]) -> None:
+    def _relay(self, sender: Party, target: Party, obj: dict[str, Any]) -> None:
         obj["from"] = sender.name
         self._send(target, m.dumps(obj))
 
