@@ -15,6 +15,11 @@ and a client that holds the secret itself mints its own when it uses the region.
 
 No configuration at all is a supported state: a missing default file yields
 :class:`Settings` defaults (the UI then starts its embedded server).
+
+Why long: the file's every key is checked here, in one place, so that each
+rejection names its key path the same way; a table with rules of its own
+(``[quality]``, :meth:`softphone.quality.QualityThresholds.from_table`) is
+checked by its owner and only wrapped here.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from softphone.quality import QualityThresholds
 from softphone.rtc.configuration import (
     Configuration,
     IceServer,
@@ -63,6 +69,7 @@ _TOP_KEYS = (
     "ca_file",
     "insecure",
     "contacts",
+    "quality",
 )
 _REGION_KEYS = ("name", "ice_servers")
 _SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
@@ -128,6 +135,7 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    quality: QualityThresholds = field(default_factory=QualityThresholds)  # [quality] (1.2)
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -404,6 +412,11 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         return _check_addresses(value, where)
     if name == "contacts":
         return _check_contacts(value, where)
+    if name == "quality":
+        try:
+            return QualityThresholds.from_table(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if name == "insecure":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, {_got(value)}")

@@ -32,13 +32,10 @@ import math
 from collections import deque
 from dataclasses import dataclass, fields
 from statistics import median
-from typing import Any, Literal
+from typing import Any
 
 from softphone import emodel
-
-WarningName = Literal[
-    "high-rtt", "high-jitter", "high-packet-loss", "low-mos", "constant-audio-input-level"
-]
+from softphone.events import QualityWarningName as WarningName
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,16 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from softphone import events as ev
-from softphone.call import Call, pair_info
+from softphone.call import Call
 from softphone.commands import CommandRefused
 from softphone.config import Settings
 from softphone.events import EventBus, EventSink
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
+from softphone.quality_watch import QualityWatch
 from softphone.regions import SessionRegions, credential_refusals
 from softphone.signaling.adapter import (
     Accepted,
@@ -43,7 +44,8 @@ from softphone.signaling.adapter import (
     SignalingUnavailable,
 )
 from softphone.signaling.messages import is_user_name
-from softphone.views import CallView, RegionView, SessionView
+from softphone.stats_event import stats_event
+from softphone.views import CallView, MicView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
@@ -69,6 +71,8 @@ class SessionState:
     region: str | None = None
     signaling: str = "connecting"
     muted: bool = False
+    mic: str | None = None  # what the last call's source was, and whether it fell back
+    mic_fallback: bool = False
 
 
 class SessionManager:
@@ -95,6 +99,7 @@ class SessionManager:
         self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
         self._lost_at: float | None = None
+        self._quality: QualityWatch | None = None
 
     @property
     def settings(self) -> Settings:
@@ -136,6 +141,16 @@ class SessionManager:
             direction=call.direction,
             active_since=call.active_since,
             has_media=call.peer is not None,
+        )
+
+    def mic(self) -> MicView:
+        """The microphone as the Call panel shows it: what it is, and its level now."""
+        source = self._call_source if self.call is not None else None
+        return MicView(
+            spec=self.media.audio_in,
+            source=self.state.mic,
+            fallback=self.state.mic_fallback,
+            level=None if source is None else source.level,
         )
 
     def regions(self) -> list[RegionView]:
@@ -230,19 +245,8 @@ class SessionManager:
         stats = await call.stats()
         if stats is None:
             return
-        pair = stats.selected_pair
-        report = ev.StatsReport(
-            call=call.id,
-            rtt_ms=stats.rtt_ms,
-            jitter_ms=stats.jitter_ms,
-            packets_sent=stats.packets_sent,
-            packets_received=stats.packets_received,
-            packets_lost=stats.packets_lost,
-            bytes_sent=stats.bytes_sent,
-            bytes_received=stats.bytes_received,
-            selected_pair=None if pair is None else pair_info(pair),
-        )
-        self.emit(self._with_audio(report))
+        mos = None if self._quality is None else self._quality.mos_for(stats)
+        self.emit(stats_event(call.id, stats, self._call_sink, mos))
 
     # --- signaling events --------------------------------------------------------
 
@@ -386,7 +390,9 @@ class SessionManager:
         source.muted = self.state.muted
         self._call_source = source
         self._call_sink = sink_result.sink
-        return Call(
+        self.state.mic = source_result.description
+        self.state.mic_fallback = source_result.notice is not None
+        call = Call(
             call_id=call_id,
             remote_user=remote,
             direction="outgoing" if direction == "outgoing" else "incoming",
@@ -398,6 +404,9 @@ class SessionManager:
             sink=sink_result.sink,
             on_connection_state=self._on_connection_state,
         )
+        self._quality = QualityWatch(call_id, self.settings.quality, call.stats, source, self.emit)
+        self._quality.start()
+        return call
 
     def _call_event(self, event: ev.Event) -> None:
         """A call's event, passed on; a TURN server refusing our credentials is also said."""
@@ -459,23 +468,6 @@ class SessionManager:
         self._pending_tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    def _with_audio(self, report: ev.StatsReport) -> ev.StatsReport:
-        """``report`` with what the sink received, when there is a sink."""
-        sink = self._call_sink
-        if sink is None:
-            return report
-        stats = sink.stats
-        # Each stats event opens a new window, so two stats events bracket a
-        # moment (a region switch) and the second says the longest gap inside it.
-        sink.new_window()
-        return replace(
-            report,
-            audio_frames_received=stats.frames,
-            audio_seconds_received=round(stats.seconds, 3),
-            audio_max_gap_ms=round(stats.max_gap_ms, 1),
-            audio_max_gap_since_last_stats_ms=round(stats.window_max_gap_ms, 1),
-        )
-
     def _current(self, call_id: str | None) -> Call | None:
         call = self.call
         if call is None or call.id != call_id:
@@ -493,6 +485,9 @@ class SessionManager:
             self.call = None
             self._call_source = None
             self._lost_at = None
+            if self._quality is not None:
+                self._quality.stop()
+                self._quality = None
             if self._give_up is not None:
                 self._give_up.cancel()
                 self._give_up = None
