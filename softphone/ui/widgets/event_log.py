@@ -28,6 +28,7 @@ from softphone.events import (
     IceRestart,
     NegotiationNeeded,
     Notice,
+    QualityWarning,
     RegionChanged,
     SelectedPairChanged,
     StatsReport,
@@ -78,7 +79,7 @@ _PRIMARY = DescriptionEvent | NegotiationNeeded
 def _color_for(event: Event) -> str:
     if isinstance(event, ErrorReported):
         return "error"
-    if isinstance(event, Notice):
+    if isinstance(event, Notice | QualityWarning):
         return "warning"
     if isinstance(event, _ACCENT):
         return "accent"
