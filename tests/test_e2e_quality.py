@@ -9,17 +9,15 @@ issue's: raised within 15 s of the onset, cleared within 15 s of the end.
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.coturn import PASSWORD, USER, TurnRegion, in_loopback_namespace
+from tests.coturn import PASSWORD, USER, TurnRegion
 from tests.harness import Headless, Server
+from tests.impairments import random_udp_loss
 from tests.rtc_probe import wait_for
 from tests.udp_relay import delay_relay
 
@@ -29,19 +27,6 @@ AUDIO = ("--audio-in", "tone", "--audio-out", "null")
 # The issue's bounds: 7 one-second samples of 5 % loss take 5-8 s to cross 3 %.
 RAISE_WITHIN = 15.0
 CLEAR_WITHIN = 15.0
-
-
-@contextmanager
-def random_udp_loss(probability: float) -> Iterator[None]:
-    """Drop ``probability`` of every UDP datagram on loopback (media and STUN; not signaling)."""
-    assert in_loopback_namespace(), "iptables rules only inside unshare --net (scripts/run-tests)"
-    rule = ["INPUT", "-p", "udp", "-m", "statistic", "--mode", "random"]
-    rule += ["--probability", str(probability), "-j", "DROP"]
-    subprocess.run(["iptables", "-I", *rule], check=True, capture_output=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["iptables", "-D", *rule], check=True, capture_output=True)
 
 
 async def call_echo(party: Headless) -> None:

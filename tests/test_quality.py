@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from softphone import emodel
+from softphone.config import ConfigError, load_settings
 from softphone.quality import QualityMonitor, QualitySample, QualityThresholds
 
 # --- the E-model ------------------------------------------------------------------
@@ -178,3 +181,17 @@ def test_thresholds_from_a_table() -> None:
 def test_bad_thresholds_are_named(table: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         QualityThresholds.from_table(table)
+
+
+def test_the_quality_table_of_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[quality]\nrtt_ms = 250\nsample_interval = 0.5\n")
+    settings = load_settings(path)
+    assert settings.quality.rtt_ms == 250 and settings.quality.sample_interval == 0.5
+    assert settings.quality.packet_loss_percent == 3.0  # the others keep Twilio's defaults
+    path.write_text('[quality]\nrtt_ms = "slow"\n')
+    with pytest.raises(ConfigError, match=r"config.toml: quality: rtt_ms: expected a number"):
+        load_settings(path)
+    path.write_text("quality = 3\n")
+    with pytest.raises(ConfigError, match="quality: expected a table"):
+        load_settings(path)
