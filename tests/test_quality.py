@@ -195,3 +195,59 @@ def test_the_quality_table_of_the_config_file(tmp_path: Path) -> None:
     path.write_text("quality = 3\n")
     with pytest.raises(ConfigError, match="quality: expected a table"):
         load_settings(path)
+
+
+# --- the session's pieces: the source's level and the watch's events --------------------
+
+
+async def test_the_level_is_the_peak_of_the_last_frame_muted_or_not() -> None:
+    from softphone.media import MutableSource
+    from softphone.media.sources import SilenceSource, ToneSource
+
+    tone = MutableSource(ToneSource(440, amplitude=0.3))
+    assert tone.level is None  # nothing sent yet
+    await tone.recv()
+    assert tone.level == pytest.approx(0.3, abs=0.002)
+    tone.muted = True
+    await tone.recv()
+    assert tone.level == pytest.approx(0.3, abs=0.002)  # what the microphone hears
+    silent = MutableSource(SilenceSource())
+    await silent.recv()
+    assert silent.level == 0.0
+    tone.stop()
+    silent.stop()
+
+
+async def test_the_watch_emits_typed_warnings_and_keeps_the_mos() -> None:
+    import asyncio
+
+    from softphone import events as ev
+    from softphone.media import MutableSource
+    from softphone.media.sources import SilenceSource
+    from softphone.quality_watch import QualityWatch
+    from softphone.rtc.stats import CallStats
+
+    count = 0
+
+    async def stats() -> CallStats:
+        nonlocal count
+        count += 1
+        return CallStats(900.0, 1.0, 50 * count, 50 * count, 0, 8000, 8000, None)
+
+    source = MutableSource(SilenceSource())
+    got: list[ev.Event] = []
+    watch = QualityWatch("c1", QualityThresholds(sample_interval=0.05), stats, source, got.append)
+    first = CallStats(900.0, 1.0, 0, 0, 0, 0, 0, None)
+    assert watch.mos_for(first) == pytest.approx(emodel.mos(900, 1, 0))  # before any sample
+    watch.start()
+    try:
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        watch.stop()
+        source.stop()
+    assert got and isinstance(got[0], ev.QualityWarning), got
+    assert (got[0].call, got[0].name, got[0].value) == ("c1", "high-rtt", 900.0)
+    assert watch.monitor.mos is not None and watch.mos_for(first) == watch.monitor.mos
