@@ -28,15 +28,17 @@ for the ITU codecs, has no entry for Opus, so the values are these:
 * OPUS_IE = 0: at the bitrate aiortc sends (Opus at 48 kHz, tens of kbit/s)
   Opus is transparent on the narrowband scale: at least as good as G.711,
   whose Ie is 0 by definition (G.113 Table I.1).
-* OPUS_BPL = 16: the packet-loss robustness measured for Opus in listening
-  tests by Alahmadi, Pocta and Melvin ("An adaptive bitrate switching
-  algorithm for speech applications in context of WebRTC", ACM TOMM 17(4),
-  2021, with their published E-model tables): Bpl for random loss of 15.3
-  to 17.2 for Opus's narrowband CBR modes at 9-11 kbit/s, the rates where
-  its Ie has fallen to near 0. It sits between G.711 without concealment
-  (Bpl 4.3) and with it (25.1, both G.113 Table I.3), which fits aiortc:
-  Opus's own concealment runs in the sending browser, not in aiortc's
-  receiver. A 5 % random loss then costs 22.6 R points (MOS 4.4 -> 3.6).
+* OPUS_BPL = 16: the packet-loss robustness derived for Opus from listening
+  tests by Mohannad Alahmadi (his Opus E-model tables, ``Opus_emodel.js``,
+  MIT licence, 2021: empirically derived Ie and Bpl per Opus bandwidth,
+  mode and bitrate): Bpl for random loss of 15.3 and 16.0 for narrowband
+  CBR at 10 and 11 kbit/s, the modes whose Ie has already fallen to 6.2
+  and 2.0 (his wideband and super-wideband values are on the wideband R
+  scale, which this narrowband model does not use). It sits between G.711
+  without concealment (Bpl 4.3) and with it (25.1, both G.113 Appendix I),
+  which fits aiortc: Opus's own concealment runs in a browser peer, not in
+  aiortc's receiver. A 5 % random loss then costs 22.6 R points (MOS 4.41
+  -> 3.62).
 
 MOS from R is G.107 Annex B: 1 + 0.035 R + 7e-6 R (R - 60)(100 - R),
 clamped to 1 below R = 0 and 4.5 above R = 100.

@@ -183,7 +183,8 @@ class QualityMonitor:
         if sample.jitter_ms is not None:
             changes.append(self._jitter.add(sample.jitter_ms))
         if sample.rtt_ms is not None and last is not None:
-            self.mos = emodel.mos(sample.rtt_ms, sample.jitter_ms or 0.0, self._loss_percent(5))
+            loss = self._loss_percent(self.thresholds.samples)
+            self.mos = emodel.mos(sample.rtt_ms, sample.jitter_ms or 0.0, loss)
             changes.append(self._mos.add(self.mos))
         changes.append(self._check_level(sample))
         return [change for change in changes if change is not None]
