@@ -121,8 +121,9 @@ async def test_a_tone_is_never_reported_as_lost_audio_or_loss(
         await alice.quit()
 
 
-async def test_delay_through_a_relay_raises_high_rtt(server: Server, tmp_path: Path) -> None:
-    """Alice reaches her TURN server through a relay that then holds packets 250 ms each way."""
+async def test_delay_and_jitter_through_a_relay(server: Server, tmp_path: Path) -> None:
+    """Alice reaches her TURN server through a relay that then holds packets 220 ms each way
+    (high-rtt), and later 0-300 ms at random (high-jitter); default thresholds."""
     region = TurnRegion(address="127.0.0.2", min_port=49560, max_port=49600)
     region.start()
     try:
@@ -142,7 +143,7 @@ async def test_delay_through_a_relay_raises_high_rtt(server: Server, tmp_path: P
                 pair = await alice.wait_for("selected-pair")
                 assert pair["local"]["type"] == "relay", pair
                 mark = alice.mark()
-                relay.delay = 0.25
+                relay.delay = 0.22  # RTT ~450 ms: over 400, under the 500 ms consent timeout
                 raised = await alice.wait_for("quality-warning", 20, since=mark, name="high-rtt")
                 assert raised["value"] > 400 and raised["threshold"] == 400, raised
                 relay.delay = 0.0
@@ -150,6 +151,11 @@ async def test_delay_through_a_relay_raises_high_rtt(server: Server, tmp_path: P
                     "quality-warning-cleared", 20, since=mark, name="high-rtt"
                 )
                 assert cleared["value"] < 400, cleared
+                relay.jitter = 0.3  # an echo call: about 40 ms of RFC 3550 jitter
+                jittery = await alice.wait_for(
+                    "quality-warning", 20, since=mark, name="high-jitter"
+                )
+                assert jittery["value"] > 30 and jittery["threshold"] == 30, jittery
             finally:
                 await alice.quit()
     finally:

@@ -2,13 +2,15 @@
 
 It listens on one address and forwards every client's datagrams to one
 upstream (a TURN server), each client through its own upstream socket so the
-replies find their way back; ``delay`` (seconds, each direction) can change
-while packets flow, so a call is set up fast and then slowed down.
+replies find their way back; ``delay`` (seconds, each direction) and
+``jitter`` (up to that much more, uniformly at random, per datagram) can
+change while packets flow, so a call is set up fast and then slowed down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import cast
@@ -35,6 +37,7 @@ class UdpDelayRelay(asyncio.DatagramProtocol):
     def __init__(self, upstream: Address) -> None:
         self.upstream = upstream
         self.delay = 0.0
+        self.jitter = 0.0
         self.transport: asyncio.DatagramTransport | None = None
         self._clients: dict[Address, _Upstream] = {}
         self._pending: dict[Address, list[bytes]] = {}
@@ -45,8 +48,9 @@ class UdpDelayRelay(asyncio.DatagramProtocol):
 
     def later(self, send: Callable[[bytes, Address], None], data: bytes, addr: Address) -> None:
         loop = asyncio.get_running_loop()
-        if self.delay > 0:
-            loop.call_later(self.delay, send, data, addr)
+        wait = self.delay + (random.uniform(0, self.jitter) if self.jitter else 0.0)
+        if wait > 0:
+            loop.call_later(wait, send, data, addr)
         else:
             send(data, addr)
 
