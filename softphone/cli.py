@@ -1,4 +1,4 @@
-"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`.
+"""The command line of docs/protocol.md section 3: `softphone`, `serve`, `history`, `--headless`.
 
 Parsing the arguments (and printing ``--help``) imports nothing but the
 standard library: aiortc, av, numpy and aiohttp take most of a second and tens
@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
     parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
     parser.add_argument("--theme", help="UI theme")
+    parser.add_argument(
+        "--auto-answer",
+        action="store_true",
+        default=None,
+        help="answer every incoming call at once (a test rig, a monitor)",
+    )
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the signaling server")
     _common_options(serve, inherited=True)
@@ -104,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     _token_command(sub)
     _probe_command(sub)
+    history = sub.add_parser("history", help="print the call history, newest first")
+    history.add_argument("--json", action="store_true", help="one JSON object a line")
     return parser
 
 
@@ -185,6 +193,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         theme=getattr(args, "theme", None),
         ca_file=getattr(args, "ca_file", None),
         insecure=getattr(args, "insecure", None),
+        auto_answer=getattr(args, "auto_answer", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
     )
 
@@ -288,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from softphone.serve import print_token
 
         return print_token(args)
+    if args.command == "history":
+        from softphone.history import print_history
+
+        return print_history(args.json)
     import asyncio
 
     from softphone.config import ConfigError

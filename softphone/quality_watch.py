@@ -41,9 +41,11 @@ class QualityWatch:
         self._emit = emit
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    def start(self) -> QualityWatch:
+        """Begin sampling (once); returns the watch, so it can be made and started at once."""
         if self._task is None:
             self._task = asyncio.ensure_future(self._run())
+        return self
 
     def stop(self) -> None:
         if self._task is not None:

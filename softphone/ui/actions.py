@@ -8,7 +8,17 @@ on the first frame, so the app does not pay for them at start.
 
 from __future__ import annotations
 
-from softphone.commands import Answer, DeclineCall, Dial, Hangup, Mute, RestartIce, SwitchRegion
+from softphone.commands import (
+    Answer,
+    DeclineCall,
+    Dial,
+    DoNotDisturb,
+    Hangup,
+    Mute,
+    RestartIce,
+    SwitchCall,
+    SwitchRegion,
+)
 from softphone.ui.base import SoftphoneBase
 from softphone.ui.themes import next_theme
 
@@ -20,8 +30,9 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is None:
             return
-        if view.call is not None:
-            self.refuse(f"already in a call with {view.call.remote}")
+        if len(view.calls) >= view.max_calls:
+            with_whom = ", ".join(call.remote for call in view.calls)
+            self.refuse(f"already in a call with {with_whom}")
             return
         from softphone.ui.screens.dial import DialScreen
 
@@ -48,6 +59,31 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is not None:
             self.send(Mute(not view.muted))
+
+    def action_switch_call(self) -> None:
+        self.send(SwitchCall())
+
+    def action_toggle_dnd(self) -> None:
+        view = self._view_or_refuse()
+        if view is not None:
+            self.send(DoNotDisturb(not view.dnd))
+
+    def action_contacts(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        from softphone.ui.screens.contacts import ContactsScreen
+
+        online = view.online - {view.user or ""}
+        screen = ContactsScreen(view.contacts, online, view.contact_labels)
+        self.push_screen(screen, self._dial_chosen)
+
+    def action_history(self) -> None:
+        if self._view_or_refuse() is None or self.session is None:
+            return
+        from softphone.ui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.session.call_history()), self._dial_chosen)
 
     def action_pick_region(self) -> None:
         view = self._view_or_refuse()

@@ -159,9 +159,13 @@ class ConnectionPanel(Vertical):
         self.border_title = "Connection"
         self._origin = origin
         self._last: tuple[float, StatsReport] | None = None
+        self._calls: set[str] = set()  # the calls not yet ended
+        self._waiting: set[str] = set()  # callers waiting while another call is up
         self.rtt_history: deque[float] = deque(maxlen=HISTORY)
         self.loss_history: deque[float] = deque(maxlen=HISTORY)
         self.mos_history: deque[float] = deque(maxlen=HISTORY)
+        # (call, warning name) -> (value, threshold), in the order raised
+        self._warnings: dict[tuple[str, str], tuple[float, float]] = {}
 
     def compose(self) -> ComposeResult:
         view = StatesView(id="states")
@@ -182,23 +186,14 @@ class ConnectionPanel(Vertical):
     def handle(self, event: Event, at: float) -> None:
         view = self.view
         match event:
-            case CallStateChanged(state="dialing" | "incoming"):
-                view.states = {}
-                view.pair = None
-                view.live = None
-                view.warnings = ()
-                self._last = None
-                self.rtt_history.clear()
-                self.loss_history.clear()
-                self.mos_history.clear()
-                self._publish_history()
-            case CallStateChanged(state="ended"):
-                view.warnings = ()  # a call's warnings end with it
-            case QualityWarning(name=name, value=value, threshold=threshold):
-                kept = tuple(w for w in view.warnings if w[0] != name)
-                view.warnings = (*kept, (name, value, threshold))
-            case QualityWarningCleared(name=name):
-                view.warnings = tuple(w for w in view.warnings if w[0] != name)
+            case CallStateChanged(call=call, state=state):
+                self._on_call_state(call, state)
+            case QualityWarning(call=call, name=name, value=value, threshold=threshold):
+                self._warnings[(call, name)] = (value, threshold)
+                self._publish_warnings()
+            case QualityWarningCleared(call=call, name=name):
+                self._warnings.pop((call, name), None)
+                self._publish_warnings()
             case (
                 SignalingStateChanged()
                 | IceGatheringStateChanged()
@@ -210,6 +205,42 @@ class ConnectionPanel(Vertical):
                 view.pair = event.pair
             case StatsReport():
                 self._on_stats(event, at)
+
+    def _on_call_state(self, call: str, state: str) -> None:
+        """Start afresh for the call whose peer connection reports from now on.
+
+        **(1.2)** A caller waiting while another call is up has no peer
+        connection yet: the panel keeps the call being talked to until the
+        waiting one is answered.
+        """
+        if state == "ended":
+            self._calls.discard(call)
+            self._waiting.discard(call)
+            for key in [key for key in self._warnings if key[0] == call]:
+                del self._warnings[key]
+            self._publish_warnings()
+            return
+        if state == "incoming" and self._calls:
+            self._waiting.add(call)
+        elif state == "dialing" or state == "incoming" or call in self._waiting:
+            self._waiting.discard(call)
+            self._reset()
+        self._calls.add(call)
+
+    def _reset(self) -> None:
+        view = self.view
+        view.states = {}
+        view.pair = None
+        view.live = None
+        self._last = None
+        self.rtt_history.clear()
+        self.loss_history.clear()
+        self.mos_history.clear()
+        self._publish_history()
+
+    def _publish_warnings(self) -> None:
+        """The warnings raised and not cleared, of every call still up (a call's end with it)."""
+        self.view.warnings = tuple((name, v, t) for (_, name), (v, t) in self._warnings.items())
 
     def _on_stats(self, stats: StatsReport, at: float) -> None:
         view = self.view

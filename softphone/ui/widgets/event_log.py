@@ -25,12 +25,16 @@ from softphone.events import (
     DescriptionEvent,
     ErrorReported,
     Event,
+    FailedOver,
     IceRestart,
+    MediaLost,
     NegotiationNeeded,
     Notice,
     QualityWarning,
     RegionChanged,
     SelectedPairChanged,
+    StandbyFailed,
+    StandbyReady,
     StatsReport,
 )
 from softphone.ui.clock import format_offset
@@ -72,14 +76,17 @@ def describe(event: Event) -> str:
 
 
 # The theme colour of each kind of line: what a region switch goes through stands out.
-_ACCENT = IceRestart | ConfigurationSet | RegionChanged | SelectedPairChanged
+_ACCENT = (
+    IceRestart | ConfigurationSet | RegionChanged | SelectedPairChanged | FailedOver | StandbyReady
+)
+_WARNING = Notice | MediaLost | StandbyFailed | QualityWarning
 _PRIMARY = DescriptionEvent | NegotiationNeeded
 
 
 def _color_for(event: Event) -> str:
     if isinstance(event, ErrorReported):
         return "error"
-    if isinstance(event, Notice | QualityWarning):
+    if isinstance(event, _WARNING):
         return "warning"
     if isinstance(event, _ACCENT):
         return "accent"
