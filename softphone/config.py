@@ -21,6 +21,10 @@ No configuration at all is a supported state: a missing default file yields
 
 Why long: every key's check sits with the others, so one table of keys and one
 validator decide what a file may say, and each message names the same places.
+
+A table with rules of its own (``[quality]``,
+:meth:`softphone.quality.QualityThresholds.from_table`) is checked by its
+owner and only wrapped here.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from softphone.config_values import (
 from softphone.config_values import (
     ConfigError as ConfigError,
 )
+from softphone.quality import QualityThresholds
 from softphone.rtc.configuration import (
     Configuration,
     IceServer,
@@ -82,6 +87,7 @@ _TOP_KEYS = (
     "insecure",
     "contacts",
     "hold_sound",
+    "quality",
     "max_calls",
     "dnd",
     "auto_answer",
@@ -149,6 +155,7 @@ class Settings:
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
     hold_sound: str | None = None  # (1.2) "none", "tone" or "tone:HZ"
+    quality: QualityThresholds = field(default_factory=QualityThresholds)  # [quality] (1.2)
     contact_labels: tuple[tuple[str, str], ...] = ()
     max_calls: int = DEFAULT_MAX_CALLS
     dnd: bool = False
@@ -438,6 +445,11 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         return check_addresses(value, where)
     if name == "contacts":
         return _check_contacts(value, where)
+    if name == "quality":
+        try:
+            return QualityThresholds.from_table(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if name in ("insecure", "dnd", "auto_answer", "standby"):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, {got(value)}")

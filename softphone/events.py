@@ -520,6 +520,40 @@ class StatsReport(Event):
     audio_seconds_received: float | None = _omitted()
     audio_max_gap_ms: float | None = _omitted()
     audio_max_gap_since_last_stats_ms: float | None = _omitted()
+    mos: float | None = _omitted()
+
+
+QualityWarningName = Literal[
+    "high-rtt", "high-jitter", "high-packet-loss", "low-mos", "constant-audio-input-level"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityWarning(Event):
+    """A call-quality warning raised (softphone/quality.py): ``value`` crossed ``threshold``.
+
+    Units by ``name``: ms for ``high-rtt`` and ``high-jitter`` (the median of
+    the last samples), percent for ``high-packet-loss`` (over its window), MOS
+    for ``low-mos`` (the median), and for ``constant-audio-input-level`` the
+    level (0..1 of full scale) that stayed put for ``threshold`` seconds.
+    """
+
+    NAME = "quality-warning"
+    call: str
+    name: QualityWarningName
+    value: float
+    threshold: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class QualityWarningCleared(Event):
+    """The warning ``name`` is over; ``value`` is the figure that cleared it (same units)."""
+
+    NAME = "quality-warning-cleared"
+    call: str
+    name: QualityWarningName
+    value: float
+    threshold: float
 
 
 @dataclass(frozen=True, kw_only=True)

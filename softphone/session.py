@@ -38,6 +38,7 @@ from softphone.config import Settings
 from softphone.events import EventBus, EventSink
 from softphone.failover import CallFailover
 from softphone.history import CallHistory, CallRecord
+from softphone.quality_watch import QualityWatch
 from softphone.regions import SessionRegions, credential_refusals
 from softphone.session_calls import CallEntry, SessionCalls
 from softphone.session_media import CallMedia
@@ -60,7 +61,7 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
-from softphone.views import RegionView, SessionView
+from softphone.views import MicView, RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
@@ -144,6 +145,11 @@ class SessionManager:
             dnd=state.dnd,
             max_calls=self.calls.max_calls,
         )
+
+    def mic(self) -> MicView:
+        """The microphone as the Call panel shows it: what it is, and its level now."""
+        active = self.calls.active
+        return self._media.mic_view(None if active is None else active.source)
 
     def regions(self) -> list[RegionView]:
         """Every configured region, in configuration order (server-offered ones once adopted)."""
@@ -437,7 +443,8 @@ class SessionManager:
             on_connection_state=self._on_connection_state,
             hold_tone_hz=hold_sound.tone_hz(self.settings.hold_sound),
         )
-        return CallEntry(call=call, source=source, sink=sink)
+        watch = QualityWatch(call_id, self.settings.quality, call.stats, source, self.emit).start()
+        return CallEntry(call=call, source=source, sink=sink, quality=watch)
 
     async def _hold_others(self, keep: CallEntry) -> bool:
         """Hold every talking call but ``keep``; True when one was put on hold."""

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from softphone.call import Call
     from softphone.media import AudioSink, MutableSource
+    from softphone.quality_watch import QualityWatch
 
 
 @dataclass(eq=False)
@@ -54,6 +55,7 @@ class CallEntry:
     answered: bool = False
     declined: bool = False
     give_up: asyncio.TimerHandle | None = None
+    quality: QualityWatch | None = None  # (1.2) its quality warnings and MOS
 
     @property
     def id(self) -> str:
@@ -120,6 +122,7 @@ class CallEntry:
             audio_seconds_received=round(audio.seconds, 3),
             audio_max_gap_ms=round(audio.max_gap_ms, 1),
             audio_max_gap_since_last_stats_ms=round(audio.window_max_gap_ms, 1),
+            mos=None if self.quality is None else self.quality.mos_for(stats),
         )
 
     def view(self) -> CallView:
@@ -172,11 +175,14 @@ class SessionCalls:
         self._active = entry.id
 
     def remove(self, call: Call) -> CallEntry | None:
-        """Forget ``call``; if it was active, the most recent remaining call becomes active."""
+        """Forget ``call`` (its quality watch stops); if it was active, the most recent
+        remaining call becomes active."""
         entry = self._entries.get(call.id)
         if entry is None or entry.call is not call:
             return None
         del self._entries[call.id]
+        if entry.quality is not None:
+            entry.quality.stop()
         if self._active == call.id:
             self._active = next(reversed(self._entries), None)
         return entry

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from softphone import events as ev
 from softphone.media import AudioSink, MediaSpecError, MutableSource, create_sink, create_source
+from softphone.views import MicView
 
 logger = logging.getLogger("softphone.session")
 
@@ -33,6 +34,10 @@ class CallMedia:
     choice: MediaChoice
     emit: Callable[[ev.Event], None]
     _notices_given: set[str] = field(default_factory=set)
+    #: What the last call's source was (``SourceResult.description``), and whether
+    #: it fell back to silence for want of a device: the Call panel's Mic row.
+    mic: str | None = None
+    mic_fallback: bool = False
 
     def open(self, muted: bool) -> tuple[MutableSource, AudioSink] | None:
         """A fresh source and sink; a bad audio spec is an ``error`` event and None."""
@@ -47,4 +52,15 @@ class CallMedia:
                 self._notices_given.add(notice)
                 logger.warning("%s", notice)
                 self.emit(ev.Notice(message=notice))
+        self.mic = source_result.description
+        self.mic_fallback = source_result.notice is not None
         return MutableSource(source_result.track, muted=muted), sink_result.sink
+
+    def mic_view(self, source: MutableSource | None) -> MicView:
+        """The Mic row's view: the last call's source and its fallback; ``source``'s level."""
+        return MicView(
+            spec=self.choice.audio_in,
+            source=self.mic,
+            fallback=self.mic_fallback,
+            level=None if source is None else source.level,
+        )

@@ -56,6 +56,18 @@ class RegionView:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MicView:
+    """The microphone: ``spec`` is ``--audio-in``; ``source`` what the last call opened
+    (None before the first call), ``fallback`` when that was silence for want of a
+    device; ``level`` the peak of the last frame (0..1), during a call only."""
+
+    spec: str
+    source: str | None
+    fallback: bool
+    level: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SessionView:
     """What a front end needs to draw without replaying every event.
 

@@ -221,6 +221,33 @@ PINNED: list[tuple[ev.Event, str]] = [
         '"audio_max_gap_ms":20.0,"audio_max_gap_since_last_stats_ms":20.0}',
     ),
     (
+        ev.StatsReport(
+            call="c1",
+            rtt_ms=1.2,
+            jitter_ms=0.5,
+            packets_sent=50,
+            packets_received=50,
+            packets_lost=0,
+            bytes_sent=8000,
+            bytes_received=8000,
+            selected_pair=None,
+            mos=4.41,
+        ),
+        '{"event":"stats","call":"c1","rtt_ms":1.2,"jitter_ms":0.5,"packets_sent":50,'
+        '"packets_received":50,"packets_lost":0,"bytes_sent":8000,"bytes_received":8000,'
+        '"selected_pair":null,"mos":4.41}',
+    ),
+    (
+        ev.QualityWarning(call="c1", name="high-packet-loss", value=4.86, threshold=3.0),
+        '{"event":"quality-warning","call":"c1","name":"high-packet-loss","value":4.86,'
+        '"threshold":3.0}',
+    ),
+    (
+        ev.QualityWarningCleared(call="c1", name="high-rtt", value=120.5, threshold=400.0),
+        '{"event":"quality-warning-cleared","call":"c1","name":"high-rtt","value":120.5,'
+        '"threshold":400.0}',
+    ),
+    (
         ev.IceRestartGathered(
             call="c1", ufrag="abcd", candidates=1, elapsed_ms=9.5, failures=(), standby=True
         ),

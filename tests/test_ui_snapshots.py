@@ -108,6 +108,7 @@ def emit_call(app: SoftphoneApp, clock: ManualClock, *, switch: str | None = Non
         clock.advance(delta)
         emit(name, **fields)
     sent = received = 0
+    moses = (4.41, 4.41, 4.41, 4.0, 4.2, 4.3)
     for i, rtt in enumerate((1.2, 1.4, 1.1, 2.5, 1.3, 1.2)):
         clock.advance(1.0)
         sent += 50
@@ -115,7 +116,7 @@ def emit_call(app: SoftphoneApp, clock: ManualClock, *, switch: str | None = Non
         emit("stats", call="c1", rtt_ms=rtt, jitter_ms=0.8, packets_sent=sent,
              packets_received=received, packets_lost=1 if i >= 3 else 0,
              bytes_sent=sent * 160, bytes_received=received * 160,
-             selected_pair={"local": LOCAL, "remote": REMOTE})  # fmt: skip
+             selected_pair={"local": LOCAL, "remote": REMOTE}, mos=moses[i])  # fmt: skip
     if switch:
         app.ice_panel.progress.begin_region(switch, clock(), in_call=True)
         switch_steps: list[tuple[float, str, dict[str, Any]]] = [
@@ -241,6 +242,28 @@ def test_help_screen(
         await settled(pilot)
 
     assert run(snap_compare, app, before)
+
+
+def test_quality_warnings_shown_until_cleared(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """[Warnings visible] high-packet-loss and low-mos raised, high-rtt raised and cleared."""
+    app, clock = build(url, settings, tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        emit_call(app, clock)
+        for name, event, value, threshold in (
+            ("high-rtt", "quality-warning", 512.0, 400.0),
+            ("high-packet-loss", "quality-warning", 4.86, 3.0),
+            ("low-mos", "quality-warning", 3.21, 3.5),
+            ("high-rtt", "quality-warning-cleared", 120.0, 400.0),
+        ):
+            clock.advance(0.5)
+            app.session.emit(event, call="c1", name=name, value=value, threshold=threshold)
+        await settled(pilot)
+
+    assert run(snap_compare, app, before, size=(100, 30))
 
 
 @pytest.mark.parametrize("theme", ["dark", "light", "high-contrast"])

@@ -176,6 +176,7 @@ class MutableSource(MediaStreamTrack):
         self.muted = muted
         # While the call is on hold with a hold sound: this tone replaces the source.
         self.hold_tone_hz: float | None = None
+        self._last: AudioFrame | None = None
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
@@ -186,9 +187,25 @@ class MutableSource(MediaStreamTrack):
             self.stop()
             raise
         assert isinstance(frame, AudioFrame)
+        self._last = frame
         if self.hold_tone_hz is not None:
             return _tone_copy(frame, self.hold_tone_hz)
         return _silent_copy(frame) if self.muted else frame
+
+    @property
+    def level(self) -> float | None:
+        """The peak of the last frame the source gave (0..1 of full scale), muted or not.
+
+        Worked out only when asked (the level meter while it is on screen, the
+        quality monitor once a second): the call's 50 frames a second cost one
+        reference each, no arithmetic and no allocation. None before the first frame.
+        """
+        frame = self._last
+        if frame is None:
+            return None
+        samples = np.frombuffer(memoryview(frame.planes[0]), dtype=np.int16, count=frame.samples)
+        peak = max(int(samples.max()), -int(samples.min()))
+        return min(1.0, peak / 32767)
 
     def stop(self) -> None:
         super().stop()

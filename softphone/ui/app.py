@@ -94,6 +94,7 @@ class SoftphoneApp(SessionEvents, Actions):
         self._peers = {}
         self._unsubscribe = None
         self._stats_timer = None
+        self._meter_timer = None
         self._closed = False
         self._signaling_state = "connecting"
         self._set_initial_theme(theme)

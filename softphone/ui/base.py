@@ -58,6 +58,7 @@ class SoftphoneBase(App[int]):
     _incoming: IncomingCallScreen | None
     _unsubscribe: Callable[[], None] | None
     _stats_timer: Timer | None
+    _meter_timer: Timer | None
     _closed: bool
     _signaling_state: str
 

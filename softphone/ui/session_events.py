@@ -25,6 +25,7 @@ from textual.css.query import NoMatches
 
 from softphone.ui.base import STARTING, SoftphoneBase
 from softphone.ui.messages import SessionEvent, SessionFailed, SessionOpened
+from softphone.ui.widgets.call_controls import mic_markup
 from softphone.ui.widgets.event_log import LogEntry
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ logger = logging.getLogger("softphone.ui")
 SessionFactory = Callable[[], Awaitable["SessionManager"]]
 # What the factory needs loaded: the media stack, imported on a thread, off the loop.
 SESSION_MODULE = "softphone.session"
+# The mic level meter's refresh (seconds), only during a call with the main screen shown.
+METER_INTERVAL = 0.1
 
 
 class SessionEvents(SoftphoneBase):
@@ -57,6 +60,7 @@ class SessionEvents(SoftphoneBase):
     def on_main_screen_ready(self, message: MainScreen.Ready) -> None:
         self.call_panel.border_title = "Call"
         self._stats_timer = self.set_interval(self.stats_interval, self._tick, pause=True)
+        self._meter_timer = self.set_interval(METER_INTERVAL, self._show_mic, pause=True)
         if self.session is not None:
             self._follow(self.session)
         elif self._factory is not None:
@@ -91,6 +95,7 @@ class SessionEvents(SoftphoneBase):
         panel.muted = view.muted
         panel.dnd = view.dnd
         panel.set_contacts(view.contacts)
+        panel.mic = session.mic()
         panel.set_online(sorted(view.online))
         self._show_region(view.region)
         self._unsubscribe = session.subscribe(self._session_callback)
@@ -192,6 +197,13 @@ class SessionEvents(SoftphoneBase):
                 timer.resume()
             elif state == "ended" and not others_talking:
                 timer.pause()
+        meter = self._meter_timer
+        if meter is not None:
+            if state == "active":
+                meter.resume()
+            elif state == "ended" and not others_talking:
+                meter.pause()
+        self._show_mic()
         if state == "ended":
             reason = event.reason
             who = self._peers.pop(event.call, None) or self.remote or "?"
@@ -256,6 +268,21 @@ class SessionEvents(SoftphoneBase):
             return  # the panels went between the check and now
         if self.call_state == "active":
             self._poll_stats()
+
+    def _show_mic(self) -> None:
+        """The Call panel's Mic row from the session, redrawn only when its text changes."""
+        if self.session is None or self._closed or not self._panels_ready():
+            return
+        if self.screen is not self.main:
+            return  # the level is read only while it is on screen
+        try:
+            panel = self.call_panel
+        except NoMatches:
+            return  # the screen is being torn down
+        mic = self.session.mic()
+        in_call = self.call_state == "active"
+        if mic_markup(panel.muted, mic, in_call) != mic_markup(panel.muted, panel.mic, in_call):
+            panel.mic = mic
 
     @work(group="stats", exclusive=True, exit_on_error=False)
     async def _poll_stats(self) -> None:

@@ -3,10 +3,16 @@
 **(1.2)** With more than one call the ``Call`` line shows the active one and a
 ``Waiting`` line the others (a caller waiting to be answered, a call on hold);
 which is which is followed by :class:`~softphone.ui.call_lines.CallLines`.
+
+The Mic row says what is really sent: muted, silence for want of a
+microphone (what the notice said), the ``silence`` source, or live with a
+level meter of what the source gives now (the app reads it from the session
+about ten times a second, only while a call is up and this screen is shown).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -26,9 +32,39 @@ if TYPE_CHECKING:
     from softphone.events import (
         Event,
     )
+    from softphone.views import MicView
 
 NBSP = "\u00a0"
 KEYS_INDENT = 8
+METER_CELLS = 10
+METER_FLOOR_DB = -60.0
+
+
+def level_meter(level: float) -> str:
+    """``██████░░░░ -24dB``: the peak level on a -60..0 dBFS scale, one cell per 6 dB."""
+    db = 20 * math.log10(level) if level > 0 else -math.inf
+    cells = 0 if db <= METER_FLOOR_DB else round(METER_CELLS * (1 - db / METER_FLOOR_DB))
+    cells = max(0, min(METER_CELLS, cells))
+    shown = "-∞" if db == -math.inf else f"{max(db, -99):.0f}"
+    bar = f"[$success]{'█' * cells}[/][$text-muted]{'░' * (METER_CELLS - cells)}[/]"
+    return f"{bar} [$text-muted]{shown}dB[/]"
+
+
+def mic_markup(muted: bool, mic: MicView | None, in_call: bool) -> str:
+    """The Mic row: never ``live`` while silence is what goes out."""
+    if muted:
+        return "[b $error]MUTED[/]"
+    if mic is None:
+        return "[$success]live[/]"
+    if mic.fallback:
+        return "[b $error]no microphone[/] [$error]— sending silence[/]"
+    if mic.spec.strip() == "silence":
+        return "[$warning]silence[/] [$text-muted](--audio-in silence)[/]"
+    if not in_call:
+        return f"[$text-muted]{escape(mic.source or mic.spec)}[/]"
+    if mic.level is None:
+        return "[$success]live[/]"
+    return f"[$success]live[/] {level_meter(mic.level)}"
 
 
 def keys_lines(width: int) -> list[str]:
@@ -66,6 +102,7 @@ class CallPanel(Widget):
     others: reactive[tuple[CallLine, ...]] = reactive((), layout=True)
     dnd: reactive[bool] = reactive(False, layout=True)
     has_contacts: reactive[bool] = reactive(False, layout=True)
+    mic: reactive[MicView | None] = reactive(None)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
@@ -172,7 +209,7 @@ class CallPanel(Widget):
         ]
         lines.extend(f"[b]Waiting[/] {self._other_markup(line)}" for line in self.others)
         lines += [
-            "[b]Mic[/]     " + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
+            "[b]Mic[/]     " + mic_markup(self.muted, self.mic, self.call_state == "active"),
             f"[b]{'People' if self.has_contacts else 'Online'}[/]  {self._contacts_markup()}",
         ]
         width = self._width or self.content_size.width

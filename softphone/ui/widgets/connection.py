@@ -3,6 +3,9 @@
 Stats arrive as cumulative counters about once a second; loss and bitrate
 are computed here from the difference between two samples, so the panel
 shows what is happening now rather than an average since the call began.
+The MOS comes with each sample (the session's E-model), and the quality
+warnings stay on their own line from ``quality-warning`` until
+``quality-warning-cleared`` (or the end of the call).
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ STATE_ROWS: tuple[tuple[str, str], ...] = (
 HISTORY = 60
 
 
+def warning_text(name: str, value: float, threshold: float) -> str:
+    """``high-packet-loss 4.86% > 3%``: the warning, its figure and the limit it crossed."""
+    if name in ("high-rtt", "high-jitter"):
+        return f"{name} {value:g}ms > {threshold:g}ms"
+    if name == "high-packet-loss":
+        return f"{name} {value:g}% > {threshold:g}%"
+    if name == "low-mos":
+        return f"{name} {value:g} < {threshold:g}"
+    if name == "constant-audio-input-level":
+        return f"{name} for {threshold:g}s"
+    return f"{name} {value:g}"
+
+
 @dataclass(frozen=True)
 class LiveStats:
     """One rendered sample: what the panel shows, derived from two raw samples."""
@@ -52,6 +68,7 @@ class LiveStats:
     packets_sent: int = 0
     packets_received: int = 0
     packets_lost: int = 0
+    mos: float | None = None
 
 
 def pair_sides(pair: PairInfo | None) -> tuple[str, str]:
@@ -70,6 +87,7 @@ class StatesView(Widget):
     pair: reactive[PairInfo | None] = reactive(None)
     live: reactive[LiveStats | None] = reactive(None)
     origin: reactive[float] = reactive(0.0)
+    warnings: reactive[tuple[tuple[str, float, float], ...]] = reactive((), layout=True)
 
     def render(self) -> Content:
         lines = []
@@ -87,7 +105,18 @@ class StatesView(Widget):
         lines.append(f"[b]local[/]     {escape(local)}")
         lines.append(f"[b]remote[/]    {escape(remote)}")
         lines.extend(self._stats_lines())
+        lines.append(self._quality_line())
         return Content.from_markup("\n".join(lines))
+
+    def _quality_line(self) -> str:
+        """``MOS 4.41  no warnings``, or the MOS and a red line per warning not yet cleared."""
+        live = self.live
+        mos = "—" if live is None or live.mos is None else f"{live.mos:.2f}"
+        if not self.warnings:
+            state = "  [$text-muted]no warnings[/]" if live is not None else ""
+            return f"[b]MOS[/] {mos}{state}"
+        shown = [f"[$error]⚠ {escape(warning_text(*w))}[/]" for w in self.warnings]
+        return "\n".join([f"[b]MOS[/] {mos}", *shown])
 
     def _stats_lines(self) -> list[str]:
         live = self.live
@@ -130,6 +159,9 @@ class ConnectionPanel(Vertical):
         self._waiting: set[str] = set()  # callers waiting while another call is up
         self.rtt_history: deque[float] = deque(maxlen=HISTORY)
         self.loss_history: deque[float] = deque(maxlen=HISTORY)
+        self.mos_history: deque[float] = deque(maxlen=HISTORY)
+        # (call, warning name) -> (value, threshold), in the order raised
+        self._warnings: dict[tuple[str, str], tuple[float, float]] = {}
 
     def compose(self) -> ComposeResult:
         view = StatesView(id="states")
@@ -140,6 +172,8 @@ class ConnectionPanel(Vertical):
             yield Sparkline([], id="rtt-history")
             yield Label("[b]loss[/]")
             yield Sparkline([], id="loss-history")
+            yield Label("[b]MOS[/]")
+            yield Sparkline([], id="mos-history")
 
     @property
     def view(self) -> StatesView:
@@ -152,6 +186,8 @@ class ConnectionPanel(Vertical):
             ConnectionStateChanged,
             IceConnectionStateChanged,
             IceGatheringStateChanged,
+            QualityWarning,
+            QualityWarningCleared,
             SelectedPairChanged,
             SignalingStateChanged,
             StatsReport,
@@ -161,6 +197,12 @@ class ConnectionPanel(Vertical):
         match event:
             case CallStateChanged(call=call, state=state):
                 self._on_call_state(call, state)
+            case QualityWarning(call=call, name=name, value=value, threshold=threshold):
+                self._warnings[(call, name)] = (value, threshold)
+                self._publish_warnings()
+            case QualityWarningCleared(call=call, name=name):
+                self._warnings.pop((call, name), None)
+                self._publish_warnings()
             case (
                 SignalingStateChanged()
                 | IceGatheringStateChanged()
@@ -183,6 +225,9 @@ class ConnectionPanel(Vertical):
         if state == "ended":
             self._calls.discard(call)
             self._waiting.discard(call)
+            for key in [key for key in self._warnings if key[0] == call]:
+                del self._warnings[key]
+            self._publish_warnings()
             return
         if state == "incoming" and self._calls:
             self._waiting.add(call)
@@ -199,7 +244,12 @@ class ConnectionPanel(Vertical):
         self._last = None
         self.rtt_history.clear()
         self.loss_history.clear()
+        self.mos_history.clear()
         self._publish_history()
+
+    def _publish_warnings(self) -> None:
+        """The warnings raised and not cleared, of every call still up (a call's end with it)."""
+        self.view.warnings = tuple((name, v, t) for (_, name), (v, t) in self._warnings.items())
 
     def _on_stats(self, stats: StatsReport, at: float) -> None:
         view = self.view
@@ -212,6 +262,8 @@ class ConnectionPanel(Vertical):
             self.rtt_history.append(live.rtt_ms)
         if live.loss_percent is not None:
             self.loss_history.append(live.loss_percent)
+        if live.mos is not None:
+            self.mos_history.append(live.mos)
         self._publish_history()
 
     def _derive(self, stats: StatsReport, at: float) -> LiveStats:
@@ -240,11 +292,13 @@ class ConnectionPanel(Vertical):
             packets_sent=sent,
             packets_received=received,
             packets_lost=lost,
+            mos=stats.mos,
         )
 
     def _publish_history(self) -> None:
         self.query_one("#rtt-history", Sparkline).data = list(self.rtt_history)
         self.query_one("#loss-history", Sparkline).data = list(self.loss_history)
+        self.query_one("#mos-history", Sparkline).data = list(self.mos_history)
 
     def copy_text(self) -> str | None:
         """The selected pair and the last stats as plain text, for the clipboard."""
@@ -259,6 +313,6 @@ class ConnectionPanel(Vertical):
                 f"rtt_ms={live.rtt_ms} jitter_ms={live.jitter_ms} loss_percent="
                 f"{None if live.loss_percent is None else round(live.loss_percent, 2)} "
                 f"packets_sent={live.packets_sent} packets_received={live.packets_received} "
-                f"packets_lost={live.packets_lost}"
+                f"packets_lost={live.packets_lost} mos={live.mos}"
             )
         return "\n".join(lines)

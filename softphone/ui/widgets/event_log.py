@@ -80,7 +80,7 @@ def _color_for(event: Event) -> str:
 
     if isinstance(event, ev.ErrorReported):
         return "error"
-    if isinstance(event, ev.Notice | ev.MediaLost | ev.StandbyFailed):
+    if isinstance(event, ev.Notice | ev.MediaLost | ev.StandbyFailed | ev.QualityWarning):
         return "warning"
     accent = (
         ev.IceRestart
