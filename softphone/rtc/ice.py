@@ -373,8 +373,15 @@ class IceTransport:
         self._closing_tasks.add(task)
         task.add_done_callback(self._closing_tasks.discard)
 
-    async def consent_check(self, timeout_retransmissions: int = 0) -> float | None:
-        """One Binding request on the active pair; returns its RTT in ms, None on failure."""
+    async def consent_check(self, timeout_retransmissions: int = 2) -> float | None:
+        """One Binding request on the active pair; returns its RTT in ms, None on failure.
+
+        aioice gives up on a try after 0.5 s, then doubles the wait: with no
+        retransmission a slow but working path (RTT over 500 ms: a satellite
+        hop, a congested uplink) would fail every check and be taken for dead.
+        Two retransmissions answer a path up to ~3.5 s of RTT and survive a
+        lost request; a caller in a hurry (the media watch) bounds the wait itself.
+        """
         gen = self.active
         if gen is None or gen.connection.remote_password is None:
             return None
