@@ -76,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not verify the wss:// server's certificate (test benches only)",
     )
     parser.add_argument("--region", help="region to start in")
-    parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
-    parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
+    parser.add_argument(
+        "--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence | DEVICE (name or index)"
+    )
+    parser.add_argument("--audio-out", help="default | file:PATH.wav | null | DEVICE")
     parser.add_argument("--theme", help="UI theme")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the signaling server")
@@ -104,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
     _token_command(sub)
     _probe_command(sub)
+    devices = sub.add_parser("devices", help="list the sound devices --audio-in/--audio-out take")
+    devices.add_argument("--json", action="store_true", help="one JSON object a line")
     return parser
 
 
@@ -281,6 +285,15 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
     return 0
 
 
+def _audio_problem(settings: Settings) -> str | None:
+    """Why a device named by --audio-in/--audio-out cannot be used (sounddevice loads only then)."""
+    from softphone.device_list import check_specs, is_device_spec
+
+    if not (is_device_spec(settings.audio_in) or is_device_spec(settings.audio_out)):
+        return None
+    return check_specs(settings.audio_in, settings.audio_out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
@@ -288,6 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from softphone.serve import print_token
 
         return print_token(args)
+    if args.command == "devices":
+        from softphone.device_list import print_devices
+
+        return print_devices(args.json, sys.stdout)
     import asyncio
 
     from softphone.config import ConfigError
@@ -312,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from softphone.serve import run_serve
 
             return asyncio.run(run_serve(args, settings))
+        problem = _audio_problem(settings)
+        if problem is not None:
+            print(f"softphone: {problem}", file=sys.stderr)
+            return 2
         if args.token is not None:
             from softphone.signaling.tokens import command_line_token_notice
 

@@ -12,7 +12,7 @@ Cheap to import (the session is only a type here): the UI loads it at start.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:
     from softphone.session import SessionManager
@@ -66,6 +66,15 @@ class Mute:
 
 
 @dataclass(frozen=True)
+class SwitchDevice:
+    """(1.2) Use another microphone (``input``) or speaker (``output``), mid-call too."""
+
+    CMD: ClassVar[str] = "device"
+    kind: Literal["input", "output"]
+    name: str
+
+
+@dataclass(frozen=True)
 class Stats:
     CMD: ClassVar[str] = "stats"
 
@@ -77,7 +86,18 @@ class Quit:
     CMD: ClassVar[str] = "quit"
 
 
-Command = Dial | Answer | DeclineCall | Hangup | SwitchRegion | RestartIce | Mute | Stats | Quit
+Command = (
+    Dial
+    | Answer
+    | DeclineCall
+    | Hangup
+    | SwitchRegion
+    | RestartIce
+    | Mute
+    | SwitchDevice
+    | Stats
+    | Quit
+)
 
 
 async def execute(session: SessionManager, command: Command) -> None:
@@ -97,6 +117,8 @@ async def execute(session: SessionManager, command: Command) -> None:
             session.restart_ice()
         case Mute(on=on):
             session.mute(on)
+        case SwitchDevice(kind=kind, name=name):
+            await session.switch_device(kind, name)
         case Stats():
             await session.stats()
         case Quit():

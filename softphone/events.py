@@ -418,6 +418,21 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AudioDeviceChanged(Event):
+    """(1.2) The microphone (``input``) or speaker (``output``) in use changed.
+
+    ``reason``: ``switched`` by a ``device`` command, or ``lost`` when the
+    device disappeared mid-call and silence / a null sink took its place.
+    """
+
+    NAME = "audio-device"
+    kind: Literal["input", "output"]
+    device: str
+    reason: Literal["switched", "lost"]
+    call: str | None = _omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorReported(Event):
     """``code`` is one of the README's error codes or a W3C DOMException name."""
 

@@ -27,6 +27,7 @@ from softphone.commands import (
     Quit,
     RestartIce,
     Stats,
+    SwitchDevice,
     SwitchRegion,
     execute,
 )
@@ -85,8 +86,15 @@ def parse_command(line: str) -> Command:
         if not isinstance(on, bool):
             raise BadCommand('"mute": field "on" must be true or false')
         return Mute(on)
+    if cmd == SwitchDevice.CMD:
+        kind = obj.get("kind")
+        if kind not in ("input", "output"):
+            raise BadCommand('"device": field "kind" must be "input" or "output"')
+        return SwitchDevice(kind, _string_field(obj, cmd, "name"))
     known = ", ".join(
-        sorted([*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD])
+        sorted(
+            [*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, SwitchDevice.CMD]
+        )
     )
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
 

@@ -20,10 +20,13 @@ from typing import Any
 
 from softphone import events as ev
 from softphone.call import Call, pair_info
+from softphone.call_audio import CallAudio
+from softphone.call_audio import MediaChoice as MediaChoice  # re-exported: callers import it here
 from softphone.commands import CommandRefused
 from softphone.config import Settings
+from softphone.device_list import AudioDevice, DeviceKind
 from softphone.events import EventBus, EventSink
-from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
+from softphone.media import MediaSpecError, MutableSource
 from softphone.regions import SessionRegions, credential_refusals
 from softphone.signaling.adapter import (
     Accepted,
@@ -50,14 +53,6 @@ logger = logging.getLogger("softphone.session")
 USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 # How long a call may stay "failed" (the peer connection retrying ICE) before it is ended.
 FAILED_CALL_GRACE = 15.0
-
-
-@dataclass
-class MediaChoice:
-    """What to send and where to play what is received (``--audio-in/--audio-out``)."""
-
-    audio_in: str = "default"
-    audio_out: str = "default"
 
 
 @dataclass
@@ -90,7 +85,7 @@ class SessionManager:
         self._regions = SessionRegions(
             settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
         )
-        self._notices_given: set[str] = set()
+        self.audio = CallAudio(self.media, self.emit)
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
@@ -212,6 +207,16 @@ class SessionManager:
             if source is not None:
                 source.muted = on
         self.emit(ev.MuteChanged(on=on))
+
+    async def switch_device(self, kind: DeviceKind, name: str) -> None:
+        """(1.2) Another microphone or speaker, for the live call (no renegotiation) and after."""
+        call = self.call
+        live = call.id if call is not None and call.peer is not None else None
+        await self.audio.switch(kind, name, live)
+
+    def audio_devices(self) -> list[AudioDevice]:
+        """The sound devices there are; DeviceUnavailable when PortAudio cannot be loaded."""
+        return self.audio.devices()
 
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
@@ -364,28 +369,15 @@ class SessionManager:
 
     @property
     def call_source(self) -> MutableSource | None:
-        return self._call_source
-
-    _call_source: MutableSource | None = None
-    _call_sink: Any = None
+        return self.audio.source
 
     def _new_call(self, call_id: str, remote: str, direction: str) -> Call | None:
         """A call with fresh media; a bad audio spec is reported and refuses the call."""
         try:
-            source_result = create_source(self.media.audio_in)
-            sink_result = create_sink(self.media.audio_out)
+            source, sink = self.audio.open(self.state.muted)
         except MediaSpecError as exc:
             self.emit(ev.ErrorReported(code="bad-audio", message=str(exc)))
             return None
-        for notice in (source_result.notice, sink_result.notice):
-            if notice and notice not in self._notices_given:
-                self._notices_given.add(notice)
-                logger.warning("%s", notice)
-                self.emit(ev.Notice(message=notice))
-        source = MutableSource(source_result.track)
-        source.muted = self.state.muted
-        self._call_source = source
-        self._call_sink = sink_result.sink
         return Call(
             call_id=call_id,
             remote_user=remote,
@@ -395,7 +387,7 @@ class SessionManager:
             configuration=self._regions.configuration,
             host_addresses=list(self.settings.ice_host_addresses) or None,
             source=source,
-            sink=sink_result.sink,
+            sink=sink,
             on_connection_state=self._on_connection_state,
         )
 
@@ -461,7 +453,7 @@ class SessionManager:
 
     def _with_audio(self, report: ev.StatsReport) -> ev.StatsReport:
         """``report`` with what the sink received, when there is a sink."""
-        sink = self._call_sink
+        sink = self.audio.sink
         if sink is None:
             return report
         stats = sink.stats
@@ -491,7 +483,7 @@ class SessionManager:
     async def _end_call(self, call: Call, reason: str) -> None:
         if self.call is call:
             self.call = None
-            self._call_source = None
+            self.audio.closed()
             self._lost_at = None
             if self._give_up is not None:
                 self._give_up.cancel()
