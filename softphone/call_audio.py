@@ -89,7 +89,8 @@ class CallAudio:
             raise CommandRefused("bad-audio", str(exc)) from exc
 
     async def _switch_input(self, spec: str, call: str | None) -> None:
-        result = create_source(spec)
+        # Opening a device can take a PortAudio round trip: not on the loop that draws.
+        result = await asyncio.to_thread(create_source, spec)
         if result.notice:
             result.track.stop()
             raise CommandRefused("bad-audio", result.notice)
@@ -108,7 +109,7 @@ class CallAudio:
         )
 
     async def _switch_output(self, spec: str, call: str | None) -> None:
-        result = create_sink(spec)
+        result = await asyncio.to_thread(create_sink, spec)
         new = result.sink
         assert isinstance(new, ConsumingSink)
         if result.notice:

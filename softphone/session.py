@@ -214,6 +214,10 @@ class SessionManager:
         live = call.id if call is not None and call.peer is not None else None
         await self.audio.switch(kind, name, live)
 
+    def audio_choice(self) -> tuple[str, str]:
+        """(1.2) The ``--audio-in`` and ``--audio-out`` specs in force now."""
+        return self.media.audio_in, self.media.audio_out
+
     def audio_devices(self) -> list[AudioDevice]:
         """The sound devices there are; DeviceUnavailable when PortAudio cannot be loaded."""
         return self.audio.devices()

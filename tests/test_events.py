@@ -204,6 +204,16 @@ PINNED: list[tuple[ev.Event, str]] = [
     ),
     (ev.Notice(message="no audio device"), '{"event":"notice","message":"no audio device"}'),
     (
+        ev.AudioDeviceChanged(kind="output", device="speaker: pulse", reason="switched", call="c1"),
+        '{"event":"audio-device","kind":"output","device":"speaker: pulse","reason":"switched",'
+        '"call":"c1"}',
+    ),
+    (
+        ev.AudioDeviceChanged(kind="input", device="silence (microphone lost)", reason="lost"),
+        '{"event":"audio-device","kind":"input","device":"silence (microphone lost)",'
+        '"reason":"lost"}',
+    ),
+    (
         ev.ErrorReported(code="bad-sdp", message="remote offer rejected", call="c1"),
         '{"event":"error","code":"bad-sdp","message":"remote offer rejected","call":"c1"}',
     ),

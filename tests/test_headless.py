@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from softphone.commands import Dial, Mute, Quit, SwitchRegion
+from softphone.commands import Dial, Mute, Quit, SwitchDevice, SwitchRegion
 from softphone.headless import BadCommand, parse_command
 from tests.harness import Headless, Server
 
@@ -18,6 +18,7 @@ from tests.harness import Headless, Server
         ('{"cmd":"mute","on":false}', Mute(False)),
         ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
         ('{"cmd":"quit"}', Quit()),
+        ('{"cmd":"device","kind":"input","name":"pulse"}', SwitchDevice("input", "pulse")),
     ],
 )
 def test_good_commands_parse(line: str, expected: object) -> None:
@@ -35,6 +36,8 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"region"}', '"region" needs a non-empty string field "name"'),
         ('{"cmd":"mute","on":"yes"}', '"mute": field "on" must be true or false'),
         ('{"cmd":"dance"}', 'unknown command "dance"'),
+        ('{"cmd":"device","kind":"mic","name":"0"}', 'field "kind" must be "input" or "output"'),
+        ('{"cmd":"device","kind":"output"}', '"device" needs a non-empty string field "name"'),
     ],
 )
 def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:

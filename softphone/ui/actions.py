@@ -8,9 +8,27 @@ on the first frame, so the app does not pay for them at start.
 
 from __future__ import annotations
 
-from softphone.commands import Answer, DeclineCall, Dial, Hangup, Mute, RestartIce, SwitchRegion
+import asyncio
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from softphone.commands import (
+    Answer,
+    DeclineCall,
+    Dial,
+    Hangup,
+    Mute,
+    RestartIce,
+    SwitchDevice,
+    SwitchRegion,
+)
 from softphone.ui.base import SoftphoneBase
 from softphone.ui.themes import next_theme
+
+if TYPE_CHECKING:
+    from softphone.device_list import AudioDevice
+    from softphone.ui.screens.device_picker import Choice
 
 
 class Actions(SoftphoneBase):
@@ -103,6 +121,35 @@ class Actions(SoftphoneBase):
         progress = self.ice_panel.progress
         progress.begin_restart(self.clock())
         self.send(RestartIce(), lambda message: progress.fail(message, self.clock()))
+
+    def action_pick_device(self) -> None:
+        if self._view_or_refuse() is not None:
+            self._open_device_picker()
+
+    @work(group="devices", exclusive=True, exit_on_error=False)
+    async def _open_device_picker(self) -> None:
+        """List the devices on a thread (loading PortAudio may take a moment), then ask."""
+        session = self.session
+        if session is None:
+            return
+        devices: list[AudioDevice] = []
+        problem = None
+        try:
+            devices = await asyncio.to_thread(session.audio_devices)
+        except Exception as exc:  # DeviceUnavailable: no PortAudio; the built-ins still work
+            problem = f"no devices listed: {exc}"
+        from softphone.ui.screens.device_picker import DevicePickerScreen
+
+        audio_in, audio_out = session.audio_choice()
+        self.push_screen(
+            DevicePickerScreen(devices, {"input": audio_in, "output": audio_out}, problem),
+            self._device_chosen,
+        )
+
+    def _device_chosen(self, choice: Choice | None) -> None:
+        if choice is not None:
+            kind, spec = choice
+            self.send(SwitchDevice(kind, spec))
 
     def action_copy(self) -> None:
         text = self.connection_panel.copy_text()

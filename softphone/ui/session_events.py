@@ -24,6 +24,7 @@ from textual.css.query import NoMatches
 
 from softphone.commands import Answer, CommandRefused, DeclineCall, Stats, execute
 from softphone.events import (
+    AudioDeviceChanged,
     CallStateChanged,
     ErrorReported,
     Event,
@@ -146,6 +147,8 @@ class SessionEvents(SoftphoneBase):
                 self._on_incoming(call_id, caller)
             case RegionChanged(name=name):
                 self._show_region(name)
+            case AudioDeviceChanged(device=device, reason="switched"):
+                self.notify(device, title="Audio", timeout=3)
             case Notice(message=text):
                 self.notify(text, title="Notice", severity="warning", timeout=8)
             case ErrorReported(code=code, message=text):
