@@ -75,6 +75,13 @@ class SwitchDevice:
 
 
 @dataclass(frozen=True)
+class ProbeRegions:
+    """(1.2) Probe every region in the background: ``region-probe`` events, then a ranking."""
+
+    CMD: ClassVar[str] = "probe"
+
+
+@dataclass(frozen=True)
 class Stats:
     CMD: ClassVar[str] = "stats"
 
@@ -95,6 +102,7 @@ Command = (
     | RestartIce
     | Mute
     | SwitchDevice
+    | ProbeRegions
     | Stats
     | Quit
 )
@@ -119,6 +127,8 @@ async def execute(session: SessionManager, command: Command) -> None:
             session.mute(on)
         case SwitchDevice(kind=kind, name=name):
             await session.switch_device(kind, name)
+        case ProbeRegions():
+            session.probe_regions()
         case Stats():
             await session.stats()
         case Quit():

@@ -470,10 +470,14 @@ def _check_addresses(value: Any, where: str) -> tuple[str, ...]:
 
 def _check_region_ref(settings: Settings, name: str, where: str) -> None:
     wanted = getattr(settings, name)
-    if wanted is None:
+    if wanted is None or (name == "region" and wanted == AUTO_REGION):
         return
     if all(region.name != wanted for region in settings.regions):
         raise ConfigError(f"{where}: unknown region {wanted!r}; {_known_regions(settings.regions)}")
+
+
+#: (1.2) ``region = "auto"``: start in the best region a preflight finds (softphone.preflight).
+AUTO_REGION = "auto"
 
 
 def _known_regions(regions: Sequence[Region]) -> str:

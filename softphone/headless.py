@@ -24,6 +24,7 @@ from softphone.commands import (
     Dial,
     Hangup,
     Mute,
+    ProbeRegions,
     Quit,
     RestartIce,
     Stats,
@@ -46,7 +47,8 @@ class BadCommand(ValueError):
 
 
 _NO_ARGUMENT: dict[str, Command] = {
-    command.CMD: command for command in (Answer(), Hangup(), RestartIce(), Stats(), Quit())
+    command.CMD: command
+    for command in (Answer(), Hangup(), RestartIce(), ProbeRegions(), Stats(), Quit())
 }
 
 

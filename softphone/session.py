@@ -85,6 +85,7 @@ class SessionManager:
         self._regions = SessionRegions(
             settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
         )
+        self._regions.live_call = lambda: self.call
         self.audio = CallAudio(self.media, self.emit)
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._give_up: asyncio.TimerHandle | None = None
@@ -153,6 +154,7 @@ class SessionManager:
             await self.hangup()
         for task in list(self._pending_tasks):
             task.cancel()
+        await self._regions.preflight.close()
         await self.signaling.close()
 
     # --- commands ---------------------------------------------------------------
@@ -211,8 +213,7 @@ class SessionManager:
     async def switch_device(self, kind: DeviceKind, name: str) -> None:
         """(1.2) Another microphone or speaker, for the live call (no renegotiation) and after."""
         call = self.call
-        live = call.id if call is not None and call.peer is not None else None
-        await self.audio.switch(kind, name, live)
+        await self.audio.switch(kind, name, call.id if call and call.peer is not None else None)
 
     def audio_choice(self) -> tuple[str, str]:
         """(1.2) The ``--audio-in`` and ``--audio-out`` specs in force now."""
@@ -221,6 +222,10 @@ class SessionManager:
     def audio_devices(self) -> list[AudioDevice]:
         """The sound devices there are; DeviceUnavailable when PortAudio cannot be loaded."""
         return self.audio.devices()
+
+    def probe_regions(self) -> None:
+        """(1.2) Probe every region in the background: ``region-probe`` events, then a ranking."""
+        self._regions.probe()
 
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""

@@ -19,6 +19,7 @@ from softphone.commands import (
     Dial,
     Hangup,
     Mute,
+    ProbeRegions,
     RestartIce,
     SwitchDevice,
     SwitchRegion,
@@ -29,6 +30,18 @@ from softphone.ui.themes import next_theme
 if TYPE_CHECKING:
     from softphone.device_list import AudioDevice
     from softphone.ui.screens.device_picker import Choice
+
+
+def no_regions_hint() -> str:
+    """The one line that says how to get regions to switch to."""
+    import shutil
+
+    if shutil.which("turnserver") is None:
+        return (
+            "no regions: install coturn (apt-get install coturn) and start again for two "
+            "local demo regions, or add [[regions]] to the config file"
+        )
+    return "no regions configured: add [[regions]] to the config file"
 
 
 class Actions(SoftphoneBase):
@@ -72,13 +85,16 @@ class Actions(SoftphoneBase):
         if view is None:
             return
         regions = self.regions()
-        if not regions:
-            self.refuse("no regions configured: add [[regions]] to the config file")
-            return
         from softphone.ui.screens.region_picker import RegionPickerScreen
 
         choices = [(r.name, len(r.servers)) for r in regions]
-        self.push_screen(RegionPickerScreen(choices, view.region), self._region_chosen)
+        probing = any(count for _, count in choices)
+        if probing:
+            self.send(ProbeRegions())  # figures fill in as regions answer; never waited for
+        picker = RegionPickerScreen(
+            choices, view.region, self.region_probes, probing=probing, hint=no_regions_hint()
+        )
+        self.push_screen(picker, self._region_chosen)
 
     def _region_chosen(self, name: str | None) -> None:
         if name:
@@ -89,6 +105,9 @@ class Actions(SoftphoneBase):
         if view is None:
             return
         names = self.region_names()
+        if not names:
+            self.refuse(no_regions_hint())
+            return
         if len(names) < 2:
             self.refuse("there is no other region to switch to")
             return

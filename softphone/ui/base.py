@@ -22,6 +22,7 @@ from textual.app import App
 from textual.timer import Timer
 
 from softphone.commands import Command, CommandRefused, Quit, execute
+from softphone.events import RegionProbed
 from softphone.ui.clock import Clock
 from softphone.ui.ui_state import UiState
 from softphone.ui.widgets.call_controls import CallPanel
@@ -60,6 +61,7 @@ class SoftphoneBase(App[int]):
     _stats_timer: Timer | None
     _closed: bool
     _signaling_state: str
+    region_probes: dict[str, RegionProbed]  # the latest preflight figures, for the picker
 
     # --- panels -----------------------------------------------------------------
 

@@ -33,6 +33,8 @@ from softphone.events import (
     MissedCall,
     Notice,
     RegionChanged,
+    RegionProbed,
+    RegionsRanked,
     SignalingChanged,
 )
 from softphone.ui.base import STARTING, SoftphoneBase
@@ -147,6 +149,15 @@ class SessionEvents(SoftphoneBase):
                 self._on_incoming(call_id, caller)
             case RegionChanged(name=name):
                 self._show_region(name)
+            case RegionProbed(region=region):
+                self.region_probes[region] = event
+                show = getattr(self.screen, "show_probe", None)
+                if show is not None:
+                    show(event)  # the region picker, when it is open
+            case RegionsRanked():
+                done = getattr(self.screen, "probe_done", None)
+                if done is not None:
+                    done()
             case AudioDeviceChanged(device=device, reason="switched"):
                 self.notify(device, title="Audio", timeout=3)
             case Notice(message=text):
