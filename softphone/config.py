@@ -47,6 +47,7 @@ from softphone.signaling.turn_rest import DEFAULT_TTL, mint_credential
 
 CONFIG_ENV = "SOFTPHONE_CONFIG"
 TRANSPORT_POLICIES: tuple[IceTransportPolicy, ...] = ("all", "relay")
+AUTO_REGION = "auto"  # (1.2) region = "auto": the best region a preflight finds
 
 _TOP_KEYS = (
     "user",
@@ -474,10 +475,6 @@ def _check_region_ref(settings: Settings, name: str, where: str) -> None:
         return
     if all(region.name != wanted for region in settings.regions):
         raise ConfigError(f"{where}: unknown region {wanted!r}; {_known_regions(settings.regions)}")
-
-
-#: (1.2) ``region = "auto"``: start in the best region a preflight finds (softphone.preflight).
-AUTO_REGION = "auto"
 
 
 def _known_regions(regions: Sequence[Region]) -> str:

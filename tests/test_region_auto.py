@@ -132,3 +132,11 @@ async def test_without_regions_or_coturn_the_picker_says_how_to_get_them(
             await pilot.press("escape")
             await pilot.press("n")
             await wait_for(lambda: any("apt-get install coturn" in n for n in notices(app)))
+
+
+def test_auto_is_a_valid_region_in_the_file_and_on_the_command_line(config: Path) -> None:
+    from softphone.config import with_overrides
+
+    settings = load_settings(config)
+    assert settings.region == "auto"
+    assert with_overrides(settings, region="auto").region == "auto"
