@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 
 from softphone import events as ev
 from softphone.rtc.configuration import Configuration
 from softphone.rtc.probe import ranking
 from softphone.rtc.server_check import UrlProbe, probe_servers
+
+logger = logging.getLogger("softphone.preflight")
 
 #: Binding samples per URL: enough for a median and a loss figure, over in ~0.1 s when healthy.
 SAMPLES = 3
@@ -42,6 +45,11 @@ def summary(region: str, probes: Sequence[UrlProbe]) -> ev.RegionProbed:
     return ev.RegionProbed(region=region, ok=False, error=error)
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("preflight failed", exc_info=task.exception())
+
+
 class Preflight:
     """Runs one probe of a set of regions at a time; a new request replaces a running one."""
 
@@ -63,6 +71,7 @@ class Preflight:
             self._task.cancel()
         with_servers = {name: c for name, c in regions.items() if c.ice_servers}
         self._task = asyncio.ensure_future(self._run(with_servers, auto, on_ranked, timeout))
+        self._task.add_done_callback(_log_failure)
 
     async def _run(
         self,

@@ -77,6 +77,13 @@ async def test_auto_starts_in_the_first_region_then_moves_to_the_best(
         assert probes["healthy"]["allocate_ms"] > 0
         assert not probes["dead"]["ok"] and "no answer" in probes["dead"]["error"]
         assert not probes["wrong"]["ok"] and "wrong credentials" in probes["wrong"]["error"]
+        # a probe asked for later ranks again but chooses nothing
+        mark = alice.mark()
+        await alice.send(cmd="probe")
+        again = await alice.wait_for("region-ranking", 15, since=mark)
+        assert again["best"] == "healthy" and again["auto"] is False
+        assert len([e for e in alice.events[mark:] if e["event"] == "region-probe"]) == 3
+        assert alice.find("region", since=mark) is None
         # and a call goes out through the region the probe chose
         await alice.send(cmd="call", to="echo")
         await alice.wait_for("connection-state", 30, state="connected")
