@@ -20,7 +20,7 @@ from softphone import events as ev
 from softphone.commands import CommandRefused
 from softphone.device_list import AudioDevice, DeviceKind, DeviceUnavailable, list_devices
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
-from softphone.media.devices import MicrophoneSource, SpeakerSink
+from softphone.media.devices import MicrophoneSource, SpeakerSink, rescan_if_idle
 from softphone.media.sinks import ConsumingSink, NullSink, SwitchableSink
 from softphone.media.sources import SilenceSource
 
@@ -75,7 +75,11 @@ class CallAudio:
         self.sink = None
 
     def devices(self) -> list[AudioDevice]:
-        """The devices there are now; DeviceUnavailable when PortAudio cannot be loaded."""
+        """The devices there are now; DeviceUnavailable when PortAudio cannot be loaded.
+
+        Runs on a thread (the UI's picker): rescanning re-initialises PortAudio.
+        """
+        rescan_if_idle()
         return list_devices()
 
     async def switch(self, kind: DeviceKind, spec: str, call: str | None) -> None:

@@ -51,6 +51,11 @@ def reinitialise(sd: Any) -> None:
         sd._initialize()
 
 
+def rescan_if_idle() -> None:
+    """Let PortAudio see devices plugged in since it started, when none of ours is open."""
+    reinitialise(load_sounddevice())
+
+
 def _open(
     kind: str, callback: Any, device: int | None = None, finished: Any = None
 ) -> tuple[Any, str]:
