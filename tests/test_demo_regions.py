@@ -149,3 +149,32 @@ async def test_without_coturn_serve_says_how_to_get_demo_regions(tmp_path: Path)
     await asyncio.wait_for(proc.wait(), 20)
     err = (await proc.stderr.read()).decode()
     assert "apt-get install coturn" in err and err.count("\n") == 1, err
+
+
+async def test_in_the_ui_n_moves_the_echo_call_between_the_demo_regions(tmp_path: Path) -> None:
+    """The UI's no-setup start, as cli.py builds it: embedded server, demo regions, relay only."""
+    from softphone.cli import demo_settings, embedded_server
+    from softphone.config import Region, Settings
+    from tests.rtc_probe import wait_for
+    from tests.test_ui_support import make_app, make_session
+
+    settings = Settings(user="newcomer", audio_in="tone", audio_out="null")
+    started: list[Region] = []
+    async with embedded_server(settings, demo=started) as url:
+        assert len(started) == 2
+        session = make_session(url, demo_settings(settings), check_ice_servers=False)
+        app = make_app(session, tmp_path)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await wait_for(lambda: [r.name for r in session.regions()] == ["demo-a", "demo-b"])
+            await wait_for(lambda: session.view.region == "demo-a")
+            app.dial("echo")
+            view = app.connection_panel.view
+            await wait_for(lambda: view.pair is not None, timeout=30)
+            assert view.pair is not None and view.pair.local.address == "127.0.0.2"
+            await pilot.press("n")
+            await wait_for(
+                lambda: view.pair is not None and view.pair.local.address == "127.0.0.3", 30
+            )
+            assert session.view.region == "demo-b" and app.call_panel.call_state == "active"
+            await pilot.press("h")
+            await wait_for(lambda: app.call_panel.call_state == "ended")
