@@ -51,7 +51,11 @@ class CallAudio:
     def open(self, muted: bool) -> tuple[MutableSource, SwitchableSink]:
         """A new call's source and sink; raises MediaSpecError for a spec that cannot be used."""
         source_result = create_source(self.media.audio_in)
-        sink_result = create_sink(self.media.audio_out)
+        try:
+            sink_result = create_sink(self.media.audio_out)
+        except MediaSpecError:
+            source_result.track.stop()  # release the microphone the refused call opened
+            raise
         for notice in (source_result.notice, sink_result.notice):
             if notice and notice not in self._notices_given:
                 self._notices_given.add(notice)
