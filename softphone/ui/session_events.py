@@ -237,6 +237,8 @@ class SessionEvents(SoftphoneBase):
     # --- periodic work ---------------------------------------------------------------------
 
     def _tick(self) -> None:
+        if self._closed or not self._panels_ready():
+            return  # a last tick while the app shuts down: the panels are gone
         self.call_panel.now = self.clock()
         if self.call_state == "active":
             self._poll_stats()
