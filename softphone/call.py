@@ -94,6 +94,7 @@ def restart_event(call_id: str, phase: str, detail: dict[str, Any]) -> ev.IceRes
                 candidates=detail["candidates"],
                 elapsed_ms=detail["elapsed_ms"],
                 failures=tuple(ev.GatheringFailure(**f) for f in detail["failures"]),
+                standby=detail.get("standby"),
             )
         case "checking":
             return ev.IceRestartChecking(call=call_id, ufrag=ufrag, attempt=attempt)
@@ -158,6 +159,7 @@ class Call:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._on_connection_state = on_connection_state
+        self.standby_region: str | None = None  # (1.2) where the warm standby is gathered
 
     # --- state -------------------------------------------------------------
 
@@ -191,6 +193,8 @@ class Call:
         pc.on("track", self._on_track)
         pc.on("selectedpairchange", self._on_selected_pair)
         pc.on("icerestart", self._on_ice_restart)
+        pc.on("standby", self._on_standby)
+        pc.on("medialoss", self._on_media_loss)
         pc.addTrack(self._source)
 
     def _state_forwarder(self, make: Callable[[str], ev.PeerStateEvent]) -> Callable[[str], None]:
@@ -213,6 +217,32 @@ class Call:
 
     def _on_ice_restart(self, phase: str, detail: dict[str, Any] | None = None) -> None:
         self._emit(restart_event(self.id, phase, detail or {}))
+
+    def _on_standby(self, phase: str, detail: dict[str, Any]) -> None:
+        region = self.standby_region
+        if region is None:
+            return
+        if phase == "ready":
+            self._emit(
+                ev.StandbyReady(
+                    call=self.id,
+                    region=region,
+                    candidates=detail["candidates"],
+                    elapsed_ms=detail["elapsed_ms"],
+                )
+            )
+        else:
+            self._emit(ev.StandbyFailed(call=self.id, region=region, reason=detail["reason"]))
+
+    def _on_media_loss(self, detail: dict[str, Any]) -> None:
+        self._emit(
+            ev.MediaLost(
+                call=self.id,
+                silent_ms=detail["silent_ms"],
+                packets_missed=detail["packets_missed"],
+                confirmed_by=detail["confirmed_by"],
+            )
+        )
 
     def _on_negotiationneeded(self) -> None:
         self._emit(ev.NegotiationNeeded())
@@ -300,6 +330,17 @@ class Call:
         self._configuration = configuration
         if self._pc is not None:
             self._pc.setConfiguration(configuration)
+
+    def prepare_standby(self, region: str | None, configuration: Configuration | None) -> None:
+        """(1.2) A warm standby on ``region`` (None: none); raises setConfiguration's errors."""
+        if self._pc is None or self._closed:
+            return
+        self.standby_region = region
+        self._pc.prepareStandby(configuration)
+
+    @property
+    def standby_ready(self) -> bool:
+        return self._pc is not None and self._pc.standby_ready
 
     def restart_ice(self) -> None:
         if self._pc is not None:

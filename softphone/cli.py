@@ -1,4 +1,4 @@
-"""The command line of docs/protocol.md section 3: `softphone`, `softphone serve`, `--headless`.
+"""The command line of docs/protocol.md section 3: `softphone`, `serve`, `history`, `--headless`.
 
 Parsing the arguments (and printing ``--help``) imports nothing but the
 standard library: aiortc, av, numpy and aiohttp take most of a second and tens
@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--audio-out", help="default | file:PATH.wav | null | DEVICE")
     parser.add_argument("--theme", help="UI theme")
+    parser.add_argument(
+        "--auto-answer",
+        action="store_true",
+        default=None,
+        help="answer every incoming call at once (a test rig, a monitor)",
+    )
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the signaling server")
     _common_options(serve, inherited=True)
@@ -113,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     _probe_command(sub)
     devices = sub.add_parser("devices", help="list the sound devices --audio-in/--audio-out take")
     devices.add_argument("--json", action="store_true", help="one JSON object a line")
+    history = sub.add_parser("history", help="print the call history, newest first")
+    history.add_argument("--json", action="store_true", help="one JSON object a line")
     return parser
 
 
@@ -194,6 +202,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         theme=getattr(args, "theme", None),
         ca_file=getattr(args, "ca_file", None),
         insecure=getattr(args, "insecure", None),
+        auto_answer=getattr(args, "auto_answer", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
     )
 
@@ -345,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from softphone.device_list import print_devices
 
         return print_devices(args.json, sys.stdout)
+    if args.command == "history":
+        from softphone.history import print_history
+
+        return print_history(args.json)
     import asyncio
 
     from softphone.config import ConfigError

@@ -7,6 +7,10 @@ cannot do different things. A command that makes no sense now raises
 ``error`` event, a notice on screen).
 
 Cheap to import (the session is only a type here): the UI loads it at start.
+
+**(1.2)** The commands about one call take an optional ``call`` (its id);
+without it they mean the active call (``answer``/``decline``: the newest
+ringing one), as when there was only ever one call.
 """
 
 from __future__ import annotations
@@ -35,17 +39,20 @@ class Dial:
 @dataclass(frozen=True)
 class Answer:
     CMD: ClassVar[str] = "answer"
+    call: str | None = None
 
 
 @dataclass(frozen=True)
 class DeclineCall:
     CMD: ClassVar[str] = "decline"
     reason: str = "declined"
+    call: str | None = None
 
 
 @dataclass(frozen=True)
 class Hangup:
     CMD: ClassVar[str] = "hangup"
+    call: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class SwitchRegion:
 @dataclass(frozen=True)
 class RestartIce:
     CMD: ClassVar[str] = "restart-ice"
+    call: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,23 @@ class ProbeRegions:
 @dataclass(frozen=True)
 class Stats:
     CMD: ClassVar[str] = "stats"
+    call: str | None = None
+
+
+@dataclass(frozen=True)
+class SwitchCall:
+    """Hold the active call and resume another (the named one, else the next) **(1.2)**."""
+
+    CMD: ClassVar[str] = "switch"
+    call: str | None = None
+
+
+@dataclass(frozen=True)
+class DoNotDisturb:
+    """Decline every incoming call with ``busy`` (listed as missed) while on **(1.2)**."""
+
+    CMD: ClassVar[str] = "dnd"
+    on: bool
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,8 @@ Command = (
     | SwitchDevice
     | ProbeRegions
     | Stats
+    | SwitchCall
+    | DoNotDisturb
     | Quit
 )
 
@@ -113,23 +140,27 @@ async def execute(session: SessionManager, command: Command) -> None:
     match command:
         case Dial(to=to):
             await session.dial(to)
-        case Answer():
-            await session.answer()
-        case DeclineCall(reason=reason):
-            await session.decline(reason)
-        case Hangup():
-            await session.hangup()
+        case Answer(call=call):
+            await session.answer(call)
+        case DeclineCall(reason=reason, call=call):
+            await session.decline(reason, call)
+        case Hangup(call=call):
+            await session.hangup(call)
         case SwitchRegion(name=name):
             await session.switch_region(name)
-        case RestartIce():
-            session.restart_ice()
+        case RestartIce(call=call):
+            session.restart_ice(call)
         case Mute(on=on):
             session.mute(on)
         case SwitchDevice(kind=kind, name=name):
             await session.switch_device(kind, name)
         case ProbeRegions():
             session.probe_regions()
-        case Stats():
-            await session.stats()
+        case Stats(call=call):
+            await session.stats(call)
+        case SwitchCall(call=call):
+            await session.switch_call(call)
+        case DoNotDisturb(on=on):
+            session.set_dnd(on)
         case Quit():
             await session.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import ipaddress
 import os
 import re
 import tomllib
@@ -29,10 +28,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 import platformdirs
 
+from softphone.config_values import (
+    DEFAULT_MAX_CALLS,
+    check_addresses,
+    check_contact,
+    check_max_calls,
+    check_server_url,
+    contact_labels,
+    got,
+)
+from softphone.config_values import (
+    ConfigError as ConfigError,
+)
 from softphone.rtc.configuration import (
     Configuration,
     IceServer,
@@ -64,16 +74,16 @@ _TOP_KEYS = (
     "ca_file",
     "insecure",
     "contacts",
+    "max_calls",
+    "dnd",
+    "auto_answer",
+    "standby",
 )
 _REGION_KEYS = ("name", "ice_servers")
 _SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
 _SHARED_SECRET_KEY = re.compile(r"(?<![\w\"'-])shared_secret\s*=")
 _USER_NAME_RULE = "use 1-64 letters, digits, '.', '_' or '-'"
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-
-
-class ConfigError(Exception):
-    """A configuration problem; the message names the file or option and the key."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -129,6 +139,11 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    contact_labels: tuple[tuple[str, str], ...] = ()
+    max_calls: int = DEFAULT_MAX_CALLS
+    dnd: bool = False
+    auto_answer: bool = False
+    standby: bool = True  # (1.2) a warm standby during a call (softphone/failover.py)
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -186,7 +201,7 @@ def with_overrides(settings: Settings, **cli_values: Any) -> Settings:
     Accepted names are the Settings fields (``ice_host_addresses`` for the
     repeatable ``--ice-host``); an unknown name is a programming error.
     """
-    known = {f.name for f in dataclasses.fields(Settings)} - {"regions"}
+    known = {f.name for f in dataclasses.fields(Settings)} - {"regions", "contact_labels"}
     unknown = sorted(set(cli_values) - known)
     if unknown:
         raise TypeError(f"with_overrides: unknown option(s) {', '.join(unknown)}")
@@ -241,6 +256,7 @@ def _settings_from_table(
             continue
         values[name] = _check_value(name, data[name], f"{file}: {name}", base)
     values["regions"] = _regions_from(data.get("regions", []), file, secret_lines)
+    values["contact_labels"] = contact_labels(data.get("contacts", ()))
     settings = Settings(**values)
     for name in ("region", "fallback_region"):
         _check_region_ref(settings, name, f"{file}: {name}")
@@ -291,7 +307,7 @@ def _regions_from(
             raise ConfigError(f"{file}: {key}: missing required key 'name'")
         name = table["name"]
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{file}: {key}.name: expected a non-empty string, {_got(name)}")
+            raise ConfigError(f"{file}: {key}.name: expected a non-empty string, {got(name)}")
         if name in seen:
             raise ConfigError(
                 f"{file}: {key}.name: region {name!r} is already defined at regions[{seen[name]}]"
@@ -318,14 +334,14 @@ def _region_from(raw: Any, file: str, region_key: str, name: str, lines: Iterato
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise ConfigError(
                 f"{file}: {skey}.urls {label}: expected a string or an array of strings, "
-                f"{_got(urls)}"
+                f"{got(urls)}"
             )
         secrets: dict[str, str | None] = {}
         for secret in ("username", "credential"):
             value = table.get(secret)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(
-                    f"{file}: {skey}.{secret} {label}: expected a string, {_got(value)}"
+                    f"{file}: {skey}.{secret} {label}: expected a string, {got(value)}"
                 )
             secrets[secret] = value
         if "shared_secret" in table:
@@ -357,10 +373,10 @@ def _turn_secret(table: Mapping[str, Any], index: int, where: str) -> TurnSecret
         )
     secret = table["shared_secret"]
     if not isinstance(secret, str) or not secret:
-        raise ConfigError(f"{where}: shared_secret: expected a non-empty string, {_got(secret)}")
+        raise ConfigError(f"{where}: shared_secret: expected a non-empty string, {got(secret)}")
     ttl = table.get("credential_ttl", DEFAULT_TTL)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
-        shown = ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else _got(ttl)
+        shown = ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else got(ttl)
         raise ConfigError(
             f"{where}: credential_ttl: expected a whole number of seconds >= 1, got {shown}"
         )
@@ -373,7 +389,7 @@ def _shown_urls(urls: Sequence[str]) -> str:
 
 def _array_of_tables(raw: Any, where: str, expected: str) -> list[Mapping[str, Any]]:
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
-        raise ConfigError(f"{where}: expected an array of {expected}, {_got(raw)}")
+        raise ConfigError(f"{where}: expected an array of {expected}, {got(raw)}")
     return cast(list[Mapping[str, Any]], raw)
 
 
@@ -402,19 +418,21 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
     or the working directory for the command line.
     """
     if name == "ice_host_addresses":
-        return _check_addresses(value, where)
+        return check_addresses(value, where)
     if name == "contacts":
         return _check_contacts(value, where)
-    if name == "insecure":
+    if name in ("insecure", "dnd", "auto_answer", "standby"):
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, {_got(value)}")
+            raise ConfigError(f"{where}: expected true or false, {got(value)}")
         return value
+    if name == "max_calls":
+        return check_max_calls(value, where)
     if not isinstance(value, str):
-        raise ConfigError(f"{where}: expected a string, {_got(value)}")
+        raise ConfigError(f"{where}: expected a string, {got(value)}")
     if name == "user" and not is_user_name(value):
         raise ConfigError(f"{where}: invalid user name {value!r}: {_USER_NAME_RULE}")
     if name == "server":
-        _check_server_url(value, where)
+        check_server_url(value, where)
     if name == "ice_transport_policy" and value not in TRANSPORT_POLICIES:
         raise ConfigError(f"{where}: must be 'all' or 'relay', got {value!r}")
     if name in ("audio_in", "audio_out", "region", "fallback_region", "ca_file") and not value:
@@ -425,48 +443,22 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
 
 
 def _check_contacts(value: Any, where: str) -> tuple[str, ...]:
-    """The users whose presence to subscribe to: signaling's user-name rule, at most 1000."""
+    """The users whose presence to subscribe to: signaling's user-name rule, at most 1000.
+
+    **(1.2)** An entry may be a table ``{ name = "bob", label = "Bob (work)" }``;
+    the labels are kept apart (:func:`softphone.config_values.contact_labels`).
+    """
     if not isinstance(value, list | tuple):
-        raise ConfigError(f"{where}: expected an array of user names, {_got(value)}")
+        raise ConfigError(f"{where}: expected an array of user names, {got(value)}")
     if len(value) > MAX_SUBSCRIPTIONS:
         raise ConfigError(f"{where}: at most {MAX_SUBSCRIPTIONS} contacts, got {len(value)}")
+    names = []
     for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise ConfigError(f"{where}[{i}]: expected a user name string, {_got(item)}")
-        if not is_user_name(item):
-            raise ConfigError(f"{where}[{i}]: invalid user name {item[:64]!r}: {_USER_NAME_RULE}")
-    return tuple(dict.fromkeys(value))
-
-
-def _check_server_url(value: str, where: str) -> None:
-    # The URL itself is never echoed: it may carry a token in its query or user part.
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        raise ConfigError(f"{where}: not a valid URL (bad host or port)") from None
-    if parts.scheme not in ("ws", "wss"):
-        shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
-        raise ConfigError(f"{where}: must be a ws:// or wss:// URL, got {shown}")
-    if not parts.hostname:
-        raise ConfigError(f"{where}: {parts.scheme}:// URL has no host")
-    if port == 0:
-        raise ConfigError(f"{where}: port 0 is not a usable port")
-
-
-def _check_addresses(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise ConfigError(f"{where}: expected an array of IP address strings, {_got(value)}")
-    result: list[str] = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise ConfigError(f"{where}[{i}]: expected an IP address string, {_got(item)}")
-        try:
-            ipaddress.ip_address(item)
-        except ValueError:
-            raise ConfigError(f"{where}[{i}]: {item!r} is not an IP address") from None
-        result.append(item)
-    return tuple(result)
+        name = check_contact(item, f"{where}[{i}]")
+        if not is_user_name(name):
+            raise ConfigError(f"{where}[{i}]: invalid user name {name[:64]!r}: {_USER_NAME_RULE}")
+        names.append(name)
+    return tuple(dict.fromkeys(names))
 
 
 def _check_region_ref(settings: Settings, name: str, where: str) -> None:
@@ -481,19 +473,3 @@ def _known_regions(regions: Sequence[Region]) -> str:
     if not regions:
         return "no regions are configured"
     return "configured regions: " + ", ".join(region.name for region in regions)
-
-
-def _got(value: Any) -> str:
-    """Names the TOML type of a wrong value without showing the value (it may be secret)."""
-    kinds = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a float",
-        str: "a string",
-        list: "an array",
-        dict: "a table",
-    }
-    for kind, label in kinds.items():
-        if isinstance(value, kind):
-            return f"got {label}"
-    return f"got {type(value).__name__}"

@@ -7,6 +7,9 @@ classes, so a renamed or missing field is a type error in the front end rather
 than a blank on screen, and both front ends render the same objects.
 
 This module imports nothing heavy: the UI loads it before the media stack.
+
+Why long: every event of the headless protocol is here, one small dataclass
+each, so front ends and tests find the whole vocabulary in one place.
 """
 
 from __future__ import annotations
@@ -213,6 +216,23 @@ class MuteChanged(Event):
     on: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class ActiveCallChanged(Event):
+    """**(1.2)** Which call is active now (None: none) and which calls wait on hold."""
+
+    NAME = "active-call"
+    call: str | None
+    held: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DndChanged(Event):
+    """**(1.2)** Do-not-disturb turned on or off."""
+
+    NAME = "dnd"
+    on: bool
+
+
 # --- the peer connection's W3C states ----------------------------------------------------
 
 
@@ -347,6 +367,7 @@ class IceRestartGathered(Event):
     candidates: int
     elapsed_ms: float
     failures: tuple[GatheringFailure, ...]
+    standby: bool | None = _omitted()  # (1.2) true: the warm standby, gathered in advance
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -381,6 +402,63 @@ class IceRestartFailed(Event):
     kept_old_path: bool | None = _omitted()
     attempt: int | None = _omitted()
     will_retry: bool | None = _omitted()
+
+
+# --- failover (1.2) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StandbyReady(Event):
+    """A warm standby is gathered on ``region``: a failover there needs no gathering."""
+
+    NAME = "standby"
+    call: str
+    phase: Literal["ready"] = "ready"
+    region: str
+    candidates: int
+    elapsed_ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class StandbyFailed(Event):
+    """The standby region gathered nothing (dead, or refusing us): the next one is tried."""
+
+    NAME = "standby"
+    call: str
+    phase: Literal["failed"] = "failed"
+    region: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaLost(Event):
+    """The peer's packets stopped while expected and a consent check went unanswered
+    (``confirmed_by`` "consent"), or the peer offered a restart into the silence
+    ("peer-restart")."""
+
+    NAME = "media-lost"
+    call: str
+    silent_ms: float
+    packets_missed: int
+    confirmed_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailedOver(Event):
+    """The call's path is back, on ``region``, after the path on ``from_region`` died.
+
+    ``detect_ms``: silence before the loss was declared (null when the slow timers
+    found it); ``recovery_ms``: from then to the new path; ``elapsed_ms``: both.
+    """
+
+    NAME = "failover"
+    call: str
+    from_region: str | None
+    region: str
+    standby: bool
+    detect_ms: float | None
+    recovery_ms: float
+    elapsed_ms: float
 
 
 IceRestart = (

@@ -22,12 +22,14 @@ from softphone.commands import (
     CommandRefused,
     DeclineCall,
     Dial,
+    DoNotDisturb,
     Hangup,
     Mute,
     ProbeRegions,
     Quit,
     RestartIce,
     Stats,
+    SwitchCall,
     SwitchDevice,
     SwitchRegion,
     execute,
@@ -46,10 +48,12 @@ class BadCommand(ValueError):
     """A command line that cannot be run; the message names what is wrong."""
 
 
-_NO_ARGUMENT: dict[str, Command] = {
-    command.CMD: command
-    for command in (Answer(), Hangup(), RestartIce(), ProbeRegions(), Stats(), Quit())
+_NO_ARGUMENT: dict[str, Command] = {command.CMD: command for command in (ProbeRegions(), Quit())}
+# Commands about one call: an optional "call" (its id) says which; none means the active one.
+_ABOUT_A_CALL: dict[str, type[Answer | Hangup | RestartIce | Stats | SwitchCall]] = {
+    command.CMD: command for command in (Answer, Hangup, RestartIce, Stats, SwitchCall)
 }
+MAX_CALL_ID = 64
 
 
 def _string_field(obj: dict[str, Any], cmd: str, key: str) -> str:
@@ -59,6 +63,25 @@ def _string_field(obj: dict[str, Any], cmd: str, key: str) -> str:
     if len(value) > MAX_FIELD:
         raise BadCommand(f'"{cmd}": field "{key}" is too long ({len(value)} characters)')
     return value
+
+
+def _call_field(obj: dict[str, Any], cmd: str) -> str | None:
+    """The optional ``"call"`` of a command about one call (docs/protocol.md section 2)."""
+    value = obj.get("call")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise BadCommand(f'"{cmd}": field "call" must be a non-empty string (a call id)')
+    if len(value) > MAX_CALL_ID:
+        raise BadCommand(f'"{cmd}": field "call" is too long ({len(value)} characters)')
+    return value
+
+
+def _bool_field(obj: dict[str, Any], cmd: str) -> bool:
+    on = obj.get("on", True)
+    if not isinstance(on, bool):
+        raise BadCommand(f'"{cmd}": field "on" must be true or false')
+    return on
 
 
 def parse_command(line: str) -> Command:
@@ -74,30 +97,28 @@ def parse_command(line: str) -> Command:
         raise BadCommand('a command needs a string field "cmd"')
     if cmd in _NO_ARGUMENT:
         return _NO_ARGUMENT[cmd]
+    if cmd in _ABOUT_A_CALL:
+        return _ABOUT_A_CALL[cmd](call=_call_field(obj, cmd))
     if cmd == Dial.CMD:
         return Dial(_string_field(obj, cmd, "to"))
     if cmd == DeclineCall.CMD:
         reason = obj.get("reason", "declined")
         if not isinstance(reason, str) or not reason:
             raise BadCommand('"decline": field "reason" must be a non-empty string')
-        return DeclineCall(reason)
+        return DeclineCall(reason, call=_call_field(obj, cmd))
     if cmd == SwitchRegion.CMD:
         return SwitchRegion(_string_field(obj, cmd, "name"))
     if cmd == Mute.CMD:
-        on = obj.get("on", True)
-        if not isinstance(on, bool):
-            raise BadCommand('"mute": field "on" must be true or false')
-        return Mute(on)
+        return Mute(_bool_field(obj, cmd))
+    if cmd == DoNotDisturb.CMD:
+        return DoNotDisturb(_bool_field(obj, cmd))
     if cmd == SwitchDevice.CMD:
         kind = obj.get("kind")
         if kind not in ("input", "output"):
             raise BadCommand('"device": field "kind" must be "input" or "output"')
         return SwitchDevice(kind, _string_field(obj, cmd, "name"))
-    known = ", ".join(
-        sorted(
-            [*_NO_ARGUMENT, Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, SwitchDevice.CMD]
-        )
-    )
+    others = (Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, DoNotDisturb.CMD)
+    known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others, SwitchDevice.CMD]))
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
 
 

@@ -134,18 +134,27 @@ class SessionRegions:
         self._emit(ev.ConfigurationSet(region=name, urls=tuple(describe_urls(configuration))))
         call.restart_ice()
 
-    def fall_back(self, call: Call) -> None:
-        """The path died: put the fallback region in force so the coming restart gathers there."""
-        fallback = self.settings.fallback_region
+    def fall_back(
+        self, call: Call, to: str | None = None, configuration: Configuration | None = None
+    ) -> str | None:
+        """The path died: put a fallback region in force so the coming restart gathers there.
+
+        ``to`` is the region (default ``fallback_region``) and ``configuration``
+        its configuration when one is already in use for it (the warm standby's,
+        whose credentials the restart must match). Returns the region put in force.
+        """
+        fallback = to or self.settings.fallback_region
         if not fallback or fallback == self.current or call.peer is None:
-            return
+            return None
         try:
-            configuration = self.settings.configuration_for(fallback)
+            if configuration is None:
+                configuration = self.settings.configuration_for(fallback)
             call.set_configuration(configuration)
         except (ConfigError, DOMException) as exc:
             self._emit(ev.ErrorReported(code="fallback-failed", message=str(exc)))
-        else:
-            self._put_in_force(fallback, configuration)
+            return None
+        self._put_in_force(fallback, configuration)
+        return fallback
 
     def offered(self, data: Any, call: Call | None) -> None:
         """Regions from ``welcome`` or a ``regions`` push (docs/protocol.md section 1).

@@ -3,9 +3,17 @@
 Front ends (the Textual app, the headless JSON-lines loop) send it commands
 through :func:`softphone.commands.execute`, render the typed events it emits
 (:mod:`softphone.events`) and read the rest from its frozen views
-(:attr:`SessionManager.view`, :meth:`SessionManager.regions`); none of them
-touches aiortc, a call's peer connection or the signaling wire format. A user
-mistake is a :class:`CommandRefused` that says why, never a broken call.
+(:attr:`SessionManager.view`, :meth:`SessionManager.regions`,
+:meth:`SessionManager.call_history`); none of them touches aiortc, a call's
+peer connection or the signaling wire format. A user mistake is a
+:class:`CommandRefused` that says why, never a broken call.
+
+The calls themselves are in :class:`~softphone.session_calls.SessionCalls`
+(which one is active, hold between them), each call's audio and the device
+switches in :mod:`softphone.session_media`, the recovery of a dead path in
+:mod:`softphone.session_recovery`, where ICE servers come from in
+:mod:`softphone.regions`, and every ended call goes to the
+:mod:`softphone.history`; this module decides when calls come and go.
 """
 
 from __future__ import annotations
@@ -15,19 +23,22 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from softphone import events as ev
-from softphone.call import Call, pair_info
-from softphone.call_audio import CallAudio
-from softphone.call_audio import MediaChoice as MediaChoice  # re-exported: callers import it here
+from softphone.call import Call
 from softphone.commands import CommandRefused
 from softphone.config import Settings
 from softphone.device_list import AudioDevice, DeviceKind
 from softphone.events import EventBus, EventSink
-from softphone.media import MediaSpecError, MutableSource
+from softphone.failover import CallFailover
+from softphone.history import CallHistory, CallRecord
 from softphone.regions import SessionRegions, credential_refusals
+from softphone.session_calls import CallEntry, SessionCalls
+from softphone.session_media import CallMedia
+from softphone.session_media import MediaChoice as MediaChoice  # re-exported: front ends use it
+from softphone.session_recovery import PathRecovery
 from softphone.signaling.adapter import (
     Accepted,
     ConnectionChanged,
@@ -46,13 +57,11 @@ from softphone.signaling.adapter import (
     SignalingUnavailable,
 )
 from softphone.signaling.messages import is_user_name
-from softphone.views import CallView, RegionView, SessionView
+from softphone.views import RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
 
 USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
-# How long a call may stay "failed" (the peer connection retrying ICE) before it is ended.
-FAILED_CALL_GRACE = 15.0
 
 
 @dataclass
@@ -64,10 +73,11 @@ class SessionState:
     region: str | None = None
     signaling: str = "connecting"
     muted: bool = False
+    dnd: bool = False
 
 
 class SessionManager:
-    """Owns at most one call at a time (a second caller gets ``busy``)."""
+    """Owns up to ``max_calls`` calls (one active, the others held); more callers get ``busy``."""
 
     def __init__(
         self,
@@ -76,26 +86,34 @@ class SessionManager:
         *,
         media: MediaChoice | None = None,
         check_ice_servers: bool = True,
+        history: CallHistory | None = None,
     ) -> None:
         self.signaling = signaling
         self.media = media or MediaChoice(settings.audio_in, settings.audio_out)
+        self._media = CallMedia(self.media, self.emit)
         self.bus = EventBus()
-        self.state = SessionState(user=signaling.user, region=settings.region)
-        self.call: Call | None = None
+        self.state = SessionState(user=signaling.user, region=settings.region, dnd=settings.dnd)
+        self.calls = SessionCalls(settings.max_calls)
+        self.history = history if history is not None else CallHistory()
         self._regions = SessionRegions(
             settings, self.state, self.emit, self._spawn, check_ice_servers=check_ice_servers
         )
+        self._failover = CallFailover(self._regions, self.emit)
+        self._recovery = PathRecovery(self.emit, self._failover, self._abandon)
         self._regions.live_call = lambda: self.call
-        self.audio = CallAudio(self.media, self.emit)
         self._pending_tasks: set[asyncio.Future[Any]] = set()
-        self._give_up: asyncio.TimerHandle | None = None
         self._closed = False
-        self._lost_at: float | None = None
 
     @property
     def settings(self) -> Settings:
         """The settings in force: the server's regions are in them once adopted."""
         return self._regions.settings
+
+    @property
+    def call(self) -> Call | None:
+        """The active call (the one a command without ``call`` means), if any."""
+        entry = self.calls.active
+        return None if entry is None else entry.call
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -112,46 +130,46 @@ class SessionManager:
     def view(self) -> SessionView:
         """A frozen copy of what the front ends draw; taken anew on each read."""
         state = self.state
+        active = self.calls.active
         return SessionView(
             user=state.user,
             online=frozenset(state.online),
             region=state.region,
             signaling=state.signaling,
             muted=state.muted,
-            call=self._call_view(),
-        )
-
-    def _call_view(self) -> CallView | None:
-        call = self.call
-        if call is None or call.ended:
-            return None
-        return CallView(
-            id=call.id,
-            remote=call.remote_user,
-            state=call.state,
-            direction=call.direction,
-            active_since=call.active_since,
-            has_media=call.peer is not None,
+            call=None if active is None or active.call.ended else active.view(),
+            calls=self.calls.views(),
+            contacts=self.settings.contacts or (),
+            contact_labels=self.settings.contact_labels,
+            dnd=state.dnd,
+            max_calls=self.calls.max_calls,
         )
 
     def regions(self) -> list[RegionView]:
         """Every configured region, in configuration order (server-offered ones once adopted)."""
         return self._regions.views()
 
+    def call_history(self) -> tuple[CallRecord, ...]:
+        """Every call of the history (this run's and earlier ones'), oldest first."""
+        return self.history.records()
+
     async def start(self) -> None:
         """Register with the signaling server; announces the starting region."""
         if self.signaling.notice is not None:
             self.emit(ev.Notice(message=self.signaling.notice))
+        if self.history.notice is not None:
+            self.emit(ev.Notice(message=self.history.notice))
         self._regions.announce_start()
         await self.signaling.start(self._on_signaling)
 
     async def close(self) -> None:
-        """Hang up if needed and leave the server; safe to call twice."""
+        """Hang up every call and leave the server; safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        if self.call is not None and not self.call.ended:
-            await self.hangup()
+        for entry in self.calls:
+            with contextlib.suppress(CommandRefused):  # it ended meanwhile
+                await self.hangup(entry.id)
         for task in list(self._pending_tasks):
             task.cancel()
         await self._regions.preflight.close()
@@ -160,60 +178,93 @@ class SessionManager:
     # --- commands ---------------------------------------------------------------
 
     async def dial(self, to: str) -> None:
-        if self.call is not None:
-            raise CommandRefused("busy", f"already in a call with {self.call.remote_user}")
+        """Call ``to``; a call already up is put on hold while this one is placed."""
+        if self.calls.full:
+            with_whom = ", ".join(entry.call.remote_user for entry in self.calls)
+            raise CommandRefused(
+                "busy", f"already in a call with {with_whom} (max_calls is {self.calls.max_calls})"
+            )
         if not is_user_name(to):
             raise CommandRefused("bad-command", f"cannot call {to[:64]!r}: {USER_NAME_RULE}")
         if to == self.state.user:
             raise CommandRefused("bad-command", "you cannot call yourself")
-        call = self._new_call(secrets.token_hex(8), to, "outgoing")
-        if call is None:
+        entry = self._new_entry(secrets.token_hex(8), to, "outgoing")
+        if entry is None:
             return
-        self.call = call
+        held = await self.calls.hold_others(entry, self.state.muted)
+        self.calls.add(entry, active=True)
+        call = entry.call
         self.emit(ev.CallStateChanged(call=call.id, state="dialing", to=to))
+        if held:
+            self._announce_active()
         try:
             await self.signaling.invite(call.id, to)
         except SignalingUnavailable as exc:
             await self._end_call(call, "signaling-unavailable")
             raise CommandRefused("signaling-unavailable", f"cannot call {to}: {exc}") from exc
 
-    async def answer(self) -> None:
-        call = self.call
-        if call is None or call.state != "incoming":
-            raise CommandRefused("no-call", "there is no ringing call to answer")
+    async def answer(self, call_id: str | None = None) -> None:
+        """Answer the ringing call (the named one); the call that was active goes on hold."""
+        entry = self.calls.ringing(call_id, "answer")
+        held = await self.calls.hold_others(entry, self.state.muted)
+        call = entry.call
         call.start_media()
+        entry.answered = True
+        self.calls.make_active(entry)
+        await self._media.follow(entry.audio)  # devices chosen while it rang
         call.set_state("active")
+        if held or len(self.calls) > 1:
+            self._announce_active()
         await self._send_or_end(call, self.signaling.accept(call.id))
 
-    async def decline(self, reason: str = "declined") -> None:
-        call = self.call
-        if call is None or call.state != "incoming":
-            raise CommandRefused("no-call", "there is no ringing call to decline")
-        await self._send_or_end(call, self.signaling.decline(call.id, reason))
-        await self._end_call(call, reason)
+    async def decline(self, reason: str = "declined", call_id: str | None = None) -> None:
+        entry = self.calls.ringing(call_id, "decline")
+        entry.declined = True
+        await self._send_or_end(entry.call, self.signaling.decline(entry.id, reason))
+        await self._end_call(entry.call, reason)
 
-    async def hangup(self) -> None:
-        call = self.call
-        if call is None:
-            raise CommandRefused("no-call", "there is no call to hang up")
+    async def hangup(self, call_id: str | None = None) -> None:
+        """End the call (the named one); another call stays, on hold, and becomes active."""
+        call = self.calls.resolve(call_id, "hang up").call
         try:
             await self.signaling.hangup(call.id)
         except SignalingUnavailable:
             logger.info("hangup of %s not delivered: signaling is down", call.id)
         await self._end_call(call, "hangup")
 
+    async def switch_call(self, call_id: str | None = None) -> None:
+        """Hold the active call and resume the named one (else the next); resume a lone held one."""
+        current = self.calls.active
+        if call_id is not None:
+            target = self.calls.get(call_id)
+        elif current is None:
+            raise CommandRefused("no-call", "there is no call to switch to")
+        else:
+            target = self.calls.switch_target(current)
+        if target.call.state == "incoming":
+            raise CommandRefused("no-call", f'call "{target.id}" is ringing: answer it instead')
+        await self.calls.hold_others(target, self.state.muted)
+        self.calls.make_active(target)
+        await target.set_hold(False, self.state.muted)
+        await self._media.follow(target.audio)  # devices chosen while it was held
+        self._announce_active()
+
+    def set_dnd(self, on: bool) -> None:
+        """Do not disturb: while on, every incoming call is declined ``busy`` and missed."""
+        self.state.dnd = on
+        self.emit(ev.DndChanged(on=on))
+
     def mute(self, on: bool) -> None:
         self.state.muted = on
-        if self.call is not None:
-            source = self.call_source
-            if source is not None:
-                source.muted = on
+        for entry in self.calls:
+            entry.apply_mute(on)
         self.emit(ev.MuteChanged(on=on))
 
     async def switch_device(self, kind: DeviceKind, name: str) -> None:
-        """(1.2) Another microphone or speaker, for the live call (no renegotiation) and after."""
-        call = self.call
-        await self.audio.switch(kind, name, call.id if call and call.peer is not None else None)
+        """(1.2) Another microphone or speaker: the active call's at once (no renegotiation),
+        every new call's, and a held call's once it is resumed."""
+        active = self.calls.active
+        await self._media.switch(kind, name, None if active is None else active.audio)
 
     def audio_choice(self) -> tuple[str, str]:
         """(1.2) The ``--audio-in`` and ``--audio-out`` specs in force now."""
@@ -221,42 +272,28 @@ class SessionManager:
 
     def audio_devices(self) -> list[AudioDevice]:
         """The sound devices there are; DeviceUnavailable when PortAudio cannot be loaded."""
-        return self.audio.devices()
+        return self._media.devices()
 
     def probe_regions(self) -> None:
         """(1.2) Probe every region in the background: ``region-probe`` events, then a ranking."""
         self._regions.probe()
 
     async def switch_region(self, name: str) -> None:
-        """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
+        """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2).
+
+        The active call moves; a held call keeps its servers until its own ICE restart.
+        """
         self._regions.switch(name, self.call)
 
-    def restart_ice(self) -> None:
-        call = self.call
-        if call is None or call.peer is None:
-            raise CommandRefused("no-call", "there is no call whose ICE could restart")
-        call.restart_ice()
+    def restart_ice(self, call_id: str | None = None) -> None:
+        entry = self.calls.with_media(call_id, "there is no call whose ICE could restart")
+        entry.call.restart_ice()
 
-    async def stats(self) -> None:
-        call = self.call
-        if call is None or call.peer is None:
-            raise CommandRefused("no-call", "there is no call to report stats for")
-        stats = await call.stats()
-        if stats is None:
-            return
-        pair = stats.selected_pair
-        report = ev.StatsReport(
-            call=call.id,
-            rtt_ms=stats.rtt_ms,
-            jitter_ms=stats.jitter_ms,
-            packets_sent=stats.packets_sent,
-            packets_received=stats.packets_received,
-            packets_lost=stats.packets_lost,
-            bytes_sent=stats.bytes_sent,
-            bytes_received=stats.bytes_received,
-            selected_pair=None if pair is None else pair_info(pair),
-        )
-        self.emit(self._with_audio(report))
+    async def stats(self, call_id: str | None = None) -> None:
+        entry = self.calls.with_media(call_id, "there is no call to report stats for")
+        report = await entry.stats_report()
+        if report is not None:
+            self.emit(report)
 
     # --- signaling events --------------------------------------------------------
 
@@ -276,7 +313,7 @@ class SessionManager:
                 self.emit(ev.Registered(user=user, online=tuple(sorted(online))))
                 if regions:
                     self._regions.offered(regions, self.call)
-                await self._resume_call()
+                await self._resume_calls()
             case RegionsRefreshed(regions=regions):
                 self._regions.offered(regions, self.call)
             case Presence(user=user, online=online):
@@ -303,11 +340,14 @@ class SessionManager:
                 if call is not None and call.state == "dialing":
                     call.set_state("ringing")
             case Accepted(call=call_id):
-                call = self._current(call_id)
-                if call is not None and call.direction == "outgoing" and call.peer is None:
+                entry = self.calls.find(call_id)
+                call = None if entry is None else entry.call
+                if entry and call and call.direction == "outgoing" and call.peer is None:
                     call.start_media()
                     call.set_state("active")
                     await call.negotiate()
+                    if entry is not self.calls.active:  # the user switched away meanwhile
+                        await entry.set_hold(True, self.state.muted)
             case Declined(call=call_id, reason=reason):
                 call = self._current(call_id)
                 if call is not None:
@@ -337,18 +377,19 @@ class SessionManager:
                 ):
                     await self._end_call(call, code)
 
-    async def _resume_call(self) -> None:
-        """After a reconnect, tell the server (which may have restarted) about the live call.
+    async def _resume_calls(self) -> None:
+        """After a reconnect, tell the server (which may have restarted) about the live calls.
 
         Media is peer to peer and survives a signaling outage; this makes
-        hangups and ICE restarts of that call reach the other side again.
+        hangups and ICE restarts of those calls reach the other side again.
         """
-        call = self.call
-        if call is None or call.state != "active":
-            return
-        with contextlib.suppress(SignalingUnavailable):
-            await self.signaling.invite(call.id, call.remote_user, resume=True)
-            self.emit(ev.CallResumed(call=call.id, by="us"))
+        for entry in self.calls:
+            call = entry.call
+            if call.state != "active":
+                continue
+            with contextlib.suppress(SignalingUnavailable):
+                await self.signaling.invite(call.id, call.remote_user, resume=True)
+                self.emit(ev.CallResumed(call=call.id, by="us"))
 
     async def _on_resumed(self, call_id: str, caller: str) -> None:
         call = self._current(call_id)
@@ -360,34 +401,33 @@ class SessionManager:
             await self.signaling.hangup(call_id, "gone")
 
     async def _on_invited(self, call_id: str, caller: str) -> None:
-        if self.call is not None:
+        """Ring (call waiting when a call is up), or decline ``busy``: do not disturb, or full."""
+        if self.state.dnd or self.calls.full:
             with contextlib.suppress(SignalingUnavailable):
                 await self.signaling.decline(call_id, "busy")
             self.emit(ev.MissedCall(call=call_id, from_=caller, reason="busy"))
+            self.history.add(CallRecord.refused(call_id, caller, "busy"))
             return
-        call = self._new_call(call_id, caller, "incoming")
-        if call is None:
+        entry = self._new_entry(call_id, caller, "incoming")
+        if entry is None:
             await self.signaling.decline(call_id, "unavailable")
             return
-        self.call = call
+        self.calls.add(entry, active=False)
         self.emit(ev.IncomingCall(call=call_id, from_=caller))
         self.emit(ev.CallStateChanged(call=call_id, state="incoming", from_=caller))
-        await self._send_or_end(call, self.signaling.ringing(call_id))
+        await self._send_or_end(entry.call, self.signaling.ringing(call_id))
+        if self.settings.auto_answer and entry.call.state == "incoming":
+            with contextlib.suppress(CommandRefused):  # the caller gave up meanwhile
+                await self.answer(call_id)
 
     # --- helpers ---------------------------------------------------------------
 
-    @property
-    def call_source(self) -> MutableSource | None:
-        return self.audio.source
-
-    def _new_call(self, call_id: str, remote: str, direction: str) -> Call | None:
+    def _new_entry(self, call_id: str, remote: str, direction: str) -> CallEntry | None:
         """A call with fresh media; a bad audio spec is reported and refuses the call."""
-        try:
-            source, sink = self.audio.open(self.state.muted)
-        except MediaSpecError as exc:
-            self.emit(ev.ErrorReported(code="bad-audio", message=str(exc)))
+        audio = self._media.open(call_id, self.state.muted)
+        if audio is None:
             return None
-        return Call(
+        call = Call(
             call_id=call_id,
             remote_user=remote,
             direction="outgoing" if direction == "outgoing" else "incoming",
@@ -395,60 +435,36 @@ class SessionManager:
             emit=self._call_event,
             configuration=self._regions.configuration,
             host_addresses=list(self.settings.ice_host_addresses) or None,
-            source=source,
-            sink=sink,
+            source=audio.source,
+            sink=audio.sink,
             on_connection_state=self._on_connection_state,
+        )
+        return CallEntry(call=call, audio=audio)
+
+    def _announce_active(self) -> None:
+        active = self.calls.active
+        self.emit(
+            ev.ActiveCallChanged(
+                call=None if active is None else active.id, held=self.calls.held_ids()
+            )
         )
 
     def _call_event(self, event: ev.Event) -> None:
         """A call's event, passed on; a TURN server refusing our credentials is also said."""
         self.emit(event)
+        entry = self.calls.find(getattr(event, "call", None))
+        self._failover.event(None if entry is None else entry.call, event)
         if isinstance(event, ev.IceRestartGathered):
             for message in credential_refusals(event.failures):
                 self.emit(ev.Notice(message=message))
 
     def _on_connection_state(self, call: Call, state: str) -> None:
-        """Recover from a dead path, or end the call cleanly and say so.
-
-        The peer connection restarts ICE by itself once the path has failed;
-        what it cannot know is where to: that is the fallback region, put in
-        force here as soon as the path is lost so the restart gathers from it.
-        """
-        if call is not self.call:
-            return
-        if state == "disconnected":
-            self._lost_at = asyncio.get_running_loop().time()
-            self.emit(
-                ev.Notice(
-                    message=f'connection lost on region "{self.state.region}"; restarting ICE'
-                )
-            )
-            self._regions.fall_back(call)
-        elif state == "failed":
-            if self._give_up is None:
-                self._give_up = asyncio.get_running_loop().call_later(
-                    FAILED_CALL_GRACE, self._abandon, call
-                )
-        elif state == "connected":
-            if self._give_up is not None:
-                self._give_up.cancel()
-                self._give_up = None
-            if self._lost_at is not None:
-                lost_for = asyncio.get_running_loop().time() - self._lost_at
-                self._lost_at = None
-                self.emit(
-                    ev.Notice(
-                        message=f'call recovered on region "{self.state.region}" '
-                        f"after {lost_for:.1f} s"
-                    )
-                )
+        entry = self.calls.find(call.id)
+        if entry is not None and entry.call is call:
+            self._recovery.on_state(entry, state)
 
     def _abandon(self, call: Call) -> None:
-        """The path stayed dead: hang up for real rather than leave a silent call."""
-        self._give_up = None
-        if call is self.call:
-            self.emit(ev.Notice(message="connection could not be recovered; call ended"))
-            self._spawn(self._hangup_failed(call))
+        self._spawn(self._hangup_failed(call))
 
     async def _hangup_failed(self, call: Call) -> None:
         with contextlib.suppress(SignalingUnavailable):
@@ -460,28 +476,9 @@ class SessionManager:
         self._pending_tasks.add(task)
         task.add_done_callback(self._task_done)
 
-    def _with_audio(self, report: ev.StatsReport) -> ev.StatsReport:
-        """``report`` with what the sink received, when there is a sink."""
-        sink = self.audio.sink
-        if sink is None:
-            return report
-        stats = sink.stats
-        # Each stats event opens a new window, so two stats events bracket a
-        # moment (a region switch) and the second says the longest gap inside it.
-        sink.new_window()
-        return replace(
-            report,
-            audio_frames_received=stats.frames,
-            audio_seconds_received=round(stats.seconds, 3),
-            audio_max_gap_ms=round(stats.max_gap_ms, 1),
-            audio_max_gap_since_last_stats_ms=round(stats.window_max_gap_ms, 1),
-        )
-
     def _current(self, call_id: str | None) -> Call | None:
-        call = self.call
-        if call is None or call.id != call_id:
-            return None
-        return call
+        entry = self.calls.find(call_id)
+        return None if entry is None else entry.call
 
     async def _send_or_end(self, call: Call, send: Any) -> None:
         try:
@@ -490,11 +487,14 @@ class SessionManager:
             await self._end_call(call, "signaling-unavailable")
 
     async def _end_call(self, call: Call, reason: str) -> None:
-        if self.call is call:
-            self.call = None
-            self.audio.closed()
-            self._lost_at = None
-            if self._give_up is not None:
-                self._give_up.cancel()
-                self._give_up = None
+        """Close ``call``, put it in the history; another call, if any, becomes active."""
+        was_active = self.call is call
+        entry = self.calls.remove(call)
+        if entry is not None:
+            self._recovery.ended(entry)
         await call.close(reason)
+        if entry is None:
+            return
+        self.history.add(entry.record(reason))
+        if was_active and self.calls.active is not None:
+            self._announce_active()

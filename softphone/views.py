@@ -22,7 +22,10 @@ IceServerTransport = Literal["udp", "tcp", "tls"]
 
 @dataclass(frozen=True, kw_only=True)
 class CallView:
-    """The call in progress: ``has_media`` once its peer connection exists."""
+    """A call of the session: ``has_media`` once its peer connection exists.
+
+    ``held`` **(1.2)**: the call waits on hold while another call is active.
+    """
 
     id: str
     remote: str
@@ -30,6 +33,7 @@ class CallView:
     direction: Direction
     active_since: float | None
     has_media: bool
+    held: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +56,13 @@ class RegionView:
 
 @dataclass(frozen=True, kw_only=True)
 class SessionView:
-    """What a front end needs to draw without replaying every event."""
+    """What a front end needs to draw without replaying every event.
+
+    ``call`` is the active call; ``calls`` **(1.2)** every call in order of
+    arrival (the active one among them), ``contacts`` the configured
+    contacts (empty: none configured) and their labels (name, label),
+    ``dnd`` do-not-disturb.
+    """
 
     user: str | None
     online: frozenset[str]
@@ -60,3 +70,8 @@ class SessionView:
     signaling: str
     muted: bool
     call: CallView | None
+    calls: tuple[CallView, ...] = ()
+    contacts: tuple[str, ...] = ()
+    contact_labels: tuple[tuple[str, str], ...] = ()
+    dnd: bool = False
+    max_calls: int = 2

@@ -37,6 +37,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's state (call history, UI state) in its own folder, never the home directory.
+
+    Subprocesses the test starts inherit it through the environment.
+    """
+    folder = tmp_path / "state"
+    monkeypatch.setenv("SOFTPHONE_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     """``softphone serve`` as a real subprocess on 127.0.0.1 with the echo user."""

@@ -14,6 +14,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from softphone.rtc.configuration import Configuration, IceServer
@@ -144,3 +146,20 @@ def start_regions(*addresses: str, base_port: int = 49160) -> list[TurnRegion]:
 def in_loopback_namespace() -> bool:
     """True when the only interface is lo (``unshare --net``), where 127.0.0.2+ just work."""
     return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+@contextmanager
+def silenced(address: str) -> Iterator[None]:
+    """Everything to and from ``address`` dropped, both ways: a silent outage (no ICMP).
+
+    Only inside a loopback-only namespace: the rules must not touch the host.
+    """
+    assert in_loopback_namespace(), "iptables rules only inside unshare --net"
+    rules = [["-d", address, "-j", "DROP"], ["-s", address, "-j", "DROP"]]
+    for rule in rules:
+        subprocess.run(["iptables", "-I", "INPUT", *rule], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            subprocess.run(["iptables", "-D", "INPUT", *rule], check=True, capture_output=True)

@@ -68,3 +68,36 @@ def test_serve_defaults() -> None:
         None,
         None,
     )
+
+
+_HISTORY_PROBE = """
+import contextlib, io, json, sys
+from softphone.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = main(["history", "--json"])
+print(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def test_history_imports_none_of_the_session_stack(state_dir: object) -> None:
+    """(1.2) ``softphone history`` reads a JSON file: it must start as fast as ``--help``."""
+    result = subprocess.run(
+        [sys.executable, "-c", _HISTORY_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    report = json.loads(result.stdout)
+    assert report["code"] == 0 and report["out"] == ""  # no history yet: nothing printed
+    loaded = {name.partition(".")[0] for name in report["modules"]}
+    assert loaded.isdisjoint(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_auto_answer_option() -> None:
+    from softphone.cli import _settings
+
+    args = build_parser().parse_args(["--auto-answer", "--config", "/dev/null"])
+    assert _settings(args).auto_answer is True
+    args = build_parser().parse_args(["--config", "/dev/null"])
+    assert _settings(args).auto_answer is False

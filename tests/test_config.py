@@ -549,3 +549,44 @@ def test_ca_file_and_insecure_from_the_command_line(tmp_path: Path) -> None:
     assert settings.ca_file == Path.cwd() / "ca.pem"
     assert settings.insecure is True
     assert with_overrides(Settings(), insecure=None).insecure is False
+
+
+# -- call keys (1.2): max_calls, dnd, auto_answer, contacts with labels -------------------
+
+
+def test_call_keys_load_and_default(tmp_path: Path) -> None:
+    text = (
+        "max_calls = 3\ndnd = true\nauto_answer = true\n"
+        'contacts = ["bob", { name = "carol", label = "Carol (work)" }, { name = "dan" }]\n'
+    )
+    settings = load_settings(write(tmp_path, text))
+    assert (settings.max_calls, settings.dnd, settings.auto_answer) == (3, True, True)
+    assert settings.contacts == ("bob", "carol", "dan")
+    assert settings.contact_labels == (("carol", "Carol (work)"),)
+    defaults = Settings()
+    assert (defaults.max_calls, defaults.dnd, defaults.auto_answer) == (2, False, False)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("max_calls = 0", "max_calls: must be between 1 and 16, got 0"),
+        ("max_calls = 17", "max_calls: must be between 1 and 16, got 17"),
+        ('max_calls = "2"', "max_calls: expected an integer, got a string"),
+        ("max_calls = true", "max_calls: expected an integer, got a boolean"),
+        ('dnd = "yes"', "dnd: expected true or false, got a string"),
+        ("auto_answer = 1", "auto_answer: expected true or false, got an integer"),
+        ("contacts = [{ label = 'x' }]", "contacts[0].name: expected a user name string"),
+        ("contacts = [{ name = 'b', nick = 'x' }]", "contacts[0]: unknown key 'nick'"),
+        ("contacts = [{ name = 'b', label = 3 }]", "contacts[0].label: expected a string"),
+        ("contacts = [{ name = 'no spaces' }]", "contacts[0]: invalid user name 'no spaces'"),
+        ("max_call = 2", "max_calls"),  # the "did you mean" hint
+    ],
+)
+def test_call_keys_are_validated(tmp_path: Path, line: str, problem: str) -> None:
+    assert problem in load_error(tmp_path, line + "\n")
+
+
+def test_auto_answer_from_the_command_line() -> None:
+    assert with_overrides(Settings(), auto_answer=True).auto_answer is True
+    assert with_overrides(Settings(auto_answer=True), auto_answer=None).auto_answer is True

@@ -78,7 +78,10 @@ async def test_echo_user_returns_the_callers_audio(server: Server, tmp_path: Pat
 async def test_decline_busy_unavailable_and_cancel(server: Server, tmp_path: Path) -> None:
     args = ("--audio-in", "silence", "--audio-out", "null")
     alice = await Headless.start(tmp_path, "alice", server.url, *args)
-    bob = await Headless.start(tmp_path, "bob", server.url, *args)
+    # (1.2) bob takes one call at a time: a second caller gets busy (the default is 2).
+    one_call = tmp_path / "one-call.toml"
+    one_call.write_text("max_calls = 1\n", encoding="utf-8")
+    bob = await Headless.start(tmp_path, "bob", server.url, *args, "--config", str(one_call))
     carol = await Headless.start(tmp_path, "carol", server.url, *args)
     try:
         for party in (alice, bob, carol):

@@ -55,6 +55,15 @@ def write_config(
     return path
 
 
+def dead_region(address: str = "127.0.0.4") -> str:
+    """A region named "dead" whose TURN server at ``address`` does not exist (config TOML)."""
+    return (
+        '[[regions]]\nname = "dead"\n[[regions.ice_servers]]\n'
+        f'urls = ["turn:{address}:3478?transport=udp"]\nusername = "{USER}"\n'
+        f'credential = "{PASSWORD}"\n'
+    )
+
+
 def relay_address(pair: dict[str, object], side: str = "local") -> str:
     candidate = pair[side]
     assert isinstance(candidate, dict)
@@ -253,12 +262,7 @@ async def test_switches_by_either_side_keep_audio_without_gaps_or_loss(
 async def test_unreachable_region_fails_clearly_and_the_call_stays(
     server: Server, tmp_path: Path, regions: dict[str, TurnRegion]
 ) -> None:
-    dead = (
-        '[[regions]]\nname = "dead"\n[[regions.ice_servers]]\n'
-        f'urls = ["turn:127.0.0.4:3478?transport=udp"]\nusername = "{USER}"\n'
-        f'credential = "{PASSWORD}"\n'
-    )
-    config = write_config(tmp_path / "config.toml", regions, extra_region=dead)
+    config = write_config(tmp_path / "config.toml", regions, extra_region=dead_region())
     async with relay_call(tmp_path, server, config) as (alice, bob):
         mark = alice.mark()
         await alice.send(cmd="region", name="dead")

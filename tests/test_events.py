@@ -81,6 +81,12 @@ PINNED: list[tuple[ev.Event, str]] = [
     (ev.CallResumed(call="c1", by="us"), '{"event":"call-resumed","call":"c1","by":"us"}'),
     (ev.MuteChanged(on=True), '{"event":"mute","on":true}'),
     (
+        ev.ActiveCallChanged(call="c2", held=("c1",)),
+        '{"event":"active-call","call":"c2","held":["c1"]}',
+    ),
+    (ev.ActiveCallChanged(call=None, held=()), '{"event":"active-call","call":null,"held":[]}'),
+    (ev.DndChanged(on=True), '{"event":"dnd","on":true}'),
+    (
         ev.SignalingStateChanged(state="have-local-offer"),
         '{"event":"signaling-state","state":"have-local-offer"}',
     ),
@@ -201,6 +207,41 @@ PINNED: list[tuple[ev.Event, str]] = [
         '"packets_received":50,"packets_lost":0,"bytes_sent":8000,"bytes_received":8000,'
         f'"selected_pair":{PAIR_JSON},"audio_frames_received":50,"audio_seconds_received":1.0,'
         '"audio_max_gap_ms":20.0,"audio_max_gap_since_last_stats_ms":20.0}',
+    ),
+    (
+        ev.IceRestartGathered(
+            call="c1", ufrag="abcd", candidates=1, elapsed_ms=9.5, failures=(), standby=True
+        ),
+        '{"event":"ice-restart","call":"c1","phase":"gathered","ufrag":"abcd","candidates":1,'
+        '"elapsed_ms":9.5,"failures":[],"standby":true}',
+    ),
+    (
+        ev.StandbyReady(call="c1", region="us-east", candidates=1, elapsed_ms=12.5),
+        '{"event":"standby","call":"c1","phase":"ready","region":"us-east","candidates":1,'
+        '"elapsed_ms":12.5}',
+    ),
+    (
+        ev.StandbyFailed(call="c1", region="dead", reason="no candidates: turn:h:3478: timed out"),
+        '{"event":"standby","call":"c1","phase":"failed","region":"dead",'
+        '"reason":"no candidates: turn:h:3478: timed out"}',
+    ),
+    (
+        ev.MediaLost(call="c1", silent_ms=512.6, packets_missed=25, confirmed_by="consent"),
+        '{"event":"media-lost","call":"c1","silent_ms":512.6,"packets_missed":25,'
+        '"confirmed_by":"consent"}',
+    ),
+    (
+        ev.FailedOver(
+            call="c1",
+            from_region="eu-west",
+            region="us-east",
+            standby=True,
+            detect_ms=512.6,
+            recovery_ms=27.0,
+            elapsed_ms=539.6,
+        ),
+        '{"event":"failover","call":"c1","from_region":"eu-west","region":"us-east",'
+        '"standby":true,"detect_ms":512.6,"recovery_ms":27.0,"elapsed_ms":539.6}',
     ),
     (ev.Notice(message="no audio device"), '{"event":"notice","message":"no audio device"}'),
     (

@@ -6,7 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from softphone.commands import Dial, Mute, Quit, SwitchDevice, SwitchRegion
+from softphone.commands import (
+    Answer,
+    DeclineCall,
+    Dial,
+    DoNotDisturb,
+    Hangup,
+    Mute,
+    Quit,
+    RestartIce,
+    Stats,
+    SwitchCall,
+    SwitchDevice,
+    SwitchRegion,
+)
 from softphone.headless import BadCommand, parse_command
 from tests.harness import Headless, Server
 
@@ -19,6 +32,16 @@ from tests.harness import Headless, Server
         ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
         ('{"cmd":"quit"}', Quit()),
         ('{"cmd":"device","kind":"input","name":"pulse"}', SwitchDevice("input", "pulse")),
+        ('{"cmd":"answer"}', Answer()),
+        ('{"cmd":"answer","call":"c2"}', Answer(call="c2")),
+        ('{"cmd":"decline","call":"c2"}', DeclineCall(call="c2")),
+        ('{"cmd":"hangup","call":"c1"}', Hangup(call="c1")),
+        ('{"cmd":"restart-ice","call":"c1"}', RestartIce(call="c1")),
+        ('{"cmd":"stats","call":"c1"}', Stats(call="c1")),
+        ('{"cmd":"switch"}', SwitchCall()),
+        ('{"cmd":"switch","call":"c1"}', SwitchCall(call="c1")),
+        ('{"cmd":"dnd"}', DoNotDisturb(True)),
+        ('{"cmd":"dnd","on":false}', DoNotDisturb(False)),
     ],
 )
 def test_good_commands_parse(line: str, expected: object) -> None:
@@ -38,12 +61,27 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"dance"}', 'unknown command "dance"'),
         ('{"cmd":"device","kind":"mic","name":"0"}', 'field "kind" must be "input" or "output"'),
         ('{"cmd":"device","kind":"output"}', '"device" needs a non-empty string field "name"'),
+        ('{"cmd":"hangup","call":7}', '"hangup": field "call" must be a non-empty string'),
+        ('{"cmd":"answer","call":""}', '"answer": field "call" must be a non-empty string'),
+        ('{"cmd":"switch","call":"' + "x" * 65 + '"}', 'field "call" is too long'),
+        ('{"cmd":"dnd","on":1}', '"dnd": field "on" must be true or false'),
     ],
 )
 def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
     with pytest.raises(BadCommand) as info:
         parse_command(line)
     assert fragment in str(info.value)
+
+
+def test_an_unknown_command_lists_every_command() -> None:
+    with pytest.raises(BadCommand) as info:
+        parse_command('{"cmd":"dance"}')
+    known = str(info.value).split("(known: ")[1].rstrip(")").split(", ")
+    assert known == sorted(known)
+    assert set(known) == {
+        "answer", "call", "decline", "device", "dnd", "hangup", "mute",
+        "probe", "quit", "region", "restart-ice", "stats", "switch",
+    }  # fmt: skip
 
 
 async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_path: Path) -> None:
@@ -72,12 +110,22 @@ async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_
         # still alive and useful: a real call to the echo user works
         await alice.send(cmd="call", to="echo")
         await alice.wait_for("connection-state", 30, state="connected")
+        # (1.2) a second call is allowed (the first waits on hold); a third is over max_calls
+        mark = alice.mark()
+        await alice.send(cmd="call", to="echo")
+        await alice.wait_for("active-call", since=mark)
         mark = alice.mark()
         await alice.send_line('{"cmd":"call","to":"bob"}')
         busy = await alice.wait_for("error", since=mark)
         assert busy["code"] == "busy"
-        await alice.send(cmd="hangup")
-        await alice.wait_for("call-state", state="ended")
+        mark = alice.mark()
+        await alice.send_line('{"cmd":"hangup","call":"nope"}')
+        unknown = await alice.wait_for("error", since=mark)
+        assert unknown["code"] == "unknown-call" and '"nope"' in unknown["message"]
+        for _ in range(2):
+            mark = alice.mark()
+            await alice.send(cmd="hangup")
+            await alice.wait_for("call-state", since=mark, state="ended")
     finally:
         assert await alice.quit() == 0
 

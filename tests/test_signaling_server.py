@@ -7,14 +7,15 @@ import contextlib
 import json
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
+from softphone.signaling.limits import Limits
 from softphone.signaling.server import SignalingServer, run_server
+from tests.rtc_probe import wait_for
 
 CAND = "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0"
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -434,7 +435,9 @@ async def test_huge_frame_beyond_the_buffer_limit_only_closes_that_socket(
 
 
 async def test_slow_consumer_does_not_delay_others() -> None:
-    srv = SignalingServer(max_queue_bytes=512 * 1024)
+    # The flooder is not rate-limited: this is about a reader that stops, not a sender.
+    limits = Limits(rate=100_000, burst=100_000)
+    srv = SignalingServer(max_queue_bytes=512 * 1024, limits=limits)
     await srv.start("127.0.0.1", 0)
     try:
         async with aiohttp.ClientSession() as session:
@@ -447,20 +450,21 @@ async def test_slow_consumer_does_not_delay_others() -> None:
                 await raw.recv()  # presence of flooder and slow
             await flooder.recv()
             offer = {"type": "offer", "sdp": "v=0 " + "a" * 60000}
-            worst = 0.0
             # slow may be dropped (a presence) while a probe is on its way: set those aside
             alice.presence, bob.presence = [], []
+            # Every probe relay completes (within WAIT) while slow's queue fills: a
+            # server that waited on slow's socket would stall them until slow was
+            # dropped. How long a relay takes under load is bench_signaling's figure.
             for i in range(600):
                 await flooder.send(type="sdp", call="flood", description=offer)
                 if i % 20 == 0:
-                    t0 = time.monotonic()
                     await assert_call_works(alice, bob)
-                    worst = max(worst, time.monotonic() - t0)
                 if "slow" not in srv.online:
                     break
             else:
-                pytest.fail("the slow client was never disconnected")
-            assert worst < 1.0, f"a relay took {worst:.2f} s while another client was slow"
+                # The server may still be working through the flood (it shares this
+                # loop with the test): wait for it to reach the limit.
+                await wait_for(lambda: "slow" not in srv.online, timeout=4 * WAIT)
             for raw in (alice, bob):
                 gone = {"type": "presence", "user": "slow", "online": False}
                 assert raw.presence in ([], [gone])
@@ -483,15 +487,13 @@ async def test_stop_closes_sockets_with_going_away() -> None:
         await raw.send(type="hello", user="alice")
         await raw.recv()
         idle = await session.ws_connect(srv.url)  # connected, never says hello
-        t0 = time.monotonic()
         stopping = asyncio.create_task(srv.stop())
         msg = await raw.ws.receive(timeout=WAIT)
         assert msg.type is aiohttp.WSMsgType.CLOSE
         assert msg.data == aiohttp.WSCloseCode.GOING_AWAY
         msg = await idle.receive(timeout=WAIT)
         assert msg.type is aiohttp.WSMsgType.CLOSE
-        await stopping
-        assert time.monotonic() - t0 < 3.0
+        await asyncio.wait_for(stopping, WAIT)  # the idle socket does not hold stop up
 
 
 async def test_sdp_and_token_stay_out_of_info_logs(

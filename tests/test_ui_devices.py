@@ -1,4 +1,4 @@
-"""The audio device picker (``o``): it lists the devices and switches mid-call."""
+"""The audio device picker (``v``, for voice): it lists the devices and switches mid-call."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def test_device_picker_switches_the_microphone_mid_call(tmp_path: Path) ->
             app.dial("echo")
             view = app.connection_panel.view
             await wait_for(lambda: view.states.get("connection-state", ("",))[0] == "connected")
-            await pilot.press("o")
+            await pilot.press("v")
             await wait_for(lambda: isinstance(app.screen, DevicePickerScreen))
             options = app.screen.query_one(OptionList)
             ids = [options.get_option_at_index(i).id for i in range(options.option_count)]

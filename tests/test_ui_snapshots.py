@@ -179,6 +179,33 @@ def test_region_switch_in_progress(
     assert run(snap_compare, app, in_call(app, clock, switch="us-east"), size=(120, 40))
 
 
+def test_second_call_answered_first_on_hold(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """(1.2) Call waiting: carol's call answered, the call with echo waits on hold below it."""
+    app, clock = build(url, settings, tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        emit_call(app, clock)
+        emit = app.session.emit
+        for delta, name, fields in (
+            (2.0, "call-state", {"call": "c2", "state": "incoming", "from": "carol"}),
+            (3.0, "call-state", {"call": "c2", "state": "active"}),
+            (0.0, "active-call", {"call": "c2", "held": ["c1"]}),
+            (0.05, "ice-connection-state", {"state": "connected"}),
+            (0.0, "connection-state", {"state": "connected"}),
+            (0.0, "selected-pair", {"local": REMOTE, "remote": REMOTE}),
+        ):
+            clock.advance(delta)
+            emit(name, **fields)
+        clock.advance(4.0)
+        app.call_panel.now = clock()
+        await settled(pilot)
+
+    assert run(snap_compare, app, before, size=(100, 30))
+
+
 def test_help_screen(
     snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
 ) -> None:

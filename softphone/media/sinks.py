@@ -162,15 +162,18 @@ class SwitchableSink(ConsumingSink):
 
     Switching the speaker mid-call swaps ``output`` only: the received track,
     the gap statistics and the call are untouched, so nothing is renegotiated.
+    While ``paused`` (the call is held) frames are still counted but not played.
     """
 
     def __init__(self, output: ConsumingSink) -> None:
         super().__init__()
         self.output = output
         self.wants_samples = output.wants_samples
+        self.paused = False
 
     def _write(self, samples: Samples) -> None:
-        self.output._write(samples)
+        if not self.paused:
+            self.output._write(samples)
 
     async def replace(self, output: ConsumingSink) -> None:
         """Play into ``output`` from the next frame on; the old output is released."""

@@ -22,6 +22,7 @@ from .errors import InvalidStateError
 from .health import HealthMonitor
 from .ice import IceGeneration, IceTransport
 from .restart_policy import RestartPolicy
+from .standby import Standby
 from .states import ConnectionStates
 from .stats import CandidateInfo, SelectedPair
 
@@ -92,6 +93,7 @@ class GenerationRunner:
         connect_timeout: float,
         restart_timeout: float,
         answerer_check_hold: float,
+        standby: Standby,
     ) -> None:
         self._gens = generations
         self._transport = generations.transport
@@ -106,28 +108,49 @@ class GenerationRunner:
         self._connect_timeout = connect_timeout
         self._restart_timeout = restart_timeout
         self._answerer_check_hold = answerer_check_hold
+        self._standby = standby
+        self._from_standby: set[int] = set()  # serials of generations the standby gave
+
+    def restart_generation(self) -> IceGeneration:
+        """A new generation for a restart: the warm standby if it was gathered on the
+        configuration now in force (no gathering wait), else a fresh one."""
+        gen = self._standby.take(self.configuration)
+        if gen is None:
+            return self._gens.new()
+        self._from_standby.add(gen.serial)
+        return gen
 
     async def gather(self, gen: IceGeneration) -> None:
         if gen.gathered is not None:
+            if gen.serial in self._from_standby and self._policy.is_restarting(gen):
+                self._emit_gathered(gen, standby=True)
             return
         self._states.set_gathering("gathering")
-        result = await gen.gather(self.configuration, self._host_addresses)
+        await gen.gather(self.configuration, self._host_addresses)
         self._states.set_gathering("complete")
         if self._policy.is_restarting(gen):
-            self._emit(
-                "icerestart",
-                "gathered",
-                {
-                    "ufrag": gen.ufrag,
-                    "candidates": len(result.candidates),
-                    "elapsed_ms": round(result.elapsed_ms, 1),
-                    "failures": [{"url": u, "reason": r} for u, r in result.failures],
-                },
-            )
+            self._emit_gathered(gen, standby=False)
+
+    def _emit_gathered(self, gen: IceGeneration, *, standby: bool) -> None:
+        result = gen.gathered
+        assert result is not None
+        detail: dict[str, Any] = {
+            "ufrag": gen.ufrag,
+            "candidates": len(result.candidates),
+            "elapsed_ms": round(result.elapsed_ms, 1),
+            "failures": [{"url": u, "reason": r} for u, r in result.failures],
+        }
+        if standby:
+            detail["standby"] = True  # gathered in advance: no wait for this restart
+        self._emit("icerestart", "gathered", detail)
 
     def discard(self, gen: IceGeneration) -> None:
         """``gen`` will not be used (rolled back, superseded): release it unless it is active."""
         self._policy.forget(gen)
+        from_standby = gen.serial in self._from_standby
+        self._from_standby.discard(gen.serial)
+        if from_standby and self._standby.give_back(gen, self.configuration):
+            return  # a rolled-back offer's standby waits for the next restart
         if gen is not self._transport.active:
             self._transport.release(gen)
 
@@ -158,6 +181,7 @@ class GenerationRunner:
         if self._states.closed:
             return
         self._policy.checks_ended(gen)
+        self._from_standby.discard(gen.serial)
         if not ok or gen.state == "closed":
             self._failed(gen, attempt, reason if not ok else "superseded", restart=restart)
             return
@@ -192,14 +216,6 @@ class GenerationRunner:
             self._policy.failed(gen, attempt, reason, superseded=superseded)
         if self._transport.active is None or self._health.health in ("disconnected", "failed"):
             self._health.set("failed")
-
-
-def no_candidates_reason(gen: IceGeneration) -> str:
-    """Why gathering ``gen`` found nothing, without credentials."""
-    failures = gen.gathered.failures if gen.gathered else []
-    if not failures:
-        return "no candidates: no ICE server configured for this policy"
-    return "no candidates: " + "; ".join(f"{url}: {reason}" for url, reason in failures)
 
 
 def _candidate_detail(info: CandidateInfo) -> dict[str, Any]:

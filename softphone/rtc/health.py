@@ -9,6 +9,12 @@ failed check turns the state ``disconnected`` after ``disconnected_after``
 more, and a successful check makes it ``connected`` again. Silence alone is no
 failure: the peer may be on hold.
 
+A silent outage is left faster (1.2): the media watch (``media_watch.py``)
+declares the path lost within about a second of the peer's last packet,
+when packets were expected and a consent check confirms it (``lost``):
+``disconnected`` then ``failed`` at once, so the fallback region is put in
+force and the restart requested in the same moment.
+
 The health is what ``iceConnectionState`` shows; on ``failed`` the restart
 policy is told (``on_failed``), again every ``3 * failed_after`` while the
 path stays dead.
@@ -22,6 +28,7 @@ from collections.abc import Callable
 
 from .emitter import Emitter
 from .ice import IceTransport
+from .media_watch import MediaWatch
 from .states import ConnectionStates
 
 
@@ -48,11 +55,22 @@ class HealthMonitor:
         self._failed_after = failed_after
         self.health = "new"
         self._task: asyncio.Future[None] | None = None
+        self.watch: MediaWatch | None = None  # the fast loss detector, set by the peer
+        self._path_serial = 0
+
+    def lost(self) -> None:
+        """The media watch says the path is dead: fail now rather than after the timers."""
+        if self.health == "connected":
+            self.set("disconnected")
+        if self.health == "disconnected":
+            self.set("failed")
 
     def set(self, health: str) -> None:
         if health == self.health:
             return
         self.health = health
+        if health == "connected":
+            self._path_serial += 1  # a check started before this says nothing about now
         self._states.set_ice(health)
         self._states.update_connection()
         if health == "failed":
@@ -62,6 +80,8 @@ class HealthMonitor:
         """Start watching (once; the monitor follows whichever generation is active)."""
         if self._task is None:
             self._task = self._spawn(self._run())
+        if self.watch is not None:
+            self.watch.start()
 
     async def _run(self) -> None:
         failures = 0
@@ -73,8 +93,14 @@ class HealthMonitor:
                 return
             if transport.active is None:
                 continue
+            checked, serial = transport.active, self._path_serial
             rtt = await transport.consent_check()
             now = time.monotonic()
+            if transport.active is not checked or self._path_serial != serial:
+                # The path changed under the check (a restart moved media; a check
+                # answered): an old path's failure must not count against the new one.
+                failures, bad_since = 0, None
+                continue
             failures = 0 if rtt is not None else failures + 1
             silent = (
                 failures > 0

@@ -189,6 +189,14 @@ def _log_close_error(task: asyncio.Future[None]) -> None:
         logger.info("closing an ICE generation failed: %r", task.exception())
 
 
+def no_candidates_reason(gen: IceGeneration) -> str:
+    """Why gathering ``gen`` found nothing, without credentials."""
+    failures = gen.gathered.failures if gen.gathered else []
+    if not failures:
+        return "no candidates: no ICE server configured for this policy"
+    return "no candidates: " + "; ".join(f"{url}: {reason}" for url, reason in failures)
+
+
 class IceTransport:
     """The ICE transport a DTLS transport sees: one queue in, the active generation out."""
 
@@ -258,6 +266,11 @@ class IceTransport:
         )
         self._generations.append(gen)
         return gen
+
+    @property
+    def checking(self) -> bool:
+        """Whether some generation is running its connectivity checks (a restart under way)."""
+        return any(gen.state == "checking" for gen in self._generations)
 
     def generation_by_ufrag(self, ufrag: str) -> IceGeneration | None:
         for gen in self._generations:

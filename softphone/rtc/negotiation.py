@@ -12,6 +12,7 @@ belong to. A new ICE generation appears here when an offer carries a restart
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiortc import sdp as aiosdp
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -20,8 +21,8 @@ from softphone.descriptions import Candidate, Description
 
 from . import internals, sdpbuild
 from .errors import InvalidStateError
-from .generations import GenerationRunner, Generations, no_candidates_reason
-from .ice import IceGeneration
+from .generations import GenerationRunner, Generations
+from .ice import IceGeneration, no_candidates_reason
 from .media_start import Media
 from .restart_policy import RestartPolicy
 from .states import ConnectionStates
@@ -39,8 +40,10 @@ class Negotiation:
         policy: RestartPolicy,
         media: Media,
         states: ConnectionStates,
+        on_restart_offer: Callable[[], None],
     ) -> None:
         self._gens = generations
+        self._on_restart_offer = on_restart_offer
         self._transport = generations.transport
         self._runner = runner
         self._policy = policy
@@ -73,7 +76,7 @@ class Negotiation:
             if gen is None:
                 if gens.offered is not None and gens.offered is not gens.negotiated:
                     self._runner.discard(gens.offered)
-                gen = gens.new()
+                gen = self._runner.restart_generation()
                 self._policy.begin(gen, "local")
         else:
             gen = gens.negotiated or gens.offered or gens.new()
@@ -209,7 +212,8 @@ class Negotiation:
                 gen.connection.ice_controlling = remote.ice_lite
                 self._transport.set_controlling(remote.ice_lite)
         elif restart:
-            gen = gens.new()
+            self._on_restart_offer()  # may fail over first, so gathering uses the fallback
+            gen = self._runner.restart_generation()
             self._policy.begin(gen, "remote")
         else:
             gen = gens.negotiated

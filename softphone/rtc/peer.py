@@ -10,6 +10,8 @@ delegated to the part that owns it:
 - ``generations``: each ICE generation's gathering, checks and switch-over;
 - ``restart_policy``: restartIce, negotiationneeded, retries, auto-restart;
 - ``health``: consent checks and packet arrival -> iceConnectionState;
+- ``media_watch``: missed packets + an unanswered check -> the path is lost (1.2);
+- ``standby``: a warm standby generation on the fallback region (1.2);
 - ``media_start``: DTLS transport, RTP sender/receiver, their start;
 - ``states`` and ``emitter``: the W3C state attributes and event handlers.
 """
@@ -30,8 +32,10 @@ from .generations import GenerationRunner, Generations
 from .health import HealthMonitor
 from .ice import IceTransport
 from .media_start import Media
+from .media_watch import MediaWatch
 from .negotiation import Negotiation
 from .restart_policy import RestartPolicy
+from .standby import Standby
 from .states import ConnectionStates
 from .stats import CallStats, SelectedPair
 
@@ -45,6 +49,12 @@ ANSWERER_CHECK_HOLD = 1.0
 RESTART_ATTEMPTS = 3
 RESTART_RETRY_BACKOFF = 0.5
 
+# The fast loss detector (media_watch): a consent check once the peer's packets have been
+# missing this long (7 audio packets), the path lost if it is not answered in
+# MEDIA_PROBE_WAIT (or 3 RTTs, if longer). None turns the detector off (today's timers).
+MEDIA_PROBE_AFTER = 0.15
+MEDIA_PROBE_WAIT = 0.25
+
 EVENTS = frozenset(
     {
         "negotiationneeded",
@@ -55,6 +65,8 @@ EVENTS = frozenset(
         "track",
         "selectedpairchange",
         "icerestart",
+        "medialoss",
+        "standby",
     }
 )
 
@@ -84,8 +96,11 @@ class PeerConnection:
         make_before_break: bool = True,
         restart_attempts: int = RESTART_ATTEMPTS,
         restart_retry_backoff: float = RESTART_RETRY_BACKOFF,
+        media_probe_after: float | None = MEDIA_PROBE_AFTER,
+        media_probe_wait: float = MEDIA_PROBE_WAIT,
     ) -> None:
         configuration = set_configuration(None, configuration)
+        hosts = host_addresses if host_addresses is not None else default_host_addresses()
         self._emitter = Emitter(EVENTS)
         self._ice = IceTransport(linger=old_generation_linger, switch_timeout=switch_timeout)
         self._media = Media(self._ice, self._emitter)
@@ -110,6 +125,19 @@ class PeerConnection:
             disconnected_after=disconnected_after,
             failed_after=failed_after,
         )
+        self._watch = MediaWatch(
+            self._ice,
+            self._states,
+            self._emitter,
+            on_lost=self._health.lost,
+            healthy=lambda: self._health.health == "connected",
+            expects_media=self._expects_media,
+            busy=self._restart_under_way,
+            probe_after=media_probe_after,
+            probe_wait=media_probe_wait,
+        )
+        self._health.watch = self._watch
+        self._standby = Standby(self._ice, self._emitter, hosts)
         self._runner = GenerationRunner(
             self._gens,
             self._policy,
@@ -118,15 +146,19 @@ class PeerConnection:
             self._emitter,
             self._start_media,
             configuration=configuration,
-            host_addresses=(
-                host_addresses if host_addresses is not None else default_host_addresses()
-            ),
+            host_addresses=hosts,
             connect_timeout=connect_timeout,
             restart_timeout=restart_timeout,
             answerer_check_hold=answerer_check_hold,
+            standby=self._standby,
         )
         self._negotiation = Negotiation(
-            self._gens, self._runner, self._policy, self._media, self._states
+            self._gens,
+            self._runner,
+            self._policy,
+            self._media,
+            self._states,
+            on_restart_offer=self._watch.restart_offered,
         )
 
     # --- events -------------------------------------------------------------------------------
@@ -182,6 +214,24 @@ class PeerConnection:
         self._runner.configuration = set_configuration(
             self._runner.configuration, configuration, closed=self._states.closed
         )
+
+    def prepareStandby(self, configuration: Configuration | None) -> None:
+        """(1.2, not W3C) Gather a warm standby on ``configuration`` in the background.
+
+        A later restart whose configuration equals it (setConfiguration with
+        the same servers, as a failover does) takes the standby instead of
+        gathering. ``standby`` events say ``ready`` or ``failed``; None releases it.
+        """
+        self._assert_open()
+        if configuration is not None:
+            configuration = set_configuration(
+                self._runner.configuration, configuration, closed=self._states.closed
+            )
+        self._standby.prepare(configuration)
+
+    @property
+    def standby_ready(self) -> bool:
+        return self._standby.ready
 
     def selected_pair(self) -> SelectedPair | None:
         gen = self._ice.active
@@ -257,6 +307,18 @@ class PeerConnection:
         remote, mid = self._negotiation.remote, self._negotiation.mid
         assert remote is not None and mid is not None
         self._media.start(remote, mid, self._states)
+
+    def _expects_media(self) -> bool:
+        """Whether the peer should be sending us packets now (not on hold, not sendonly)."""
+        remote = self._negotiation.remote
+        return (
+            remote is not None
+            and remote.direction in ("sendrecv", "sendonly")
+            and self._media.direction in ("sendrecv", "recvonly")
+        )
+
+    def _restart_under_way(self) -> bool:
+        return self._policy.requested or self._states.signaling != "stable" or self._ice.checking
 
     def _assert_open(self) -> None:
         if self._states.closed:

@@ -17,10 +17,12 @@ from softphone.commands import (
     Answer,
     DeclineCall,
     Dial,
+    DoNotDisturb,
     Hangup,
     Mute,
     ProbeRegions,
     RestartIce,
+    SwitchCall,
     SwitchDevice,
     SwitchRegion,
 )
@@ -51,8 +53,9 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is None:
             return
-        if view.call is not None:
-            self.refuse(f"already in a call with {view.call.remote}")
+        if len(view.calls) >= view.max_calls:
+            with_whom = ", ".join(call.remote for call in view.calls)
+            self.refuse(f"already in a call with {with_whom}")
             return
         from softphone.ui.screens.dial import DialScreen
 
@@ -79,6 +82,31 @@ class Actions(SoftphoneBase):
         view = self._view_or_refuse()
         if view is not None:
             self.send(Mute(not view.muted))
+
+    def action_switch_call(self) -> None:
+        self.send(SwitchCall())
+
+    def action_toggle_dnd(self) -> None:
+        view = self._view_or_refuse()
+        if view is not None:
+            self.send(DoNotDisturb(not view.dnd))
+
+    def action_contacts(self) -> None:
+        view = self._view_or_refuse()
+        if view is None:
+            return
+        from softphone.ui.screens.contacts import ContactsScreen
+
+        online = view.online - {view.user or ""}
+        screen = ContactsScreen(view.contacts, online, view.contact_labels)
+        self.push_screen(screen, self._dial_chosen)
+
+    def action_history(self) -> None:
+        if self._view_or_refuse() is None or self.session is None:
+            return
+        from softphone.ui.screens.history import HistoryScreen
+
+        self.push_screen(HistoryScreen(self.session.call_history()), self._dial_chosen)
 
     def action_pick_region(self) -> None:
         view = self._view_or_refuse()

@@ -89,6 +89,7 @@ class SoftphoneApp(SessionEvents, Actions):
         self._theme_warning: str | None = None
         self._theme_ready = False
         self._incoming = None
+        self._peers = {}
         self._unsubscribe = None
         self._stats_timer = None
         self._closed = False

@@ -21,6 +21,9 @@ class UiAction:
     global_key: str | None
     label: str
     help: str
+    # In the footer too (the call panel and the help screen list every action): the
+    # footer has room for one line of keys, so the call-juggling ones stay out of it.
+    footer: bool = True
 
     @property
     def key_display(self) -> str:
@@ -35,10 +38,25 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("decline", "x", "f4", "Decline", "Refuse the ringing call"),
     UiAction("hangup", "h", "f5", "Hang up", "End the call"),
     UiAction("mute", "m", "f6", "Mute", "Mute or unmute the microphone"),
+    UiAction(
+        "switch_call", "s", None, "Switch", "Hold this call and resume the other one", footer=False
+    ),
+    UiAction(
+        "contacts", "k", None, "Contacts", "Contacts with presence; Enter calls one", footer=False
+    ),
+    UiAction("history", "y", None, "History", "Call history; Enter calls back", footer=False),
+    UiAction(
+        "toggle_dnd",
+        "z",
+        None,
+        "DND",
+        "Do not disturb: callers get busy, listed as missed",
+        footer=False,
+    ),
     UiAction("pick_region", "r", "f7", "Region", "Pick a region: setConfiguration + restartIce"),
     UiAction("next_region", "n", "f8", "Next region", "Switch to the next configured region"),
     UiAction("restart_ice", "i", "f9", "Restart ICE", "restartIce with the current servers"),
-    UiAction("pick_device", "o", "f11", "Audio", "Pick the microphone or speaker (mid-call too)"),
+    UiAction("pick_device", "v", "f11", "Audio", "Pick the microphone or speaker (mid-call too)"),
     UiAction("copy", "c", None, "Copy", "Copy the selected pair and stats to the clipboard"),
     UiAction("toggle_log", "l", None, "Log", "Show or hide the event log"),
     UiAction("filter_log", "slash", None, "Filter", "Filter the event log (Esc clears)"),
@@ -50,7 +68,10 @@ ACTIONS: tuple[UiAction, ...] = (
 
 def screen_bindings() -> list[Binding]:
     """The plain keys, for the main screen (letters a modal must not see)."""
-    return [Binding(a.key, f"app.{a.action}", a.label, key_display=a.key_display) for a in ACTIONS]
+    return [
+        Binding(a.key, f"app.{a.action}", a.label, show=a.footer, key_display=a.key_display)
+        for a in ACTIONS
+    ]
 
 
 def global_bindings() -> list[Binding]:

@@ -17,6 +17,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -59,6 +60,7 @@ class SessionEvents(SoftphoneBase):
     """Opens or follows the session once the main screen is up, and renders its events."""
 
     _factory: SessionFactory | None
+    _peers: dict[str, str]
 
     # --- opening -------------------------------------------------------------------
 
@@ -97,6 +99,8 @@ class SessionEvents(SoftphoneBase):
         panel.user = view.user or ""
         panel.signaling = view.signaling
         panel.muted = view.muted
+        panel.dnd = view.dnd
+        panel.set_contacts(view.contacts)
         panel.set_online(sorted(view.online))
         self._show_region(view.region)
         self._unsubscribe = session.subscribe(self._session_callback)
@@ -182,44 +186,57 @@ class SessionEvents(SoftphoneBase):
 
     def _on_call_state(self, event: CallStateChanged) -> None:
         state = event.state
-        self.call_state = state
         if state in ("dialing", "incoming"):
             self.remote = event.to or event.from_
+            self._peers[event.call] = self.remote or "?"
         if state != "incoming":
-            self._dismiss_incoming()
+            self._dismiss_incoming(event.call)
+        others_talking = self.session is not None and any(
+            call.state == "active" and call.id != event.call for call in self.session.view.calls
+        )
+        self.call_state = "active" if state == "ended" and others_talking else state
         timer = self._stats_timer
         if timer is not None:
             if state == "active":
                 timer.resume()
-            elif state == "ended":
+            elif state == "ended" and not others_talking:
                 timer.pause()
         if state == "ended":
             reason = event.reason
-            self.notify(
-                f"call with {self.remote or '?'} ended" + (f" ({reason})" if reason else ""),
-                timeout=4,
-            )
+            who = self._peers.pop(event.call, None) or self.remote or "?"
+            self.notify(f"call with {who} ended" + (f" ({reason})" if reason else ""), timeout=4)
 
     def _on_incoming(self, call_id: str, caller: str) -> None:
+        """Ring: a modal with a bell, or (call waiting) the same modal without the bell."""
         from softphone.ui.screens.incoming import IncomingCallScreen  # not on the first frame
 
         self.remote = caller
-        self._dismiss_incoming()
-        screen = IncomingCallScreen(caller, call_id)
+        view = None if self.session is None else self.session.view
+        talking = None
+        call = None if view is None else view.call
+        if call is not None and call.id != call_id and call.state == "active":
+            talking = call.remote
+        self._dismiss_incoming(None)
+        screen = IncomingCallScreen(caller, call_id, waiting_for=talking)
         self._incoming = screen
-        self.push_screen(screen, self._incoming_choice)
+        if talking is not None:
+            self.notify(f"{caller} is calling; {talking} waits on hold if you answer", timeout=6)
+        self.push_screen(screen, partial(self._incoming_choice, call_id))
 
-    def _incoming_choice(self, choice: IncomingChoice | None) -> None:
+    def _incoming_choice(self, call_id: str, choice: IncomingChoice | None) -> None:
         self._incoming = None
         if choice == "answer":
-            self.send(Answer())
+            self.send(Answer(call=call_id))
         elif choice == "decline":
-            self.send(DeclineCall())
+            self.send(DeclineCall(call=call_id))
 
-    def _dismiss_incoming(self) -> None:
+    def _dismiss_incoming(self, call_id: str | None) -> None:
+        """Close the incoming-call modal (only if it is about ``call_id``, when given)."""
         screen = self._incoming
+        if screen is None or (call_id is not None and screen.call_id != call_id):
+            return
         self._incoming = None
-        if screen is not None and screen.is_attached and screen in self.screen_stack:
+        if screen.is_attached and screen in self.screen_stack:
             screen.dismiss(None)
 
     def _on_signaling(self, event: SignalingChanged) -> None:
@@ -238,8 +255,11 @@ class SessionEvents(SoftphoneBase):
 
     def _tick(self) -> None:
         if self._closed or not self._panels_ready():
-            return  # a last tick while the app shuts down: the panels are gone
-        self.call_panel.now = self.clock()
+            return  # a last tick while the screen is being torn down
+        try:
+            self.call_panel.now = self.clock()
+        except NoMatches:
+            return  # the panels went between the check and now
         if self.call_state == "active":
             self._poll_stats()
 

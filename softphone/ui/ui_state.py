@@ -9,23 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from softphone.statedir import state_dir
+
 logger = logging.getLogger("softphone.ui")
 
-STATE_DIR_ENV = "SOFTPHONE_STATE_DIR"
 STATE_FILE = "ui.json"
-
-
-def state_dir() -> Path:
-    override = os.environ.get(STATE_DIR_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("softphone"))
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""The audio device picker (``o``): a microphone or a speaker, switched mid-call without
-renegotiating.
+"""The audio device picker (``v``, for voice): a microphone or a speaker, switched mid-call
+without renegotiating.
 
 It lists what the session found (PortAudio's devices) under two headings,
 plus the built-in choices that always work (the system default, silence, a

@@ -42,6 +42,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > Vertical {
         width: auto; max-width: 90%; height: auto; max-height: 90%;
         border: thick $primary; background: $surface; padding: 0 1;
+        overflow-y: auto; scrollbar-size-vertical: 1;
     }
     HelpScreen Static { width: auto; }
     """

@@ -1,4 +1,9 @@
-"""The call-controls panel: who you are, who is online, the call, the mic, the keys."""
+"""The call-controls panel: who you are, your contacts, the calls, the mic, the keys.
+
+**(1.2)** With more than one call the ``Call`` line shows the active one and a
+``Waiting`` line the others (a caller waiting to be answered, a call on hold);
+which is which is followed by :class:`~softphone.ui.call_lines.CallLines`.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,16 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from softphone.events import (
+    ActiveCallChanged,
     CallStateChanged,
+    DndChanged,
     Event,
     MuteChanged,
     PresenceChanged,
     Registered,
     SignalingChanged,
 )
+from softphone.ui.call_lines import CallLine, CallLines
 from softphone.ui.clock import format_duration
 from softphone.ui.health import state_markup
 from softphone.ui.keymap import ACTIONS
@@ -56,14 +64,26 @@ class CallPanel(Widget):
     active_at: reactive[float | None] = reactive(None, layout=True)
     now: reactive[float] = reactive(0.0)
     muted: reactive[bool] = reactive(False, layout=True)
+    held: reactive[bool] = reactive(False, layout=True)
+    others: reactive[tuple[CallLine, ...]] = reactive((), layout=True)
+    dnd: reactive[bool] = reactive(False, layout=True)
+    has_contacts: reactive[bool] = reactive(False, layout=True)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="panel")
         self.border_title = "Call"
         self._presence: dict[str, bool] = {}
+        self._calls = CallLines()
         self._width = 0
 
     # --- feeding ------------------------------------------------------------
+
+    def set_contacts(self, contacts: Iterable[str]) -> None:
+        """The configured contacts: listed (offline until said otherwise) even when away."""
+        for name in contacts:
+            self._presence.setdefault(name, False)
+            self.has_contacts = True
+        self._publish_contacts()
 
     def set_online(self, users: Iterable[str]) -> None:
         for name in list(self._presence):
@@ -88,21 +108,23 @@ class CallPanel(Widget):
                 self.signaling_detail = text
             case MuteChanged(on=on):
                 self.muted = on
-            case CallStateChanged():
-                self._on_call_state(event, at)
+            case DndChanged(on=on):
+                self.dnd = on
+            case CallStateChanged() | ActiveCallChanged():
+                self._calls.handle(event, at)
+                self._publish_calls(at)
 
-    def _on_call_state(self, event: CallStateChanged, at: float) -> None:
-        state = event.state
-        if state in ("dialing", "incoming"):
-            self.remote = event.to or event.from_ or self.remote
-            self.active_at = None
-            self.end_reason = None
-        elif state == "active" and self.active_at is None:
-            self.active_at = at
-        elif state == "ended":
-            self.end_reason = event.reason
+    def _publish_calls(self, at: float) -> None:
+        shown = self._calls.shown
         self.now = at
-        self.call_state = state
+        self.others = self._calls.others
+        if shown is None:
+            return
+        self.remote = shown.remote
+        self.active_at = shown.active_at
+        self.end_reason = shown.reason
+        self.held = shown.held
+        self.call_state = shown.state
 
     def _publish_contacts(self) -> None:
         self.contacts = tuple(sorted((n, on) for n, on in self._presence.items() if n != self.user))
@@ -123,11 +145,15 @@ class CallPanel(Widget):
         signaling = state_markup(self.signaling)
         if self.signaling_detail:
             signaling += f" [$text-muted]({escape(self.signaling_detail)})[/]"
+        dnd = "  [b $warning]do not disturb[/]" if self.dnd else ""
         lines = [
-            f"[b]You[/]     [b]{escape(self.user or '?')}[/]  {signaling}",
+            f"[b]You[/]     [b]{escape(self.user or '?')}[/]  {signaling}{dnd}",
             f"[b]Call[/]    {self._call_markup()}",
+        ]
+        lines.extend(f"[b]Waiting[/] {self._other_markup(line)}" for line in self.others)
+        lines += [
             "[b]Mic[/]     " + ("[b $error]MUTED[/]" if self.muted else "[$success]live[/]"),
-            f"[b]Online[/]  {self._contacts_markup()}",
+            f"[b]{'People' if self.has_contacts else 'Online'}[/]  {self._contacts_markup()}",
         ]
         width = self._width or self.content_size.width
         keys = keys_lines(max(12, width - KEYS_INDENT))
@@ -148,9 +174,23 @@ class CallPanel(Widget):
             return f"{state_markup('incoming')} from [b]{who}[/]"
         if state == "active":
             since = self.active_at if self.active_at is not None else self.now
-            return f"{state_markup('active')} with [b]{who}[/]  {format_duration(self.now - since)}"
+            talked = format_duration(self.now - since)
+            if self.held:
+                return f"[b $warning]on hold[/] with [b]{who}[/]  {talked} — [b]s[/b] resumes"
+            return f"{state_markup('active')} with [b]{who}[/]  {talked}"
         reason = f" ({escape(self.end_reason)})" if self.end_reason else ""
         return f"[$text-muted]ended{reason} — was with {who}[/]"
+
+    def _other_markup(self, line: CallLine) -> str:
+        who = escape(line.remote)
+        if line.state == "incoming":
+            keys = "[b]a[/b] answers, [b]x[/b] declines"
+            return f"{state_markup('incoming')} from [b]{who}[/] — {keys}"
+        if line.state in ("dialing", "ringing"):
+            return f"{state_markup(line.state)} {who}…"
+        since = line.active_at if line.active_at is not None else self.now
+        hold = "[b $warning]on hold[/]" if line.held else state_markup(line.state)
+        return f"{hold} with [b]{who}[/]  {format_duration(self.now - since)} — [b]s[/b] switches"
 
     def _contacts_markup(self) -> str:
         if not self.contacts:

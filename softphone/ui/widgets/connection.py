@@ -128,6 +128,8 @@ class ConnectionPanel(Vertical):
         self.border_title = "Connection"
         self._origin = origin
         self._last: tuple[float, StatsReport] | None = None
+        self._calls: set[str] = set()  # the calls not yet ended
+        self._waiting: set[str] = set()  # callers waiting while another call is up
         self.rtt_history: deque[float] = deque(maxlen=HISTORY)
         self.loss_history: deque[float] = deque(maxlen=HISTORY)
 
@@ -148,14 +150,8 @@ class ConnectionPanel(Vertical):
     def handle(self, event: Event, at: float) -> None:
         view = self.view
         match event:
-            case CallStateChanged(state="dialing" | "incoming"):
-                view.states = {}
-                view.pair = None
-                view.live = None
-                self._last = None
-                self.rtt_history.clear()
-                self.loss_history.clear()
-                self._publish_history()
+            case CallStateChanged(call=call, state=state):
+                self._on_call_state(call, state)
             case (
                 SignalingStateChanged()
                 | IceGatheringStateChanged()
@@ -167,6 +163,34 @@ class ConnectionPanel(Vertical):
                 view.pair = event.pair
             case StatsReport():
                 self._on_stats(event, at)
+
+    def _on_call_state(self, call: str, state: str) -> None:
+        """Start afresh for the call whose peer connection reports from now on.
+
+        **(1.2)** A caller waiting while another call is up has no peer
+        connection yet: the panel keeps the call being talked to until the
+        waiting one is answered.
+        """
+        if state == "ended":
+            self._calls.discard(call)
+            self._waiting.discard(call)
+            return
+        if state == "incoming" and self._calls:
+            self._waiting.add(call)
+        elif state == "dialing" or state == "incoming" or call in self._waiting:
+            self._waiting.discard(call)
+            self._reset()
+        self._calls.add(call)
+
+    def _reset(self) -> None:
+        view = self.view
+        view.states = {}
+        view.pair = None
+        view.live = None
+        self._last = None
+        self.rtt_history.clear()
+        self.loss_history.clear()
+        self._publish_history()
 
     def _on_stats(self, stats: StatsReport, at: float) -> None:
         view = self.view

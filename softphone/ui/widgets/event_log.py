@@ -25,11 +25,15 @@ from softphone.events import (
     DescriptionEvent,
     ErrorReported,
     Event,
+    FailedOver,
     IceRestart,
+    MediaLost,
     NegotiationNeeded,
     Notice,
     RegionChanged,
     SelectedPairChanged,
+    StandbyFailed,
+    StandbyReady,
     StatsReport,
 )
 from softphone.ui.clock import format_offset
@@ -71,14 +75,17 @@ def describe(event: Event) -> str:
 
 
 # The theme colour of each kind of line: what a region switch goes through stands out.
-_ACCENT = IceRestart | ConfigurationSet | RegionChanged | SelectedPairChanged
+_ACCENT = (
+    IceRestart | ConfigurationSet | RegionChanged | SelectedPairChanged | FailedOver | StandbyReady
+)
+_WARNING = Notice | MediaLost | StandbyFailed
 _PRIMARY = DescriptionEvent | NegotiationNeeded
 
 
 def _color_for(event: Event) -> str:
     if isinstance(event, ErrorReported):
         return "error"
-    if isinstance(event, Notice):
+    if isinstance(event, _WARNING):
         return "warning"
     if isinstance(event, _ACCENT):
         return "accent"

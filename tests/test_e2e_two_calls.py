@@ -1,0 +1,86 @@
+"""Two calls to one headless softphone, as real processes: --auto-answer, call ids, switch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness import Server, parties
+
+QUIET = ("--audio-in", "tone:440", "--audio-out", "null")
+
+
+async def test_two_calls_to_one_headless_softphone(server: Server, tmp_path: Path) -> None:
+    async with parties(
+        tmp_path, server.url, alice=(*QUIET, "--auto-answer"), bob=QUIET, carol=QUIET
+    ) as (alice, bob, carol):
+        await bob.send(cmd="call", to="alice")
+        first = (await alice.wait_for("incoming"))["call"]
+        await alice.wait_for("call-state", call=first, state="active")  # answered by itself
+        await bob.wait_for("connection-state", 30, state="connected")
+
+        mark = alice.mark()
+        await carol.send(cmd="call", to="alice")
+        second = (await alice.wait_for("incoming", since=mark))["call"]
+        held = await alice.wait_for("active-call", since=mark)
+        assert held["call"] == second and held["held"] == [first]
+        await carol.wait_for("connection-state", 30, state="connected")
+
+        mark = alice.mark()
+        await alice.send(cmd="switch", call=first)
+        back = await alice.wait_for("active-call", since=mark)
+        assert back["call"] == first and back["held"] == [second]
+
+        mark = alice.mark()
+        await alice.send(cmd="stats", call=second)
+        assert (await alice.wait_for("stats", since=mark))["call"] == second
+        await alice.send(cmd="hangup", call="c0ffee")
+        error = await alice.wait_for("error", since=mark)
+        assert error["code"] == "unknown-call" and '"c0ffee"' in error["message"]
+
+        mark_b = bob.mark()
+        await alice.send(cmd="hangup", call=second)  # the held call ends; bob's goes on
+        await carol.wait_for("call-state", state="ended")
+        await bob.audio_flows(25)
+        assert bob.find("call-state", since=mark_b, state="ended") is None
+
+        await alice.send(cmd="dnd", on=True)
+        await alice.wait_for("dnd", on=True)
+        mark, mark_c = alice.mark(), carol.mark()
+        await carol.send(cmd="call", to="alice")
+        missed = await alice.wait_for("missed", since=mark)
+        assert missed["from"] == "carol" and missed["reason"] == "busy"
+        ended = await carol.wait_for("call-state", since=mark_c, state="ended", reason="busy")
+        assert ended["call"] == missed["call"]
+        await alice.send(cmd="hangup")
+        await bob.wait_for("call-state", since=mark_b, state="ended")
+
+
+async def test_a_device_switch_moves_the_active_call_and_the_held_one_on_resume(
+    server: Server, tmp_path: Path
+) -> None:
+    async with parties(
+        tmp_path, server.url, alice=(*QUIET, "--auto-answer"), bob=QUIET, carol=QUIET
+    ) as (alice, bob, carol):
+        await bob.send(cmd="call", to="alice")
+        first = (await alice.wait_for("incoming"))["call"]
+        await bob.wait_for("connection-state", 30, state="connected")
+        mark = alice.mark()
+        await carol.send(cmd="call", to="alice")
+        second = (await alice.wait_for("incoming", since=mark))["call"]
+        await carol.wait_for("connection-state", 30, state="connected")
+
+        mark = alice.mark()
+        await alice.send(cmd="device", kind="input", name="tone:880")
+        moved = await alice.wait_for("audio-device", since=mark)
+        assert moved["call"] == second and moved["device"] == "tone 880 Hz"
+        await alice.send(cmd="stats", call=first)
+        await alice.wait_for("stats", since=mark, call=first)
+        changed = [e for e in alice.events[mark:] if e["event"] == "audio-device"]
+        assert [e["call"] for e in changed] == [second]  # the held call kept its tone
+
+        mark = alice.mark()
+        await alice.send(cmd="switch", call=first)
+        followed = await alice.wait_for("audio-device", since=mark)
+        assert followed["call"] == first and followed["device"] == "tone 880 Hz"
+        assert alice.find("error", since=mark) is None
+        await bob.audio_flows(25)
