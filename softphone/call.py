@@ -18,9 +18,9 @@ from aiortc import MediaStreamTrack
 
 from softphone import events as ev
 from softphone.descriptions import Candidate, Description
-from softphone.media import AudioSink
+from softphone.media import AudioSink, MutableSource
 from softphone.rtc.configuration import Configuration
-from softphone.rtc.errors import DOMException
+from softphone.rtc.errors import DOMException, InvalidStateError
 from softphone.rtc.peer import PeerConnection
 from softphone.rtc.stats import CallStats, CandidateInfo, SelectedPair
 from softphone.signaling.adapter import Signaling, SignalingUnavailable
@@ -138,6 +138,7 @@ class Call:
         source: MediaStreamTrack,
         sink: AudioSink,
         on_connection_state: Callable[[Call, str], None] | None = None,
+        hold_tone_hz: float | None = None,
     ) -> None:
         self.id = call_id
         self.remote_user = remote_user
@@ -159,6 +160,9 @@ class Call:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._on_connection_state = on_connection_state
+        self._hold_tone_hz = hold_tone_hz
+        self.held_locally = False  # as the last hold event said
+        self.held_remotely = False
         self.standby_region: str | None = None  # (1.2) where the warm standby is gathered
 
     # --- state -------------------------------------------------------------
@@ -193,6 +197,9 @@ class Call:
         pc.on("track", self._on_track)
         pc.on("selectedpairchange", self._on_selected_pair)
         pc.on("icerestart", self._on_ice_restart)
+        pc.on("hold", self._on_hold)
+        pc.on("dtmf", self._on_dtmf)
+        pc.on("dtmfsent", self._on_dtmf_sent)
         pc.on("standby", self._on_standby)
         pc.on("medialoss", self._on_media_loss)
         pc.addTrack(self._source)
@@ -217,6 +224,20 @@ class Call:
 
     def _on_ice_restart(self, phase: str, detail: dict[str, Any] | None = None) -> None:
         self._emit(restart_event(self.id, phase, detail or {}))
+
+    def _on_hold(self, local: bool, remote: bool) -> None:
+        if local != self.held_locally:
+            self.held_locally = local
+            self._emit(ev.HoldChanged(call=self.id, on=local, by="local"))
+        if remote != self.held_remotely:
+            self.held_remotely = remote
+            self._emit(ev.HoldChanged(call=self.id, on=remote, by="remote"))
+
+    def _on_dtmf(self, digit: str, duration_ms: int) -> None:
+        self._emit(ev.DtmfReceived(call=self.id, digit=digit, duration_ms=duration_ms))
+
+    def _on_dtmf_sent(self, digit: str, duration_ms: int) -> None:
+        self._emit(ev.DtmfSent(call=self.id, digit=digit, duration_ms=duration_ms))
 
     def _on_standby(self, phase: str, detail: dict[str, Any]) -> None:
         region = self.standby_region
@@ -330,6 +351,24 @@ class Call:
         self._configuration = configuration
         if self._pc is not None:
             self._pc.setConfiguration(configuration)
+
+    def hold(self, on: bool) -> None:
+        """Hold or resume: a re-offer (``inactive``, ``sendonly`` with a hold tone) follows.
+
+        Raises InvalidStateError (a DOMException) when the call has no media yet.
+        """
+        if self._pc is None:
+            raise InvalidStateError("the call has no media yet")
+        sound = self._hold_tone_hz is not None
+        if isinstance(self._source, MutableSource):
+            self._source.hold_tone_hz = self._hold_tone_hz if on else None
+        self._pc.hold(on, sound=sound)
+
+    def send_dtmf(self, digits: str, duration_ms: int) -> None:
+        """Queue ``digits`` as RFC 4733 events (ValueError: bad digits; InvalidStateError)."""
+        if self._pc is None:
+            raise InvalidStateError("the call has no media yet")
+        self._pc.insertDTMF(digits, duration_ms)
 
     def prepare_standby(self, region: str | None, configuration: Configuration | None) -> None:
         """(1.2) A warm standby on ``region`` (None: none); raises setConfiguration's errors."""

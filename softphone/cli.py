@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from softphone.config import Region, Settings
     from softphone.session import SessionManager
+    from softphone.signaling.adapter import Signaling
 
 DEFAULT_PORT = 8765
 
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="do not verify the wss:// server's certificate (test benches only)",
+    )
+    parser.add_argument("--sip-uri", help="SIP mode: your address of record, sip:user@domain")
+    parser.add_argument(
+        "--sip-ws", help="SIP mode: the SIP server's ws(s):// URL (the password: file or env only)"
     )
     parser.add_argument("--region", help="region to start in")
     parser.add_argument(
@@ -191,6 +196,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     from softphone.config import load_settings, with_overrides
 
     settings = load_settings(args.config)
+    sip_uri, sip_ws = getattr(args, "sip_uri", None), getattr(args, "sip_ws", None)
     return with_overrides(
         settings,
         user=getattr(args, "user", None),
@@ -204,6 +210,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         insecure=getattr(args, "insecure", None),
         auto_answer=getattr(args, "auto_answer", None),
         ice_host_addresses=tuple(args.ice_host) if args.ice_host else None,
+        sip_uri=sip_uri,
+        sip_ws=sip_ws,
+        signaling="sip" if sip_uri or sip_ws else None,  # either option means SIP mode
     )
 
 
@@ -282,6 +291,24 @@ def demo_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, ice_transport_policy="relay")
 
 
+def sip_signaling(settings: Settings) -> Signaling:
+    """The SIP over WebSocket adapter from the ``sip_*`` settings (checked complete here)."""
+    from softphone.signaling.sip.adapter import SipConfig, SipSignaling
+    from softphone.signaling.sip.settings import password_from
+
+    assert settings.sip_uri and settings.sip_ws  # main() refused to start without them
+    return SipSignaling(
+        SipConfig(
+            uri=settings.sip_uri,
+            ws=settings.sip_ws,
+            password=password_from(settings.sip_password),
+            auth_user=settings.sip_auth_user,
+            outbound_proxy=settings.sip_outbound_proxy,
+            display_name=settings.sip_display_name,
+        )
+    )
+
+
 async def _run_client(settings: Settings, started: float, headless: bool) -> int:
     async with contextlib.AsyncExitStack() as stack:
 
@@ -292,6 +319,12 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
             from softphone.session import MediaChoice, SessionManager
             from softphone.signaling.client import JsonSignalingClient
 
+            if settings.signaling == "sip":
+                return SessionManager(
+                    settings,
+                    sip_signaling(settings),
+                    media=MediaChoice(settings.audio_in, settings.audio_out),
+                )
             session_settings = settings
             url = settings.server
             if url is None:
@@ -365,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = _settings(args)
+        if settings.signaling == "sip" and not (settings.sip_uri and settings.sip_ws):
+            raise ConfigError(
+                'signaling = "sip" needs sip_uri and sip_ws (in the file or --sip-uri/--sip-ws)'
+            )
     except ConfigError as exc:
         print(f"softphone: {exc}", file=sys.stderr)
         return 2

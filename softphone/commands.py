@@ -90,6 +90,25 @@ class ProbeRegions:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """(1.2) Put a call (the named one, else the active one) on hold (``on``) or resume it."""
+
+    CMD: ClassVar[str] = "hold"
+    on: bool
+    call: str | None = None
+
+
+@dataclass(frozen=True)
+class Dtmf:
+    """(1.2) Send ``digits`` (0-9 * # A-D) as RFC 4733 events, each ``duration_ms`` long."""
+
+    CMD: ClassVar[str] = "dtmf"
+    digits: str
+    duration_ms: int = 100
+    call: str | None = None
+
+
+@dataclass(frozen=True)
 class Stats:
     CMD: ClassVar[str] = "stats"
     call: str | None = None
@@ -128,6 +147,8 @@ Command = (
     | Mute
     | SwitchDevice
     | ProbeRegions
+    | Hold
+    | Dtmf
     | Stats
     | SwitchCall
     | DoNotDisturb
@@ -156,6 +177,10 @@ async def execute(session: SessionManager, command: Command) -> None:
             await session.switch_device(kind, name)
         case ProbeRegions():
             session.probe_regions()
+        case Hold(on=on, call=call):
+            await session.hold(on, call)
+        case Dtmf(digits=digits, duration_ms=duration_ms, call=call):
+            session.dtmf(digits, duration_ms, call)
         case Stats(call=call):
             await session.stats(call)
         case SwitchCall(call=call):

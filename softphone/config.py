@@ -13,8 +13,14 @@ An ICE server entry may carry a TURN REST ``shared_secret`` (and
 then mints per-user credentials from it (:mod:`softphone.signaling.turn_rest`),
 and a client that holds the secret itself mints its own when it uses the region.
 
+The ``signaling`` and ``sip_*`` keys (1.2) select SIP over WebSocket instead of
+the JSON protocol; their checks live in :mod:`softphone.signaling.sip.settings`.
+
 No configuration at all is a supported state: a missing default file yields
 :class:`Settings` defaults (the UI then starts its embedded server).
+
+Why long: every key's check sits with the others, so one table of keys and one
+validator decide what a file may say, and each message names the same places.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, cast
 
 import platformdirs
 
+from softphone import hold_sound
 from softphone.config_values import (
     DEFAULT_MAX_CALLS,
     check_addresses,
@@ -53,6 +60,7 @@ from softphone.rtc.configuration import (
     validate_ice_servers,
 )
 from softphone.signaling.messages import MAX_SUBSCRIPTIONS, is_user_name
+from softphone.signaling.sip.settings import SIP_KEYS, SipSettingError, check_sip_value
 from softphone.signaling.turn_rest import DEFAULT_TTL, mint_credential
 
 CONFIG_ENV = "SOFTPHONE_CONFIG"
@@ -74,10 +82,12 @@ _TOP_KEYS = (
     "ca_file",
     "insecure",
     "contacts",
+    "hold_sound",
     "max_calls",
     "dnd",
     "auto_answer",
     "standby",
+    *SIP_KEYS,
 )
 _REGION_KEYS = ("name", "ice_servers")
 _SERVER_KEYS = ("urls", "username", "credential", "shared_secret", "credential_ttl")
@@ -139,11 +149,19 @@ class Settings:
     ca_file: Path | None = None
     insecure: bool = False
     contacts: tuple[str, ...] | None = None
+    hold_sound: str | None = None  # (1.2) "none", "tone" or "tone:HZ"
     contact_labels: tuple[tuple[str, str], ...] = ()
     max_calls: int = DEFAULT_MAX_CALLS
     dnd: bool = False
     auto_answer: bool = False
     standby: bool = True  # (1.2) a warm standby during a call (softphone/failover.py)
+    signaling: str = "json"
+    sip_uri: str | None = None
+    sip_ws: str | None = None
+    sip_auth_user: str | None = None
+    sip_password: str | None = field(default=None, repr=False)
+    sip_outbound_proxy: str | None = None
+    sip_display_name: str | None = None
 
     def region_named(self, name: str) -> Region:
         """The region called ``name``; a ConfigError lists the known ones otherwise."""
@@ -429,6 +447,11 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         return check_max_calls(value, where)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, {got(value)}")
+    if name in SIP_KEYS:
+        try:
+            return check_sip_value(name, value)
+        except SipSettingError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     if name == "user" and not is_user_name(value):
         raise ConfigError(f"{where}: invalid user name {value!r}: {_USER_NAME_RULE}")
     if name == "server":
@@ -439,7 +462,16 @@ def _check_value(name: str, value: Any, where: str, base: Path) -> Any:
         raise ConfigError(f"{where}: must not be empty")
     if name == "ca_file":
         return base / Path(value).expanduser()
+    if name == "hold_sound":
+        _check_hold_sound(value, where)
     return value
+
+
+def _check_hold_sound(value: str, where: str) -> None:
+    try:
+        hold_sound.tone_hz(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _check_contacts(value: Any, where: str) -> tuple[str, ...]:

@@ -216,6 +216,39 @@ class MuteChanged(Event):
     on: bool
 
 
+HoldBy = Literal["local", "remote"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoldChanged(Event):
+    """(1.2) A hold began or ended: ``by`` ``local`` (we hold) or ``remote`` (the peer holds us)."""
+
+    NAME = "hold"
+    call: str
+    on: bool
+    by: HoldBy
+
+
+@dataclass(frozen=True, kw_only=True)
+class DtmfReceived(Event):
+    """(1.2) An RFC 4733 telephone-event received: one ``0-9 * # A-D`` digit."""
+
+    NAME = "dtmf"
+    call: str
+    digit: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DtmfSent(Event):
+    """(1.2) A digit of a ``dtmf`` command was sent (its last end packet went out)."""
+
+    NAME = "dtmf-sent"
+    call: str
+    digit: str
+    duration_ms: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class ActiveCallChanged(Event):
     """**(1.2)** Which call is active now (None: none) and which calls wait on hold."""

@@ -23,7 +23,9 @@ from softphone.commands import (
     DeclineCall,
     Dial,
     DoNotDisturb,
+    Dtmf,
     Hangup,
+    Hold,
     Mute,
     ProbeRegions,
     Quit,
@@ -110,6 +112,8 @@ def parse_command(line: str) -> Command:
         return SwitchRegion(_string_field(obj, cmd, "name"))
     if cmd == Mute.CMD:
         return Mute(_bool_field(obj, cmd))
+    if cmd == Hold.CMD:
+        return Hold(_bool_field(obj, cmd), call=_call_field(obj, cmd))
     if cmd == DoNotDisturb.CMD:
         return DoNotDisturb(_bool_field(obj, cmd))
     if cmd == SwitchDevice.CMD:
@@ -117,9 +121,29 @@ def parse_command(line: str) -> Command:
         if kind not in ("input", "output"):
             raise BadCommand('"device": field "kind" must be "input" or "output"')
         return SwitchDevice(kind, _string_field(obj, cmd, "name"))
-    others = (Dial.CMD, DeclineCall.CMD, SwitchRegion.CMD, Mute.CMD, DoNotDisturb.CMD)
-    known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others, SwitchDevice.CMD]))
+    if cmd == Dtmf.CMD:
+        return _dtmf(obj)
+    others = (
+        Dial.CMD,
+        DeclineCall.CMD,
+        SwitchRegion.CMD,
+        Mute.CMD,
+        Hold.CMD,
+        Dtmf.CMD,
+        DoNotDisturb.CMD,
+        SwitchDevice.CMD,
+    )
+    known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others]))
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')
+
+
+def _dtmf(obj: dict[str, Any]) -> Dtmf:
+    """``dtmf``'s fields; which digits are valid is the call's to say (it names the bad ones)."""
+    digits = _string_field(obj, Dtmf.CMD, "digits")
+    duration = obj.get("duration_ms", 100)
+    if isinstance(duration, bool) or not isinstance(duration, int):
+        raise BadCommand('"dtmf": field "duration_ms" must be an integer (milliseconds)')
+    return Dtmf(digits, duration, call=_call_field(obj, Dtmf.CMD))
 
 
 class JsonLinesWriter:

@@ -8,6 +8,7 @@ on purpose; this filter is the second line of defence for what libraries log
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -18,12 +19,18 @@ MASK = "***"
 
 
 def secrets_of(settings: Settings | None) -> set[str]:
-    """Every credential, TURN shared secret and token the settings hold."""
+    """Every credential, TURN shared secret, token and SIP password the settings hold.
+
+    (1.2) The SIP password counts also when it comes from ``$SOFTPHONE_SIP_PASSWORD``.
+    """
     found: set[str] = set()
     if settings is None:
         return found
     if settings.token:
         found.add(settings.token)
+    for sip_password in (settings.sip_password, os.environ.get("SOFTPHONE_SIP_PASSWORD")):
+        if sip_password:
+            found.add(sip_password)
     for region in settings.regions:
         for server in region.ice_servers:
             if server.credential:

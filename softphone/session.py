@@ -12,8 +12,13 @@ The calls themselves are in :class:`~softphone.session_calls.SessionCalls`
 (which one is active, hold between them), each call's audio and the device
 switches in :mod:`softphone.session_media`, the recovery of a dead path in
 :mod:`softphone.session_recovery`, where ICE servers come from in
-:mod:`softphone.regions`, and every ended call goes to the
+:mod:`softphone.regions`, a call's hold and DTMF in
+:mod:`softphone.call_commands`, and every ended call goes to the
 :mod:`softphone.history`; this module decides when calls come and go.
+
+Why long: commands, signaling events and call events meet here, and each
+decision about a call (dial, answer, hold the others, resume, end) reads the
+same state; what is not such a decision already lives in the modules above.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from softphone import call_commands, hold_sound
 from softphone import events as ev
 from softphone.call import Call
 from softphone.commands import CommandRefused
@@ -56,12 +62,9 @@ from softphone.signaling.adapter import (
     SignalingEvent,
     SignalingUnavailable,
 )
-from softphone.signaling.messages import is_user_name
 from softphone.views import RegionView, SessionView
 
 logger = logging.getLogger("softphone.session")
-
-USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 
 
 @dataclass
@@ -184,14 +187,14 @@ class SessionManager:
             raise CommandRefused(
                 "busy", f"already in a call with {with_whom} (max_calls is {self.calls.max_calls})"
             )
-        if not is_user_name(to):
-            raise CommandRefused("bad-command", f"cannot call {to[:64]!r}: {USER_NAME_RULE}")
+        if (problem := self.signaling.callee_problem(to)) is not None:
+            raise CommandRefused("bad-command", problem)
         if to == self.state.user:
             raise CommandRefused("bad-command", "you cannot call yourself")
         entry = self._new_entry(secrets.token_hex(8), to, "outgoing")
         if entry is None:
             return
-        held = await self.calls.hold_others(entry, self.state.muted)
+        held = await call_commands.hold_others(self.calls, entry, self.state.muted)
         self.calls.add(entry, active=True)
         call = entry.call
         self.emit(ev.CallStateChanged(call=call.id, state="dialing", to=to))
@@ -202,11 +205,14 @@ class SessionManager:
         except SignalingUnavailable as exc:
             await self._end_call(call, "signaling-unavailable")
             raise CommandRefused("signaling-unavailable", f"cannot call {to}: {exc}") from exc
+        if self.signaling.offer_in_invite:  # SIP: the INVITE carries the offer
+            call.start_media()
+            await call.negotiate()
 
     async def answer(self, call_id: str | None = None) -> None:
         """Answer the ringing call (the named one); the call that was active goes on hold."""
         entry = self.calls.ringing(call_id, "answer")
-        held = await self.calls.hold_others(entry, self.state.muted)
+        held = await call_commands.hold_others(self.calls, entry, self.state.muted)
         call = entry.call
         call.start_media()
         entry.answered = True
@@ -243,7 +249,7 @@ class SessionManager:
             target = self.calls.switch_target(current)
         if target.call.state == "incoming":
             raise CommandRefused("no-call", f'call "{target.id}" is ringing: answer it instead')
-        await self.calls.hold_others(target, self.state.muted)
+        await call_commands.hold_others(self.calls, target, self.state.muted)
         self.calls.make_active(target)
         await target.set_hold(False, self.state.muted)
         await self._media.follow(target.audio)  # devices chosen while it was held
@@ -285,12 +291,24 @@ class SessionManager:
         """
         self._regions.switch(name, self.call)
 
+    async def hold(self, on: bool, call_id: str | None = None) -> None:
+        """(1.2) Hold or resume a call; resuming one that is not the active one switches to it."""
+        entry = call_commands.media_entry(self.calls, call_id, "hold")
+        if not on and entry is not self.calls.active:
+            await self.switch_call(entry.id)
+        elif await call_commands.hold(entry, on, self.state.muted):
+            self._announce_active()
+
+    def dtmf(self, digits: str, duration_ms: int, call_id: str | None = None) -> None:
+        """(1.2) Send DTMF digits on a call (softphone/call_commands.py)."""
+        entry = call_commands.media_entry(self.calls, call_id, "send DTMF on")
+        call_commands.dtmf(entry, digits, duration_ms)
+
     def restart_ice(self, call_id: str | None = None) -> None:
-        entry = self.calls.with_media(call_id, "there is no call whose ICE could restart")
-        entry.call.restart_ice()
+        call_commands.media_entry(self.calls, call_id, "restart ICE").call.restart_ice()
 
     async def stats(self, call_id: str | None = None) -> None:
-        entry = self.calls.with_media(call_id, "there is no call to report stats for")
+        entry = call_commands.media_entry(self.calls, call_id, "report stats for")
         report = await entry.stats_report()
         if report is not None:
             self.emit(report)
@@ -348,6 +366,8 @@ class SessionManager:
                     await call.negotiate()
                     if entry is not self.calls.active:  # the user switched away meanwhile
                         await entry.set_hold(True, self.state.muted)
+                elif entry and call and call.direction == "outgoing":
+                    call.set_state("active")  # offer_in_invite: media began at dial
             case Declined(call=call_id, reason=reason):
                 call = self._current(call_id)
                 if call is not None:
@@ -438,6 +458,7 @@ class SessionManager:
             source=audio.source,
             sink=audio.sink,
             on_connection_state=self._on_connection_state,
+            hold_tone_hz=hold_sound.tone_hz(self.settings.hold_sound),
         )
         return CallEntry(call=call, audio=audio)
 

@@ -8,9 +8,11 @@ manager only decides *when* a call comes or goes, and so "which call does this
 command mean" is answered in one place (:meth:`SessionCalls.resolve`), with a
 clear refusal naming a call id that is not one of ours.
 
-Holding a call is :meth:`CallEntry.set_hold`: the seam where the per-call hold
-(``Call.hold(on)``, a re-offer with the direction ``inactive``/``sendrecv``)
-plugs in. Until a call has that method, holding only stops sending its audio.
+Holding a call is :meth:`CallEntry.set_hold`, and only that: the ``hold``
+command, answering a second call and ``switch`` all go through it, so the
+table's ``held`` flag and the call's re-offer (``Call.hold(on)``: the
+direction ``inactive``, or ``sendonly`` with a hold sound, then ``sendrecv``
+again; RFC 3264 section 8.4) never disagree.
 """
 
 from __future__ import annotations
@@ -67,28 +69,26 @@ class CallEntry:
     def sink(self) -> SwitchableSink:
         return self.audio.sink
 
-    async def set_hold(self, on: bool, muted: bool) -> None:
-        """Hold or resume this call; ``muted`` is the session's microphone mute.
+    async def set_hold(self, on: bool, muted: bool) -> bool:
+        """Hold or resume this call (a re-offer follows); True when it changed.
 
-        A call that can hold itself (``Call.hold(on)``: a re-offer with the
-        audio direction changed, RFC 3264 section 8.4) does so; otherwise the
-        fallback stops sending its audio until it is resumed. Either way what
-        it receives is not played while held, so it never sounds over the
+        ``muted`` is the session's microphone mute. ``Call.hold`` raises a
+        DOMException (no media yet, or closed) before the flag moves, so a
+        refused hold leaves both as they were. What a held call receives is
+        not played (:meth:`CallAudio.hold`), so it never sounds over the
         active call.
         """
         if self.held == on:
-            return
+            return False
+        self.call.hold(on)
         self.held = on
         self.audio.hold(on)
-        hold = getattr(self.call, "hold", None)
-        if callable(hold):
-            await hold(on)
         self.apply_mute(muted)
+        return True
 
     def apply_mute(self, muted: bool) -> None:
-        """The microphone reaches this call unless muted, or held by the fallback hold."""
-        fallback_hold = self.held and not callable(getattr(self.call, "hold", None))
-        self.source.muted = muted or fallback_hold
+        """The microphone reaches this call unless muted (a hold stops it by its direction)."""
+        self.source.muted = muted
 
     def record(self, reason: str) -> CallRecord:
         """The call as the history keeps it, once it ended with ``reason``."""
@@ -145,6 +145,7 @@ class CallEntry:
             active_since=call.active_since,
             has_media=call.peer is not None,
             held=self.held,
+            held_remotely=call.held_remotely,
         )
 
 
@@ -183,15 +184,6 @@ class SessionCalls:
     def make_active(self, entry: CallEntry) -> None:
         self._active = entry.id
 
-    async def hold_others(self, keep: CallEntry, muted: bool) -> bool:
-        """Hold every talking call but ``keep``; True when one was put on hold."""
-        held = False
-        for entry in self:
-            if entry is not keep and entry.call.state == "active" and not entry.held:
-                await entry.set_hold(True, muted)
-                held = True
-        return held
-
     def remove(self, call: Call) -> CallEntry | None:
         """Forget ``call``; if it was active, the most recent remaining call becomes active."""
         entry = self._entries.get(call.id)
@@ -228,13 +220,6 @@ class SessionCalls:
         entry = self.active
         if entry is None:
             raise CommandRefused("no-call", f"there is no call to {what}")
-        return entry
-
-    def with_media(self, call_id: str | None, no_call: str) -> CallEntry:
-        """The call named (else the active one), which must have a peer connection."""
-        entry = self.get(call_id) if call_id is not None else self.active
-        if entry is None or entry.call.peer is None:
-            raise CommandRefused("no-call", no_call)
         return entry
 
     def ringing(self, call_id: str | None, what: str) -> CallEntry:

@@ -33,7 +33,8 @@ class CallView:
     direction: Direction
     active_since: float | None
     has_media: bool
-    held: bool = False
+    held: bool = False  # (1.2) we hold it (the call table's flag: CallEntry.set_hold)
+    held_remotely: bool = False  # (1.2) the peer put us on hold
 
 
 @dataclass(frozen=True, kw_only=True)

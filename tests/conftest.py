@@ -13,6 +13,7 @@ from tests.harness import Server
 from tests.programs import missing, missing_message, read_requirements
 from tests.pulse import pulseaudio
 from tests.rtc_probe import TwoPeers
+from tests.sip import SipStack, remove, start_stack
 
 
 def _interfaces() -> set[str]:
@@ -54,6 +55,14 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     proc = await Server.start(tmp_path)
     yield proc
     await proc.stop()
+
+
+@pytest.fixture
+def sip_stack() -> Iterator[SipStack]:
+    """Kamailio (docs/kamailio.cfg, MD5 digest) and rtpengine on loopback (tests/sip.py)."""
+    started = start_stack()
+    yield started
+    remove(started)
 
 
 @pytest.fixture

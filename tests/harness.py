@@ -143,10 +143,24 @@ class Headless(Process):
         prefix: list[str] | None = None,
     ) -> Headless:
         args = ["--headless", "--user", user, "--server", server_url, *extra]
+        return await cls.start_with(workdir, user, args, env=env, ice_host=ice_host, prefix=prefix)
+
+    @classmethod
+    async def start_with(
+        cls,
+        workdir: Path,
+        name: str,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        ice_host: bool = True,
+        prefix: list[str] | None = None,
+    ) -> Headless:
+        """``softphone`` with exactly ``args`` (plus ``--ice-host``): SIP mode has no --server."""
         if ice_host:
-            args += ["--ice-host", LOOPBACK]
-        base = await _spawn(args, user, workdir, env, stdin=True, prefix=prefix)
-        self = cls(base.proc, user, base.stderr_path)
+            args = [*args, "--ice-host", LOOPBACK]
+        base = await _spawn(args, name, workdir, env, stdin=True, prefix=prefix)
+        self = cls(base.proc, name, base.stderr_path)
         self.events = []
         self._new_event = asyncio.Condition()
         self._reader = asyncio.ensure_future(self._read())

@@ -9,17 +9,21 @@ of a ``FileNotFoundError`` deep inside a test.
 from __future__ import annotations
 
 import ctypes.util
+import glob
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 PROGRAMS_FILE = Path(__file__).resolve().parent.parent / ".ci" / "programs"
 LIBRARY_PREFIX = "lib:"
+# A file a package installs that is no program (a Kamailio module): a glob, so
+# that the multiarch directory need not be spelled out.
+FILE_PREFIX = "file:"
 
 
 @dataclass(frozen=True)
 class Requirement:
-    """A program (or ``lib:NAME`` shared library) and the Debian package that provides it."""
+    """A program (``lib:NAME`` library, ``file:GLOB`` file) and the Debian package providing it."""
 
     name: str
     package: str
@@ -27,6 +31,8 @@ class Requirement:
     def present(self, path: str | None) -> bool:
         if self.name.startswith(LIBRARY_PREFIX):
             return ctypes.util.find_library(self.name.removeprefix(LIBRARY_PREFIX)) is not None
+        if self.name.startswith(FILE_PREFIX):
+            return bool(glob.glob(self.name.removeprefix(FILE_PREFIX)))
         return shutil.which(self.name, path=path) is not None
 
 

@@ -551,6 +551,33 @@ def test_ca_file_and_insecure_from_the_command_line(tmp_path: Path) -> None:
     assert with_overrides(Settings(), insecure=None).insecure is False
 
 
+@pytest.mark.parametrize(
+    ("value", "hz"), [("none", None), ("tone", 425.0), ("tone:600", 600.0), ("tone:20", 20.0)]
+)
+def test_hold_sound(tmp_path: Path, value: str, hz: float | None) -> None:
+    """(1.2) ``hold_sound``: nothing (the hold offers inactive) or a tone (sendonly)."""
+    from softphone.hold_sound import tone_hz
+
+    settings = load_settings(write(tmp_path, f'hold_sound = "{value}"\n'))
+    assert settings.hold_sound == value
+    assert tone_hz(settings.hold_sound) == hz
+    assert tone_hz(Settings().hold_sound) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ('"music.wav"', 'expected "none", "tone" or "tone:HZ"'),
+        ('"tone:loud"', "tone frequency must be 20-20000 Hz, got 'loud'"),
+        ('"tone:5"', "tone frequency must be 20-20000 Hz"),
+        ("true", "expected a string"),
+    ],
+)
+def test_bad_hold_sound_is_named(tmp_path: Path, value: str, fragment: str) -> None:
+    message = load_error(tmp_path, f"hold_sound = {value}\n")
+    assert "hold_sound" in message and fragment in message, message
+
+
 # -- call keys (1.2): max_calls, dnd, auto_answer, contacts with labels -------------------
 
 

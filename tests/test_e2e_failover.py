@@ -107,3 +107,28 @@ async def test_a_dead_fallback_region_is_skipped_for_the_next_healthy_one(
             await bob.wait_for("standby", 20, phase="ready", region="us-east")
             _, failover = await fail_over(alice, bob, "eu-west")
             assert failover["region"] == "us-east" and failover["standby"] is True, failover
+
+
+async def test_a_held_call_with_a_warm_standby_is_no_media_loss(
+    server: Server, tmp_path: Path, regions: dict[str, TurnRegion]
+) -> None:
+    """(1.2) A hold (direction ``inactive``: no packets either way) for more than 2 s is
+    silence the fast loss detector must not take for a dead path: no ``media-lost``, no
+    ``failover`` on either side, and the audio comes back on resume."""
+    config = write_config(tmp_path / "config.toml", regions, fallback="us-east")
+    async with relay_call(tmp_path, server, config) as (alice, bob):
+        for party in (alice, bob):
+            await party.wait_for("standby", 15, phase="ready")
+        await bob.audio_flows()
+        mark_a, mark_b = alice.mark(), bob.mark()
+        await alice.send(cmd="hold", on=True)
+        await alice.wait_for("hold", since=mark_a, on=True, by="local")
+        await bob.wait_for("hold", since=mark_b, on=True, by="remote")
+        await asyncio.sleep(2.5)  # the silence being judged, not a wait for something
+        await alice.send(cmd="hold", on=False)
+        await bob.wait_for("hold", since=mark_b, on=False, by="remote")
+        await bob.audio_flows()
+        await alice.audio_flows()
+        for party, mark in ((alice, mark_a), (bob, mark_b)):
+            for kind in ("media-lost", "failover", "error"):
+                assert party.find(kind, since=mark) is None, (party.name, kind, party.events)

@@ -84,3 +84,56 @@ async def test_a_device_switch_moves_the_active_call_and_the_held_one_on_resume(
         assert followed["call"] == first and followed["device"] == "tone 880 Hz"
         assert alice.find("error", since=mark) is None
         await bob.audio_flows(25)
+
+
+async def test_answering_a_second_call_really_holds_the_first(
+    server: Server, tmp_path: Path
+) -> None:
+    """(1.2) The call table's hold is the real one: the first call's peer gets ``hold``
+    (by remote) and stops hearing the tone; ``switch`` back resumes it, and ``hold``
+    with a ``call`` resumes the other one by switching to it."""
+    from tests.test_e2e_hold_dtmf import assert_silent_for, frames_received
+
+    async with parties(
+        tmp_path, server.url, alice=(*QUIET, "--auto-answer"), bob=QUIET, carol=QUIET
+    ) as (alice, bob, carol):
+        await bob.send(cmd="call", to="alice")
+        first = (await alice.wait_for("incoming"))["call"]
+        await bob.wait_for("connection-state", 30, state="connected")
+        await bob.audio_flows(25)
+
+        mark, mark_b = alice.mark(), bob.mark()
+        await carol.send(cmd="call", to="alice")  # answered at once: bob's call is held
+        second = (await alice.wait_for("incoming", since=mark))["call"]
+        await alice.wait_for("active-call", since=mark, call=second, held=[first])
+        await bob.wait_for("hold", 15, since=mark_b, call=first, on=True, by="remote")
+        await alice.wait_for("hold", since=mark, call=first, on=True, by="local")
+        await assert_silent_for(bob, 1.0)
+        await carol.audio_flows(25)
+        mark_c = carol.mark()
+        await alice.send(cmd="dtmf", digits="7", call=second)
+        await carol.wait_for("dtmf", since=mark_c, digit="7")
+
+        mark, mark_b, mark_c = alice.mark(), bob.mark(), carol.mark()
+        await alice.send(cmd="switch")  # back to bob: carol is held, bob resumed
+        await alice.wait_for("active-call", since=mark, call=first, held=[second])
+        await bob.wait_for("hold", 15, since=mark_b, on=False, by="remote")
+        await carol.wait_for("hold", 15, since=mark_c, on=True, by="remote")
+        heard = await frames_received(bob)
+        await bob.audio_flows(50)
+        assert await frames_received(bob) >= heard + 50
+
+        mark = alice.mark()
+        await alice.send(cmd="hold", on=True, call="c0ffee")
+        error = await alice.wait_for("error", since=mark)
+        assert error["code"] == "unknown-call" and '"c0ffee"' in error["message"], error
+        mark, mark_c = alice.mark(), carol.mark()
+        await alice.send(cmd="hold", on=False, call=second)  # resume carol: a switch to her
+        await alice.wait_for("active-call", since=mark, call=second, held=[first])
+        await carol.wait_for("hold", 15, since=mark_c, on=False, by="remote")
+        for party in (alice, bob, carol):
+            assert party.find("media-lost", since=0) is None, party.events
+        await alice.send(cmd="hangup", call=first)
+        await alice.send(cmd="hangup", call=second)
+        await bob.wait_for("call-state", state="ended")
+        await carol.wait_for("call-state", state="ended")

@@ -81,6 +81,18 @@ PINNED: list[tuple[ev.Event, str]] = [
     (ev.CallResumed(call="c1", by="us"), '{"event":"call-resumed","call":"c1","by":"us"}'),
     (ev.MuteChanged(on=True), '{"event":"mute","on":true}'),
     (
+        ev.HoldChanged(call="c1", on=True, by="remote"),
+        '{"event":"hold","call":"c1","on":true,"by":"remote"}',
+    ),
+    (
+        ev.DtmfReceived(call="c1", digit="#", duration_ms=100),
+        '{"event":"dtmf","call":"c1","digit":"#","duration_ms":100}',
+    ),
+    (
+        ev.DtmfSent(call="c1", digit="5", duration_ms=250),
+        '{"event":"dtmf-sent","call":"c1","digit":"5","duration_ms":250}',
+    ),
+    (
         ev.ActiveCallChanged(call="c2", held=("c1",)),
         '{"event":"active-call","call":"c2","held":["c1"]}',
     ),

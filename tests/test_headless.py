@@ -11,7 +11,9 @@ from softphone.commands import (
     DeclineCall,
     Dial,
     DoNotDisturb,
+    Dtmf,
     Hangup,
+    Hold,
     Mute,
     Quit,
     RestartIce,
@@ -32,6 +34,12 @@ from tests.harness import Headless, Server
         ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
         ('{"cmd":"quit"}', Quit()),
         ('{"cmd":"device","kind":"input","name":"pulse"}', SwitchDevice("input", "pulse")),
+        ('{"cmd":"hold","on":true}', Hold(True)),
+        ('{"cmd":"hold","on":false}', Hold(False)),
+        ('{"cmd":"dtmf","digits":"12#"}', Dtmf("12#", 100)),
+        ('{"cmd":"dtmf","digits":"*","duration_ms":250}', Dtmf("*", 250)),
+        ('{"cmd":"hold","on":true,"call":"c2"}', Hold(True, call="c2")),
+        ('{"cmd":"dtmf","digits":"9","call":"c2"}', Dtmf("9", 100, call="c2")),
         ('{"cmd":"answer"}', Answer()),
         ('{"cmd":"answer","call":"c2"}', Answer(call="c2")),
         ('{"cmd":"decline","call":"c2"}', DeclineCall(call="c2")),
@@ -61,6 +69,12 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"dance"}', 'unknown command "dance"'),
         ('{"cmd":"device","kind":"mic","name":"0"}', 'field "kind" must be "input" or "output"'),
         ('{"cmd":"device","kind":"output"}', '"device" needs a non-empty string field "name"'),
+        ('{"cmd":"hold","on":1}', '"hold": field "on" must be true or false'),
+        ('{"cmd":"dtmf"}', '"dtmf" needs a non-empty string field "digits"'),
+        ('{"cmd":"dtmf","digits":"1","duration_ms":"x"}', 'field "duration_ms" must be an'),
+        ('{"cmd":"dtmf","digits":"1","duration_ms":true}', 'field "duration_ms" must be an'),
+        ('{"cmd":"hold","call":7}', '"hold": field "call" must be a non-empty string'),
+        ('{"cmd":"dtmf","digits":"1","call":""}', '"dtmf": field "call" must be a non-empty'),
         ('{"cmd":"hangup","call":7}', '"hangup": field "call" must be a non-empty string'),
         ('{"cmd":"answer","call":""}', '"answer": field "call" must be a non-empty string'),
         ('{"cmd":"switch","call":"' + "x" * 65 + '"}', 'field "call" is too long'),
@@ -79,7 +93,7 @@ def test_an_unknown_command_lists_every_command() -> None:
     known = str(info.value).split("(known: ")[1].rstrip(")").split(", ")
     assert known == sorted(known)
     assert set(known) == {
-        "answer", "call", "decline", "device", "dnd", "hangup", "mute",
+        "answer", "call", "decline", "device", "dnd", "dtmf", "hangup", "hold", "mute",
         "probe", "quit", "region", "restart-ice", "stats", "switch",
     }  # fmt: skip
 
@@ -99,6 +113,8 @@ async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_
             ('{"cmd":"answer"}', "no-call"),
             ('{"cmd":"hangup"}', "no-call"),
             ('{"cmd":"restart-ice"}', "no-call"),
+            ('{"cmd":"hold","on":true}', "no-call"),
+            ('{"cmd":"dtmf","digits":"1"}', "no-call"),
             ('{"cmd":"region","name":"atlantis"}', "unknown-region"),
         ]
         for line, code in cases:

@@ -54,3 +54,12 @@ def test_the_list_file_parses_and_names_sox(tmp_path: Path) -> None:
         Requirement("lib:portaudio", "libportaudio2"),
     ]
     assert Requirement("sox", "sox") in read_requirements()
+
+
+def test_a_file_entry_is_a_glob_checked_on_disk(tmp_path: Path) -> None:
+    (tmp_path / "lib" / "x86").mkdir(parents=True)
+    (tmp_path / "lib" / "x86" / "websocket.so").write_text("")
+    present = Requirement(f"file:{tmp_path}/lib/*/websocket.so", "kamailio-websocket-modules")
+    absent = Requirement(f"file:{tmp_path}/lib/*/nothing.so", "x")
+    assert missing([present, absent], fake_path(tmp_path)) == [absent]
+    assert Requirement("baresip", "baresip-core") in read_requirements()

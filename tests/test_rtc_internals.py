@@ -19,6 +19,7 @@ from aioice.ice import CandidatePair, StunProtocol
 from aiortc import RTCCertificate, RTCDtlsTransport, RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcdtlstransport import RTCDtlsTransport as DtlsModuleClass
+from aiortc.rtp import RtpPacket
 from av import AudioFrame
 
 from softphone.rtc import internals
@@ -443,3 +444,44 @@ async def test_fast_demux_passes_media_on_and_stun_to_aioice(
         with pytest.raises(ValueError):
             original_parse(bytes([first]) + bytes(19))
     await conn.close()
+
+
+async def test_hold_and_dtmf_hooks_reach_the_aiortc_names_they_use() -> None:
+    ice = IceTransport()
+    dtls = RTCDtlsTransport(ice, [RTCCertificate.generateCertificate()])  # type: ignore[arg-type]
+    sender = RTCRtpSender("audio", dtls)
+    receiver = RTCRtpReceiver("audio", dtls)
+    internals.set_sender_enabled(sender, False)
+    assert sender._enabled is False
+    internals.set_receiver_enabled(receiver, False)
+    assert receiver._enabled is False
+    internals.set_receiver_enabled(receiver, True)
+    # the transport calls these exact names
+    source = inspect.getsource(RTCDtlsTransport)
+    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in source
+    assert "async def _send_rtp(self, data: bytes)" in source
+    assert "await self.transport._send_rtp(packet_bytes)" in inspect.getsource(RTCRtpSender)
+    seen: list[tuple[int, int, bytes]] = []
+
+    def intercept(pt: int, ts: int, payload: bytes) -> bool:
+        seen.append((pt, ts, payload))
+        return pt == 101
+
+    internals.install_rtp_interceptor(receiver, intercept)
+    packet = RtpPacket(payload_type=101, timestamp=9)
+    packet.payload = b"\x01\x8a\x00\xa0"
+    await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+    assert seen == [(101, 9, b"\x01\x8a\x00\xa0")]
+    sent: list[bytes] = []
+
+    async def fake_send_rtp(data: bytes) -> None:
+        sent.append(data)
+
+    dtls._send_rtp = fake_send_rtp  # type: ignore[method-assign]
+    internals.install_rtp_rewriter(dtls, lambda data: b"\x80" + data[1:] + b"!")
+    rtp = RtpPacket(payload_type=111).serialize()
+    rtcp = bytes([0x80, 200, 0, 1, 0, 0, 0, 1])
+    await dtls._send_rtp(rtp)
+    await dtls._send_rtp(rtcp)
+    assert sent == [rtp + b"!", rtcp]
+    await ice.close()

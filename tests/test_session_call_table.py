@@ -8,7 +8,14 @@ from typing import Any, cast
 import pytest
 
 from softphone.commands import CommandRefused
-from softphone.events import ActiveCallChanged, CallStateChanged
+from softphone.events import (
+    ActiveCallChanged,
+    CallStateChanged,
+    DtmfReceived,
+    DtmfSent,
+    HoldChanged,
+)
+from softphone.rtc.errors import InvalidStateError
 from softphone.session_calls import CallEntry, SessionCalls
 from softphone.session_media import CallAudio
 from softphone.ui.call_lines import CallLines
@@ -30,11 +37,14 @@ class FakeCall:
 
 @dataclass
 class HoldingCall(FakeCall):
-    """A call with the per-call hold (``Call.hold(on)``) the hold helper provides."""
+    """A call with the per-call hold (``Call.hold(on)``: a re-offer; no media: refused)."""
 
     holds: list[bool] = field(default_factory=list)
+    has_media: bool = True
 
-    async def hold(self, on: bool) -> None:
+    def hold(self, on: bool) -> None:
+        if not self.has_media:
+            raise InvalidStateError("the call has no media yet")
         self.holds.append(on)
 
 
@@ -102,23 +112,43 @@ def test_switch_skips_ringing_calls_and_resumes_a_lone_held_one() -> None:
     assert calls.switch_target(a) is a
 
 
-async def test_the_hold_seam_uses_call_hold_when_there_is_one() -> None:
-    plain = entry(FakeCall("a"))
-    await plain.set_hold(True, muted=False)
-    assert plain.held and plain.source.muted  # the fallback: stop sending its audio
-    assert plain.sink.paused  # and what it receives does not sound over the active call
-    plain.apply_mute(False)
-    assert plain.source.muted  # unmuting the microphone does not unhold it
-    await plain.set_hold(False, muted=False)
-    assert not plain.source.muted and not plain.sink.paused
-
+async def test_the_hold_seam_is_the_calls_own_hold() -> None:
+    """``set_hold`` re-offers through ``Call.hold`` and moves the table's flag with it."""
     holding_call = HoldingCall("b")
     holding = entry(holding_call)
-    await holding.set_hold(True, muted=False)
+    assert await holding.set_hold(True, muted=False) is True
     assert holding_call.holds == [True] and holding.held
-    assert not holding.source.muted  # the call holds itself (direction change), no muting
-    await holding.set_hold(True, muted=False)
+    assert not holding.source.muted  # the direction stops the audio, not the microphone
+    assert holding.sink.paused  # what it receives does not sound over the active call
+    assert await holding.set_hold(True, muted=False) is False
     assert holding_call.holds == [True]  # already held: nothing more
+    await holding.set_hold(False, muted=True)
+    assert holding_call.holds == [True, False] and not holding.held and holding.source.muted
+    assert not holding.sink.paused
+
+    refused = entry(HoldingCall("c", has_media=False))
+    with pytest.raises(InvalidStateError):
+        await refused.set_hold(True, muted=False)
+    assert not refused.held and not refused.sink.paused  # a refused hold changes nothing
+
+
+def test_the_panel_follows_hold_and_dtmf_per_call() -> None:
+    """(1.2) ``hold`` and DTMF events land on their own call's line, not the shown one."""
+    lines = CallLines()
+    lines.handle(CallStateChanged(call="c1", state="dialing", to="echo"), 1.0)
+    lines.handle(CallStateChanged(call="c1", state="active"), 2.0)
+    lines.handle(CallStateChanged(call="c2", state="incoming", from_="carol"), 3.0)
+    lines.handle(CallStateChanged(call="c2", state="active"), 4.0)
+    lines.handle(ActiveCallChanged(call="c2", held=("c1",)), 4.0)
+    lines.handle(HoldChanged(call="c1", on=True, by="local"), 4.1)
+    lines.handle(HoldChanged(call="c1", on=True, by="remote"), 4.2)
+    lines.handle(DtmfSent(call="c2", digit="5", duration_ms=100), 4.3)
+    lines.handle(DtmfReceived(call="c2", digit="#", duration_ms=100), 4.4)
+    shown = lines.shown
+    assert shown is not None and (shown.id, shown.held, shown.digits) == ("c2", False, "5#")
+    (other,) = lines.others
+    assert (other.id, other.held, other.held_remotely, other.digits) == ("c1", True, True, "")
+    assert not lines.handle(HoldChanged(call="zz", on=True, by="local"), 5.0)
 
 
 def test_the_panel_follows_the_active_call_from_events() -> None:

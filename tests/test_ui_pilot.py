@@ -323,3 +323,27 @@ async def test_command_palette_lists_the_actions(tmp_path: Path) -> None:
             names = [name for name, _, _ in provider._entries()]
             for wanted in ("Dial (d)", "Restart ICE (i)", "Switch region: us-east", "Theme: light"):
                 assert wanted in names
+
+
+async def test_hold_key_and_keypad_during_a_call(tmp_path: Path) -> None:
+    """(1.2) ``o`` holds and resumes, a keypad key sends its digit; the Call panel says so."""
+    settings = ui_settings()
+    async with server_url(settings) as url:
+        app = make_app(make_session(url, settings), tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(lambda: "echo" in app.session.state.online)
+            await pilot.press("o")  # no call: refused with a notice
+            await wait_for(lambda: "refused" in log_kinds(app))
+            app.dial("echo")
+            view = app.connection_panel.view
+            await wait_for(lambda: view.states.get("connection-state", ("",))[0] == "connected")
+            await pilot.press("5", "number_sign")
+            await wait_for(lambda: app.call_panel.digits == "5#", 10)
+            await pilot.press("o")
+            await wait_for(lambda: app.call_panel.held, 10)
+            await wait_for(lambda: "on hold" in screen_text(app))
+            await pilot.press("o")
+            await wait_for(lambda: not app.call_panel.held, 10)
+            assert "hold" in log_kinds(app) and "dtmf-sent" in log_kinds(app)
+            await pilot.press("h")
+            await wait_for(lambda: app.call_panel.call_state == "ended")

@@ -179,10 +179,32 @@ def test_region_switch_in_progress(
     assert run(snap_compare, app, in_call(app, clock, switch="us-east"), size=(120, 40))
 
 
+def test_held_by_the_peer_with_dtmf(
+    snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """(1.2) The Call panel says "held by echo" and shows the DTMF digits of the call."""
+    app, clock = build(url, settings, tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await registered(pilot)
+        emit_call(app, clock)
+        emit = app.session.emit
+        emit("dtmf-sent", call="c1", digit="1", duration_ms=100)
+        emit("dtmf", call="c1", digit="#", duration_ms=100)
+        emit("hold", call="c1", on=True, by="remote")
+        await settled(pilot)
+
+    assert run(snap_compare, app, before, size=(120, 40))
+
+
 def test_second_call_answered_first_on_hold(
     snap_compare: SnapCompare, url: str, settings: Settings, tmp_path: Path
 ) -> None:
-    """(1.2) Call waiting: carol's call answered, the call with echo waits on hold below it."""
+    """(1.2) Call waiting: carol's call answered, the call with echo waits on hold below it.
+
+    The hold is the real one (``hold`` by local follows ``active-call``), and
+    the DTMF digit sent on carol's call shows on the Call line only.
+    """
     app, clock = build(url, settings, tmp_path)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -196,10 +218,12 @@ def test_second_call_answered_first_on_hold(
             (0.05, "ice-connection-state", {"state": "connected"}),
             (0.0, "connection-state", {"state": "connected"}),
             (0.0, "selected-pair", {"local": REMOTE, "remote": REMOTE}),
+            (0.1, "hold", {"call": "c1", "on": True, "by": "local"}),
+            (0.5, "dtmf-sent", {"call": "c2", "digit": "5", "duration_ms": 100}),
         ):
             clock.advance(delta)
             emit(name, **fields)
-        clock.advance(4.0)
+        clock.advance(3.35)
         app.call_panel.now = clock()
         await settled(pilot)
 

@@ -15,12 +15,19 @@ from softphone.session import SessionManager
 from softphone.ui.app import SoftphoneApp
 from softphone.ui.base import STARTING
 from softphone.ui.clock import ManualClock
+from softphone.ui.widgets.event_log import EmptyLog, LogEntry
 from tests.rtc_probe import wait_for
 from tests.test_ui_support import log_kinds, make_session, ui_settings
 
 SIZE = (100, 40)
 HEAVY = ["softphone.session", "softphone.call", "softphone.rtc", "softphone.media"]
 HEAVY += ["aiortc", "av", "numpy", "aioice", "sounddevice"]
+
+
+# What the first frame does without: the typed events, commands and views load with the
+# session (on its thread); RichLog (rich.pretty, attr) with the log's first line.
+AFTER_FIRST_FRAME = ["softphone.events", "softphone.commands", "softphone.views"]
+AFTER_FIRST_FRAME += ["textual.widgets._rich_log", "rich.pretty", "attr"]
 
 
 MODALS = ["softphone.ui.screens." + name for name in ("confirm", "dial", "help", "incoming")]
@@ -42,6 +49,10 @@ def loaded_by_importing_the_ui(prefixes: list[str]) -> list[str]:
 
 def test_importing_the_ui_loads_no_media_stack() -> None:
     assert loaded_by_importing_the_ui(HEAVY) == []
+
+
+def test_importing_the_ui_loads_neither_the_events_nor_richlog() -> None:
+    assert loaded_by_importing_the_ui(AFTER_FIRST_FRAME) == []
 
 
 def test_the_modal_screens_are_not_loaded_before_they_are_pushed() -> None:
@@ -86,3 +97,29 @@ async def test_a_failing_factory_is_shown_and_the_ui_stays_up(tmp_path: Path) ->
         await wait_for(lambda: app._panels_ready() and app.call_panel.signaling == "failed")
         assert "no route" in app.call_panel.signaling_detail
         assert app.is_running
+
+
+async def test_the_empty_log_becomes_a_richlog_at_the_first_line(tmp_path: Path) -> None:
+    """Until its first line the log is a plain widget; the first line swaps in the RichLog,
+    focus included, and the lines written before it is mounted are all shown."""
+    from textual.widgets import RichLog
+
+    async def factory() -> SessionManager:
+        await asyncio.Event().wait()  # never: the session is not what this test is about
+        raise AssertionError
+
+    app = SoftphoneApp(factory, clock=ManualClock(), state_dir=tmp_path, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(app._panels_ready)
+        log = app.event_log
+        assert log.query(EmptyLog) and not log.query(RichLog)
+        log.query_one(EmptyLog).focus()
+        await pilot.pause()
+        log.add_entry(LogEntry(1.0, "notice", "first"))
+        log.add_entry(LogEntry(2.0, "notice", "second"))
+        await pilot.pause()
+        assert not log.query(EmptyLog)
+        assert log.lines is log.query_one(RichLog)
+        assert app.focused is log.lines
+        await wait_for(lambda: len(log.lines.lines) == 2)
+        assert [line.text.split()[-1] for line in log.lines.lines] == ["first", "second"]

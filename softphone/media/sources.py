@@ -153,6 +153,13 @@ def _silent_copy(frame: AudioFrame) -> AudioFrame:
     return silent
 
 
+def _tone_copy(frame: AudioFrame, hz: float) -> AudioFrame:
+    """A frame at ``frame``'s pts holding a quiet sine at ``hz`` (the hold sound), in phase."""
+    t = (np.arange(frame.samples) + (frame.pts or 0)) / SAMPLE_RATE
+    wave = (TONE_AMPLITUDE * 32767 * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+    return make_frame(wave, frame.pts or 0)
+
+
 class MutableSource(MediaStreamTrack):
     """Wraps a source so the user can mute without renegotiating.
 
@@ -167,6 +174,8 @@ class MutableSource(MediaStreamTrack):
         super().__init__()
         self.source = source
         self.muted = muted
+        # While the call is on hold with a hold sound: this tone replaces the source.
+        self.hold_tone_hz: float | None = None
 
     async def recv(self) -> AudioFrame:
         while True:
@@ -181,6 +190,8 @@ class MutableSource(MediaStreamTrack):
                 self.stop()
                 raise
             assert isinstance(frame, AudioFrame)
+            if self.hold_tone_hz is not None:
+                return _tone_copy(frame, self.hold_tone_hz)
             return _silent_copy(frame) if self.muted else frame
 
     def replace(self, source: MediaStreamTrack) -> None:

@@ -49,6 +49,7 @@ from aiortc.rtcpeerconnection import add_transport_description
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
 from aiortc.rtcrtpsender import RTCEncodedFrame
+from aiortc.rtp import RtpPacket, is_rtcp
 from av import AudioFrame, AudioResampler
 from av.frame import Frame
 
@@ -546,3 +547,63 @@ def install_fast_demux(protocol: StunProtocol) -> None:
             original(data, addr)
 
     protocol.datagram_received = datagram_received  # type: ignore[method-assign]
+
+
+# --- hold and DTMF: the direction flags and the RTP hooks (aiortc 1.16.0) -----------------------
+
+
+def set_sender_enabled(sender: RTCRtpSender, on: bool) -> None:
+    """aiortc 1.16.0: ``RTCRtpSender._enabled``; False drops every frame unencoded.
+
+    What aiortc's own ``RTCRtpTransceiver._setCurrentDirection`` sets for a
+    direction without ``send``; the track keeps being read, so no stale
+    audio waits when sending resumes.
+    """
+    sender._enabled = on
+
+
+def set_receiver_enabled(receiver: RTCRtpReceiver, on: bool) -> None:
+    """aiortc 1.16.0: ``RTCRtpReceiver._enabled``; False discards every RTP packet on arrival."""
+    receiver._enabled = on
+
+
+def install_rtp_rewriter(dtls: RTCDtlsTransport, rewrite: Callable[[bytes], bytes]) -> None:
+    """Pass every outgoing RTP packet (before SRTP) through ``rewrite``; RTCP untouched.
+
+    aiortc 1.16.0 ``RTCRtpSender._run_rtp`` serialises each packet and calls
+    ``transport._send_rtp(data)`` on its DTLS transport, which protects it
+    with SRTP (RTP and RTCP alike, told apart by ``rtp.is_rtcp``). Shadowing
+    ``_send_rtp`` on this instance lets DTMF (``dtmf.DtmfSender``) replace
+    audio packets with telephone-event packets of the same SSRC and sequence
+    number; the only sender on this transport is our audio sender.
+    """
+    original = dtls._send_rtp
+
+    async def send_rtp(data: bytes) -> None:
+        if not is_rtcp(data):
+            data = rewrite(data)
+        await original(data)
+
+    dtls._send_rtp = send_rtp  # type: ignore[method-assign]
+
+
+def install_rtp_interceptor(
+    receiver: RTCRtpReceiver, intercept: Callable[[int, int, bytes], bool]
+) -> None:
+    """Offer each received RTP packet to ``intercept(payload_type, timestamp, payload)`` first.
+
+    aiortc 1.16.0: the DTLS transport routes a packet (by SSRC and the
+    receiver's registered payload types) to ``receiver._handle_rtp_packet(packet,
+    arrival_time_ms=...)``, which would look for a decoder for it. A packet
+    ``intercept`` takes (returns True: a telephone-event) goes no further;
+    every other packet goes on to aiortc as stock. Packets arriving while
+    the receiver is disabled (on hold) are dropped as aiortc drops them.
+    """
+    original = receiver._handle_rtp_packet
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if receiver._enabled and intercept(packet.payload_type, packet.timestamp, packet.payload):
+            return
+        await original(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = handle_rtp_packet  # type: ignore[method-assign]

@@ -4,7 +4,9 @@ One DTLS transport, one RTP sender and one receiver live as long as the
 connection: an ICE restart changes the path under the DTLS transport (see
 ``ice.IceTransport``), never these, so a restart costs no new handshake and
 no new SRTP keys. They start once, when the first ICE generation connects;
-the codecs they use are the ones negotiated before that moment.
+the codecs they use are the ones negotiated before that moment. A hold
+(``direction``) only enables or disables them; DTMF (``dtmf``) rides on the
+sender's packets and is picked out of the receiver's.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from aiortc.rtcrtpparameters import (
 )
 from aiortc.stats import RTCStatsReport
 
-from . import internals, sdpbuild
+from . import dtmf, internals, sdpbuild
+from .direction import Directions, HoldFlags
 from .emitter import Emitter
 from .errors import InvalidStateError, OperationError
 from .ice import IceGeneration, IceTransport
@@ -65,6 +68,14 @@ class Media:
         self.header_extensions: list[RTCRtpHeaderExtensionParameters] = []
         self.started = False
         self.start_task: asyncio.Future[None] | None = None
+        self.directions = Directions()
+        self._sender_started = False
+        self._mid: str | None = None
+        self.dtmf_sender: dtmf.DtmfSender | None = None
+        self._dtmf_receiver: dtmf.DtmfReceiver | None = None
+        self._dtmf_receive_pt: int | None = None
+        internals.install_rtp_rewriter(self.dtls, self._rewrite)
+        internals.install_rtp_interceptor(self.receiver, self._intercept)
 
     # --- local side -------------------------------------------------------------------------
 
@@ -75,18 +86,20 @@ class Media:
             raise InvalidStateError("a track was already added")
         self._track = track
         self.sender.replaceTrack(track)
+        self.directions.base = "sendrecv"
 
     @property
     def direction(self) -> str:
-        """What we want: send only with a track to send."""
-        return "sendrecv" if self._track is not None else "recvonly"
+        """What we want (W3C ``transceiver.direction``): send only with a track, not on hold."""
+        return self.directions.wanted
 
     def offer_codecs(
         self, renegotiating: bool
     ) -> tuple[list[RTCRtpCodecParameters], list[RTCRtpHeaderExtensionParameters]]:
         """All we support in a first offer; what was negotiated in a later one."""
         if not self.codecs or not renegotiating:
-            return copy.deepcopy(CODECS["audio"]), copy.deepcopy(HEADER_EXTENSIONS["audio"])
+            codecs = copy.deepcopy(CODECS["audio"]) + dtmf.offered_codecs()
+            return codecs, copy.deepcopy(HEADER_EXTENSIONS["audio"])
         return self.codecs, self.header_extensions
 
     def local_audio(
@@ -120,7 +133,9 @@ class Media:
     @staticmethod
     def common_codecs(remote: sdpbuild.RemoteAudio, kind: str) -> list[RTCRtpCodecParameters]:
         """The codecs we share with the remote ``kind`` (offer/answer); none is an error."""
-        codecs = find_common_codecs(CODECS["audio"], remote.codecs)
+        codecs = dtmf.choose(
+            find_common_codecs(CODECS["audio"] + dtmf.offered_codecs(), remote.codecs)
+        )
         if not codecs:
             raise OperationError(f"no audio codec in common with the remote {kind}")
         return codecs
@@ -158,18 +173,10 @@ class Media:
         if self.dtls.state != "connected":
             states.update_connection()
             return
-        if remote.direction in ("sendrecv", "recvonly"):
-            rtcp = RTCRtcpParameters(
-                cname=self._cname, ssrc=internals.sender_ssrc(self.sender), mux=True
-            )
-            await self.sender.send(
-                RTCRtpSendParameters(
-                    codecs=self.codecs,
-                    headerExtensions=self.header_extensions,
-                    muxId=mid,
-                    rtcp=rtcp,
-                )
-            )
+        self._mid = mid
+        self._start_dtmf()
+        if remote.direction in ("sendrecv", "recvonly") or self.directions.sending:
+            await self._start_sender()
         if remote.direction in ("sendrecv", "sendonly") and self._remote_track is not None:
             encodings = []
             if remote.ssrc is not None:
@@ -187,7 +194,89 @@ class Media:
                 )
             )
         self.started = True
+        self._apply_direction()
         states.update_connection()
+
+    async def _start_sender(self) -> None:
+        if self._sender_started or self._mid is None or self._track is None:
+            return
+        self._sender_started = True
+        rtcp = RTCRtcpParameters(
+            cname=self._cname, ssrc=internals.sender_ssrc(self.sender), mux=True
+        )
+        await self.sender.send(
+            RTCRtpSendParameters(
+                codecs=self.codecs,
+                headerExtensions=self.header_extensions,
+                muxId=self._mid,
+                rtcp=rtcp,
+            )
+        )
+
+    # --- direction (hold) -------------------------------------------------------------------
+
+    def negotiated(
+        self, local_kind: str, local_direction: str, remote_kind: str, remote_direction: str
+    ) -> None:
+        """An exchange completed: apply its direction; ``hold`` fires when a flag changed."""
+        before = self.directions.flags
+        after = self.directions.completed(
+            local_kind, local_direction, remote_kind, remote_direction
+        )
+        self._apply_direction()
+        self._hold_changed(before, after)
+
+    def set_hold(self, on: bool) -> bool:
+        """Hold or resume; True when an offer must carry it (negotiationneeded)."""
+        before = self.directions.flags
+        if on and self.dtmf_sender is not None:
+            self.dtmf_sender.cancel()
+        needed = self.directions.set_hold(on)
+        self._hold_changed(before, self.directions.flags)
+        return needed
+
+    def _hold_changed(self, before: HoldFlags, after: HoldFlags) -> None:
+        if after != before:
+            self._emit("hold", after.local, after.remote)
+
+    def _apply_direction(self) -> None:
+        """Send and receive only what the current direction allows (a hold stops both)."""
+        directions = self.directions
+        if directions.current is None:
+            return
+        internals.set_sender_enabled(self.sender, directions.sending)
+        internals.set_receiver_enabled(self.receiver, directions.receiving)
+        if self.started and directions.sending and not self._sender_started:
+            self._spawn(self._start_sender())
+
+    # --- DTMF -------------------------------------------------------------------------------
+
+    def _start_dtmf(self) -> None:
+        """Once media starts: the negotiated telephone-event, for both directions."""
+        event = next((c for c in self.codecs if dtmf.is_telephone_event(c)), None)
+        if event is None or event.payloadType is None:
+            return
+        self.dtmf_sender = dtmf.DtmfSender(
+            event.payloadType,
+            event.clockRate,
+            on_sent=lambda digit, ms: self._emit("dtmfsent", digit, ms),
+        )
+        self._dtmf_receive_pt = event.payloadType
+        self._dtmf_receiver = dtmf.DtmfReceiver(
+            event.clockRate, lambda digit, ms: self._emit("dtmf", digit, ms)
+        )
+
+    def _rewrite(self, packet: bytes) -> bytes:
+        sender = self.dtmf_sender
+        if sender is None or not sender.busy:
+            return packet
+        return sender.rewrite(packet)
+
+    def _intercept(self, payload_type: int, timestamp: int, payload: bytes) -> bool:
+        if payload_type != self._dtmf_receive_pt or self._dtmf_receiver is None:
+            return False
+        self._dtmf_receiver.handle(timestamp, payload)
+        return True
 
     async def stats(self, *, ice_rtt_ms: float | None, pair: SelectedPair | None) -> CallStats:
         report = RTCStatsReport()

@@ -283,6 +283,10 @@ class Negotiation:
         self.remote = audio
         self._pending_remote_audio = None
         self._gens.answering = None
+        if local is not None and remote is not None:
+            self._media.negotiated(
+                local.type, sdpbuild.audio_direction(local.sdp), remote.type, audio.direction
+            )
         self._states.set_signaling("stable")
 
     def _negotiated(self, gen: IceGeneration) -> None:

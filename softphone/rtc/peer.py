@@ -13,6 +13,7 @@ delegated to the part that owns it:
 - ``media_watch``: missed packets + an unanswered check -> the path is lost (1.2);
 - ``standby``: a warm standby generation on the fallback region (1.2);
 - ``media_start``: DTLS transport, RTP sender/receiver, their start;
+- ``direction`` (hold) and ``dtmf`` (RFC 4733), through ``media_start``;
 - ``states`` and ``emitter``: the W3C state attributes and event handlers.
 """
 
@@ -65,6 +66,9 @@ EVENTS = frozenset(
         "track",
         "selectedpairchange",
         "icerestart",
+        "hold",  # (local: bool, remote: bool), when either flag changes
+        "dtmf",  # (digit, duration_ms): a telephone-event received
+        "dtmfsent",  # (digit, duration_ms): a digit's last packet sent
         "medialoss",
         "standby",
     }
@@ -115,6 +119,7 @@ class PeerConnection:
             backoff=restart_retry_backoff,
             auto_restart=auto_restart,
             make_before_break=make_before_break,
+            other_change=lambda: self._media.directions.negotiation_needed,
         )
         self._health = HealthMonitor(
             self._ice,
@@ -279,6 +284,50 @@ class PeerConnection:
         """Ask for an ICE restart: the next offer gets new credentials; negotiationneeded fires."""
         self._assert_open()
         self._policy.restart_ice()
+
+    # --- hold and DTMF ------------------------------------------------------------------------
+
+    @property
+    def direction(self) -> str:
+        """W3C ``transceiver.direction`` of the audio m-line (``inactive`` while holding)."""
+        return self._media.direction
+
+    @property
+    def currentDirection(self) -> str | None:
+        """W3C ``transceiver.currentDirection``: what the last completed exchange negotiated."""
+        return self._media.directions.current
+
+    def hold(self, on: bool, *, sound: bool = False) -> None:
+        """Hold (offer ``inactive``, or ``sendonly`` with ``sound``) or resume (``sendrecv``).
+
+        Like setting ``transceiver.direction``: negotiationneeded fires once
+        signaling is stable, so a hold asked for during an ICE restart's
+        negotiation goes into the next offer. ``hold`` fires with the flags.
+        """
+        self._assert_open()
+        self._media.directions.hold_sound = sound
+        if self._media.set_hold(on):
+            self._policy.update_negotiation_needed()
+
+    @property
+    def holding(self) -> tuple[bool, bool]:
+        """(we hold, the peer holds us) as the last ``hold`` event said."""
+        flags = self._media.directions.flags
+        return flags.local, flags.remote
+
+    def insertDTMF(self, tones: str, duration: int = 100, interToneGap: int = 70) -> None:
+        """W3C ``RTCDTMFSender.insertDTMF`` (ms): queue digits as RFC 4733 events.
+
+        Raises ValueError for a bad digit or duration, InvalidStateError when
+        the peer did not negotiate telephone-event or nothing is being sent.
+        """
+        self._assert_open()
+        sender = self._media.dtmf_sender
+        if sender is None:
+            raise InvalidStateError("DTMF cannot be sent: no telephone-event negotiated (yet)")
+        if not self._media.directions.sending:
+            raise InvalidStateError("DTMF cannot be sent while the audio is not sent (on hold)")
+        sender.insert(tones, duration, max(30, interToneGap))
 
     # --- stats and close ----------------------------------------------------------------------
 

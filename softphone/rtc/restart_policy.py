@@ -48,6 +48,7 @@ class RestartPolicy:
         backoff: float,
         auto_restart: bool,
         make_before_break: bool,
+        other_change: Callable[[], bool] = lambda: False,
     ) -> None:
         self._transport = transport
         self._negotiated = negotiated  # the generation of the current descriptions
@@ -58,6 +59,8 @@ class RestartPolicy:
         self._backoff = backoff
         self._auto_restart = auto_restart
         self._make_before_break = make_before_break
+        # Something besides a restart that an offer must carry (a hold: the direction).
+        self._other_change = other_change
         self.requested = False
         self.attempt = 0  # attempt number of the pending request
         self._baseline: str | None = None  # negotiated ufrag when the request was made
@@ -87,7 +90,9 @@ class RestartPolicy:
         self.update_negotiation_needed()
 
     def update_negotiation_needed(self) -> None:
-        if self._states.closed or not self.requested or self._negotiation_needed:
+        if self._states.closed or self._negotiation_needed:
+            return
+        if not self.requested and not self._other_change():
             return
         if self._states.signaling != "stable":
             return  # re-checked when signaling is next stable

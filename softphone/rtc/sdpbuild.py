@@ -200,6 +200,17 @@ def _rejected(remote: aiosdp.MediaDescription, audio: LocalAudio) -> aiosdp.Medi
     return media
 
 
+def audio_direction(text: str) -> str:
+    """The direction attribute of the first used audio m-line of one of our own descriptions."""
+    in_audio = False
+    for line in text.splitlines():
+        if line.startswith("m="):
+            in_audio = line.startswith("m=audio ") and not line.startswith("m=audio 0 ")
+        elif in_audio and line[2:] in ("sendrecv", "sendonly", "recvonly", "inactive"):
+            return line[2:]
+    return "sendrecv"
+
+
 def local_ufrag(text: str) -> str | None:
     """The first a=ice-ufrag of one of our own descriptions."""
     for line in text.splitlines():

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from softphone.descriptions import Candidate, Description
+from softphone.signaling.messages import is_user_name
 
 __all__ = ["Candidate", "Description"]
+
+USER_NAME_RULE = "a user name is 1-64 of letters, digits, '.', '_', '-'"
 
 # --- events: signaling -> session manager ------------------------------------
 
@@ -145,6 +148,15 @@ class Signaling(abc.ABC):
     #: Something the user should know about this channel before it starts
     #: (TLS verification turned off); the session shows it as a notice.
     notice: str | None = None
+    #: (1.2) The INVITE itself carries the caller's offer (SIP): the session
+    #: makes the offer right after :meth:`invite`, before the callee accepts.
+    offer_in_invite: bool = False
+
+    def callee_problem(self, to: str) -> str | None:
+        """Why ``to`` cannot be called on this channel (None: it can); JSON wants a user name."""
+        if is_user_name(to):
+            return None
+        return f"cannot call {to[:64]!r}: {USER_NAME_RULE}"
 
     @abc.abstractmethod
     async def start(self, listener: Listener) -> None:

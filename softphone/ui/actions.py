@@ -13,19 +13,6 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from softphone.commands import (
-    Answer,
-    DeclineCall,
-    Dial,
-    DoNotDisturb,
-    Hangup,
-    Mute,
-    ProbeRegions,
-    RestartIce,
-    SwitchCall,
-    SwitchDevice,
-    SwitchRegion,
-)
 from softphone.ui.base import SoftphoneBase
 from softphone.ui.themes import next_theme
 
@@ -67,26 +54,62 @@ class Actions(SoftphoneBase):
             self.dial(name)
 
     def dial(self, name: str) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Dial
+
         self.send(Dial(name))
 
     def action_answer(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Answer
+
         self.send(Answer())
 
     def action_decline(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import DeclineCall
+
         self.send(DeclineCall())
 
     def action_hangup(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Hangup
+
         self.send(Hangup())
 
     def action_mute(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Mute
+
         view = self._view_or_refuse()
         if view is not None:
             self.send(Mute(not view.muted))
 
+    def action_hold(self) -> None:
+        """Hold, or resume when we hold (the session refuses with no call)."""
+        view = self._view_or_refuse()
+        if view is not None:
+            from softphone.commands import Hold
+
+            held = view.call is not None and view.call.held
+            self.send(Hold(not held))
+
+    def action_dtmf(self, digit: str) -> None:
+        """A keypad key: its DTMF digit, during a call only (silently nothing otherwise)."""
+        view = self._view_or_refuse()
+        if view is not None and view.call is not None and view.call.state == "active":
+            from softphone.commands import Dtmf
+
+            self.send(Dtmf(digit))
+
     def action_switch_call(self) -> None:
+        from softphone.commands import SwitchCall
+
         self.send(SwitchCall())
 
     def action_toggle_dnd(self) -> None:
+        from softphone.commands import DoNotDisturb
+
         view = self._view_or_refuse()
         if view is not None:
             self.send(DoNotDisturb(not view.dnd))
@@ -118,6 +141,8 @@ class Actions(SoftphoneBase):
         choices = [(r.name, len(r.servers)) for r in regions]
         probing = any(count for _, count in choices)
         if probing:
+            from softphone.commands import ProbeRegions
+
             self.send(ProbeRegions())  # figures fill in as regions answer; never waited for
         picker = RegionPickerScreen(
             choices, view.region, self.region_probes, probing=probing, hint=no_regions_hint()
@@ -144,6 +169,9 @@ class Actions(SoftphoneBase):
 
     def switch_region(self, name: str) -> None:
         """Start a region switch and show its progress step by step."""
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import SwitchRegion
+
         view = self._view_or_refuse()
         if view is None:
             return
@@ -159,6 +187,9 @@ class Actions(SoftphoneBase):
         self.send(SwitchRegion(name), refused)
 
     def action_restart_ice(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import RestartIce
+
         view = self._view_or_refuse()
         if view is None:
             return
@@ -195,6 +226,8 @@ class Actions(SoftphoneBase):
 
     def _device_chosen(self, choice: Choice | None) -> None:
         if choice is not None:
+            from softphone.commands import SwitchDevice
+
             kind, spec = choice
             self.send(SwitchDevice(kind, spec))
 

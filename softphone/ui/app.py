@@ -10,8 +10,10 @@ runner (:mod:`softphone.ui.base`), the session and its events
 the theme.
 
 No module of ``softphone.ui`` imports the session, call, RTC or media modules
-at module level, and the modal screens are imported when first pushed: the
-first frame only pays for the main screen.
+at module level, nor the typed events, commands and views (imported inside the
+functions that use them: they load with the session, after the first frame);
+the modal screens are imported when first pushed, and the event log's RichLog
+with its first line: the first frame only pays for the main screen.
 """
 
 from __future__ import annotations
@@ -119,7 +121,18 @@ class SoftphoneApp(SessionEvents, Actions):
         if name not in self.available_themes:
             self._theme_warning = f"unknown theme {name!r}; using {DEFAULT_THEME}"
             name = DEFAULT_THEME
-        self.theme = name
+        dark = self.available_themes[name].dark
+        if dark == self.current_theme.dark:
+            # What Textual's theme watcher does, less the stylesheet refresh it queues:
+            # that would parse every rule again and restyle the app before the first frame.
+            # (A light theme changes the ANSI colour filter too: the watcher does that.)
+            self.set_reactive(App.theme, name)
+            self.set_class(True, f"-theme-{name}", update=False)
+            self.set_class(dark, "-dark-mode", update=False)
+            self.set_class(not dark, "-light-mode", update=False)
+            self.stylesheet.set_variables(self.get_css_variables())
+        else:
+            self.theme = name
         self._theme_ready = True
 
     def watch_theme(self, name: str) -> None:

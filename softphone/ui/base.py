@@ -21,20 +21,20 @@ from textual import work
 from textual.app import App
 from textual.timer import Timer
 
-from softphone.commands import Command, CommandRefused, Quit, execute
-from softphone.events import RegionProbed
 from softphone.ui.clock import Clock
 from softphone.ui.ui_state import UiState
 from softphone.ui.widgets.call_controls import CallPanel
 from softphone.ui.widgets.connection import ConnectionPanel
 from softphone.ui.widgets.event_log import EventLog, LogEntry
 from softphone.ui.widgets.ice_servers import IceServersPanel
-from softphone.views import RegionView, SessionView
 
 if TYPE_CHECKING:
+    from softphone.commands import Command
+    from softphone.events import RegionProbed
     from softphone.session import SessionManager
     from softphone.ui.screens.incoming import IncomingCallScreen
     from softphone.ui.screens.main import MainScreen
+    from softphone.views import RegionView, SessionView
 
 logger = logging.getLogger("softphone.ui")
 
@@ -94,6 +94,9 @@ class SoftphoneBase(App[int]):
         return [region.name for region in self.regions()]
 
     async def _close_session(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Quit, execute
+
         if self._closed:
             return
         self._closed = True
@@ -121,6 +124,9 @@ class SoftphoneBase(App[int]):
     async def _command_worker(
         self, command: Command, on_refused: Callable[[str], None] | None
     ) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import CommandRefused, execute
+
         try:
             if self.session is None:
                 raise CommandRefused("not-ready", f"still {STARTING}")

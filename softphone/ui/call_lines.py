@@ -5,13 +5,20 @@ The panel shows one of them on its ``Call`` line — the active one — and the
 others below it. Which is which follows from the events in the order they
 arrived (``call-state``, ``active-call``), never from a later view, so a
 screen replayed from events (the snapshot tests) draws the same thing.
+
+**(1.2)** Each line also follows its call's ``hold`` events (``by: local``
+agrees with ``active-call``'s held ids: both come from the call table's one
+hold, ``CallEntry.set_hold``; ``by: remote`` is the peer holding us) and the
+DTMF digits sent and received on it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from softphone.events import ActiveCallChanged, CallStateChanged, Event
+if TYPE_CHECKING:
+    from softphone.events import CallStateChanged, Event
 
 LIVE = ("dialing", "ringing", "incoming", "active")
 
@@ -26,6 +33,8 @@ class CallLine:
     active_at: float | None = None
     held: bool = False
     reason: str | None = None
+    held_remotely: bool = False  # (1.2) the peer holds us
+    digits: str = ""  # (1.2) the last DTMF digits of this call, both ways
 
 
 class CallLines:
@@ -47,6 +56,15 @@ class CallLines:
 
     def handle(self, event: Event, at: float) -> bool:
         """Follow ``event``; True when it changed what the panel shows."""
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import (
+            ActiveCallChanged,
+            CallStateChanged,
+            DtmfReceived,
+            DtmfSent,
+            HoldChanged,
+        )
+
         match event:
             case CallStateChanged():
                 self._on_state(event, at)
@@ -57,6 +75,18 @@ class CallLines:
                 if call in self._lines:
                     self._show(call)
                 return True
+            case HoldChanged(call=call, on=on, by=by) if call in self._lines:
+                line = self._lines[call]
+                if by == "local":
+                    self._lines[call] = replace(line, held=on)
+                else:
+                    self._lines[call] = replace(line, held_remotely=on)
+                return True
+            case DtmfReceived(call=call, digit=digit) | DtmfSent(call=call, digit=digit):
+                if call in self._lines:
+                    line = self._lines[call]
+                    self._lines[call] = replace(line, digits=(line.digits + digit)[-24:])
+                    return True
         return False
 
     def _on_state(self, event: CallStateChanged, at: float) -> None:

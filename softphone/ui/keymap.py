@@ -38,6 +38,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("decline", "x", "f4", "Decline", "Refuse the ringing call"),
     UiAction("hangup", "h", "f5", "Hang up", "End the call"),
     UiAction("mute", "m", "f6", "Mute", "Mute or unmute the microphone"),
+    UiAction("hold", "o", None, "Hold", "Put the call on hold or resume it"),
     UiAction(
         "switch_call", "s", None, "Switch", "Hold this call and resume the other one", footer=False
     ),
@@ -66,12 +67,27 @@ ACTIONS: tuple[UiAction, ...] = (
 )
 
 
+#: (1.2) The keypad: during a call each key sends its DTMF digit (A-D only by command:
+#: their letters are taken). Key name -> digit; not in the footer.
+KEYPAD: dict[str, str] = {
+    **{str(n): str(n) for n in range(10)},
+    "asterisk": "*",
+    "number_sign": "#",
+}
+KEYPAD_HELP = "0-9 * #"
+
+
 def screen_bindings() -> list[Binding]:
     """The plain keys, for the main screen (letters a modal must not see)."""
-    return [
+    keys = [
         Binding(a.key, f"app.{a.action}", a.label, show=a.footer, key_display=a.key_display)
         for a in ACTIONS
     ]
+    keypad = [
+        Binding(key, f"app.dtmf('{digit}')", f"DTMF {digit}", show=False)
+        for key, digit in KEYPAD.items()
+    ]
+    return keys + keypad
 
 
 def global_bindings() -> list[Binding]:

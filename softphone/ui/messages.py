@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from softphone.events import Event
-
 if TYPE_CHECKING:
+    from softphone.events import Event
     from softphone.session import SessionManager
 
 

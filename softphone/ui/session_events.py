@@ -23,30 +23,20 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.css.query import NoMatches
 
-from softphone.commands import Answer, CommandRefused, DeclineCall, Stats, execute
-from softphone.events import (
-    AudioDeviceChanged,
-    CallStateChanged,
-    ErrorReported,
-    Event,
-    IceRestartFailed,
-    IncomingCall,
-    MissedCall,
-    Notice,
-    RegionChanged,
-    RegionProbed,
-    RegionsRanked,
-    SignalingChanged,
-)
 from softphone.ui.base import STARTING, SoftphoneBase
 from softphone.ui.messages import SessionEvent, SessionFailed, SessionOpened
 from softphone.ui.widgets.event_log import LogEntry
-from softphone.views import RegionView
 
 if TYPE_CHECKING:
+    from softphone.events import (
+        CallStateChanged,
+        Event,
+        SignalingChanged,
+    )
     from softphone.session import SessionManager
     from softphone.ui.screens.incoming import IncomingChoice
     from softphone.ui.screens.main import MainScreen
+    from softphone.views import RegionView
 
 logger = logging.getLogger("softphone.ui")
 
@@ -136,6 +126,21 @@ class SessionEvents(SoftphoneBase):
     # --- events ------------------------------------------------------------------------
 
     def on_session_event(self, message: SessionEvent) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import (
+            AudioDeviceChanged,
+            CallStateChanged,
+            ErrorReported,
+            IceRestartFailed,
+            IncomingCall,
+            MissedCall,
+            Notice,
+            RegionChanged,
+            RegionProbed,
+            RegionsRanked,
+            SignalingChanged,
+        )
+
         if self._closed or not self._panels_ready():
             return  # shutting down: the panels are already gone
         event, at = message.event, message.at
@@ -224,6 +229,9 @@ class SessionEvents(SoftphoneBase):
         self.push_screen(screen, partial(self._incoming_choice, call_id))
 
     def _incoming_choice(self, call_id: str, choice: IncomingChoice | None) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import Answer, DeclineCall
+
         self._incoming = None
         if choice == "answer":
             self.send(Answer(call=call_id))
@@ -265,6 +273,9 @@ class SessionEvents(SoftphoneBase):
 
     @work(group="stats", exclusive=True, exit_on_error=False)
     async def _poll_stats(self) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import CommandRefused, Stats, execute
+
         if self.session is None:
             return
         try:

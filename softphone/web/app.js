@@ -457,6 +457,7 @@
       }
       await pc.setRemoteDescription(description); // rolls back our own offer when polite
       if (description.type === "offer") {
+        this.noteRemoteHold(description.sdp);
         if (!this.trackAdded) {
           const stream = await microphone();
           for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
@@ -464,6 +465,16 @@
         }
         await pc.setLocalDescription();
         this.sendDescription(pc.localDescription);
+      }
+    }
+
+    // (1.2) The peer holds us when its offer stops receiving (RFC 3264 section 8.4).
+    noteRemoteHold(sdp) {
+      const audio = sdp.split(/\r?\nm=/).find((m) => m.startsWith("audio ") || m.startsWith("m=audio "));
+      const held = !!audio && /\r?\na=(inactive|sendonly)\b/.test(audio);
+      if (held !== this.heldRemotely) {
+        this.heldRemotely = held;
+        emit("hold", { call: this.id, on: held, by: "remote" });
       }
     }
 
@@ -561,6 +572,8 @@
         framesReceived: this.arrivals.length,
         frameCounting: this.frameCounting,
         audio: this.audio ? this.audio.summary() : null,
+        heldLocally: !!this.heldLocally,
+        heldRemotely: !!this.heldRemotely,
       };
     }
   }
@@ -670,6 +683,26 @@
     if (!c || !c.pc) throw new Error("there is no call whose ICE could restart");
     c.pc.restartIce();
     emit("restart-ice", { call: c.id });
+  }
+
+  // (1.2) Hold by a direction change: inactive, then sendrecv again on resume.
+  function hold(on) {
+    const c = state.call;
+    if (!c || !c.pc) throw new Error("there is no call to hold");
+    for (const t of c.pc.getTransceivers()) t.direction = on ? "inactive" : "sendrecv";
+    c.heldLocally = !!on;
+    emit("hold", { call: c.id, on: !!on, by: "local" });
+  }
+
+  // (1.2) RFC 4733 digits through Chromium's RTCDTMFSender.
+  function dtmf(digits, durationMs = 100) {
+    const c = state.call;
+    const sender = c && c.pc && c.pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+    if (!sender || !sender.dtmf || !sender.dtmf.canInsertDTMF) {
+      throw new Error("DTMF cannot be sent now (no call, or no telephone-event negotiated)");
+    }
+    sender.dtmf.insertDTMF(digits, durationMs, 70);
+    emit("dtmf-sent", { call: c.id, digits });
   }
 
   function mute(on) {
@@ -856,6 +889,8 @@
     switchRegion,
     setRegions: (regions) => setRegions(regions, true),
     mute,
+    hold,
+    dtmf,
     stats,
     now,
     holdSignaling,

@@ -12,7 +12,7 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from softphone.ui.keymap import ACTIONS
+from softphone.ui.keymap import ACTIONS, KEYPAD_HELP
 
 
 def help_markup() -> str:
@@ -22,6 +22,7 @@ def help_markup() -> str:
         lines.append(
             f"[b $accent]{escape(action.key_display):<4}[/] {fkey:<6} {escape(action.help)}"
         )
+    lines.append(f"[b $accent]{escape(KEYPAD_HELP):<11}[/] Send that DTMF digit during a call")
     lines += [
         "",
         "[b $accent]ctrl+p[/] command palette (every action above, by name)",

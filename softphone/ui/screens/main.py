@@ -25,6 +25,10 @@ from softphone.ui.widgets.ice_servers import IceServersPanel
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [*screen_bindings()]
+    # Focus goes to the first focusable widget (the scrolling body) after the first
+    # frame, not before it: focusing restyles the body and everything in it, and the
+    # focused body looks the same as the unfocused one.
+    AUTO_FOCUS = ""
 
     class Ready(Message):
         """The panels exist; the app may now fill them and subscribe to the session."""
@@ -44,3 +48,8 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
+        self.call_after_refresh(self._focus_first)
+
+    def _focus_first(self) -> None:
+        if self.focused is None and self.focus_chain:
+            self.set_focus(self.focus_chain[0])

@@ -8,6 +8,7 @@ which is which is followed by :class:`~softphone.ui.call_lines.CallLines`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.geometry import Size
@@ -15,21 +16,16 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import (
-    ActiveCallChanged,
-    CallStateChanged,
-    DndChanged,
-    Event,
-    MuteChanged,
-    PresenceChanged,
-    Registered,
-    SignalingChanged,
-)
 from softphone.ui.call_lines import CallLine, CallLines
 from softphone.ui.clock import format_duration
 from softphone.ui.health import state_markup
 from softphone.ui.keymap import ACTIONS
 from softphone.ui.wrapping import wrap_items
+
+if TYPE_CHECKING:
+    from softphone.events import (
+        Event,
+    )
 
 NBSP = "\u00a0"
 KEYS_INDENT = 8
@@ -65,6 +61,8 @@ class CallPanel(Widget):
     now: reactive[float] = reactive(0.0)
     muted: reactive[bool] = reactive(False, layout=True)
     held: reactive[bool] = reactive(False, layout=True)
+    held_remotely: reactive[bool] = reactive(False, layout=True)
+    digits: reactive[str] = reactive("", layout=True)  # DTMF of the shown call, both ways
     others: reactive[tuple[CallLine, ...]] = reactive((), layout=True)
     dnd: reactive[bool] = reactive(False, layout=True)
     has_contacts: reactive[bool] = reactive(False, layout=True)
@@ -93,6 +91,20 @@ class CallPanel(Widget):
         self._publish_contacts()
 
     def handle(self, event: Event, at: float) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import (
+            ActiveCallChanged,
+            CallStateChanged,
+            DndChanged,
+            DtmfReceived,
+            DtmfSent,
+            HoldChanged,
+            MuteChanged,
+            PresenceChanged,
+            Registered,
+            SignalingChanged,
+        )
+
         match event:
             case Registered(user=user, online=online):
                 self.user = user
@@ -110,7 +122,13 @@ class CallPanel(Widget):
                 self.muted = on
             case DndChanged(on=on):
                 self.dnd = on
-            case CallStateChanged() | ActiveCallChanged():
+            case (
+                CallStateChanged()
+                | ActiveCallChanged()
+                | HoldChanged()
+                | DtmfReceived()
+                | DtmfSent()
+            ):
                 self._calls.handle(event, at)
                 self._publish_calls(at)
 
@@ -124,6 +142,8 @@ class CallPanel(Widget):
         self.active_at = shown.active_at
         self.end_reason = shown.reason
         self.held = shown.held
+        self.held_remotely = shown.held_remotely
+        self.digits = shown.digits
         self.call_state = shown.state
 
     def _publish_contacts(self) -> None:
@@ -176,10 +196,19 @@ class CallPanel(Widget):
             since = self.active_at if self.active_at is not None else self.now
             talked = format_duration(self.now - since)
             if self.held:
-                return f"[b $warning]on hold[/] with [b]{who}[/]  {talked} — [b]s[/b] resumes"
-            return f"{state_markup('active')} with [b]{who}[/]  {talked}"
+                text = f"[b $warning]on hold[/] with [b]{who}[/]  {talked} — [b]s[/b] resumes"
+            else:
+                text = f"{state_markup('active')} with [b]{who}[/]  {talked}"
+            return text + self._held_by_markup(who) + self._digits_markup()
         reason = f" ({escape(self.end_reason)})" if self.end_reason else ""
         return f"[$text-muted]ended{reason} — was with {who}[/]"
+
+    def _held_by_markup(self, who: str) -> str:
+        """``held by bob`` while the peer holds us (we may hold it too), else nothing."""
+        return f"  [b $warning]held by {who}[/]" if self.held_remotely else ""
+
+    def _digits_markup(self) -> str:
+        return f"  [$text-muted]DTMF[/] {escape(self.digits)}" if self.digits else ""
 
     def _other_markup(self, line: CallLine) -> str:
         who = escape(line.remote)
@@ -190,7 +219,9 @@ class CallPanel(Widget):
             return f"{state_markup(line.state)} {who}…"
         since = line.active_at if line.active_at is not None else self.now
         hold = "[b $warning]on hold[/]" if line.held else state_markup(line.state)
-        return f"{hold} with [b]{who}[/]  {format_duration(self.now - since)} — [b]s[/b] switches"
+        by = f" [b $warning]held by {who}[/]" if line.held_remotely else ""
+        talked = format_duration(self.now - since)
+        return f"{hold} with [b]{who}[/]{by}  {talked} — [b]s[/b] switches"
 
     def _contacts_markup(self) -> str:
         if not self.contacts:

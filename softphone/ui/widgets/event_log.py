@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -18,25 +18,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
-from textual.widgets import Input, RichLog
+from textual.scroll_view import ScrollView
+from textual.widget import Widget
+from textual.widgets import Input
 
-from softphone.events import (
-    ConfigurationSet,
-    DescriptionEvent,
-    ErrorReported,
-    Event,
-    FailedOver,
-    IceRestart,
-    MediaLost,
-    NegotiationNeeded,
-    Notice,
-    RegionChanged,
-    SelectedPairChanged,
-    StandbyFailed,
-    StandbyReady,
-    StatsReport,
-)
 from softphone.ui.clock import format_offset
+
+if TYPE_CHECKING:
+    from textual.widgets import RichLog
+
+    from softphone.events import (
+        Event,
+    )
 
 MAX_ENTRIES = 2000
 # Fields that are noise on one line (they are in the stats panel already).
@@ -56,6 +49,13 @@ class LogEntry:
 
 def describe(event: Event) -> str:
     """A compact, credential-free one-line summary of an event's fields."""
+    # Loaded after the first frame (tests/test_ui_start.py checks).
+    from softphone.events import (
+        ErrorReported,
+        Notice,
+        SelectedPairChanged,
+    )
+
     match event:
         case ErrorReported(code=code, message=message):
             return f"{code}: {message}"
@@ -74,24 +74,51 @@ def describe(event: Event) -> str:
     return " ".join(parts)
 
 
-# The theme colour of each kind of line: what a region switch goes through stands out.
-_ACCENT = (
-    IceRestart | ConfigurationSet | RegionChanged | SelectedPairChanged | FailedOver | StandbyReady
-)
-_WARNING = Notice | MediaLost | StandbyFailed
-_PRIMARY = DescriptionEvent | NegotiationNeeded
-
-
 def _color_for(event: Event) -> str:
-    if isinstance(event, ErrorReported):
+    """The theme colour of each kind of line: what a region switch goes through stands out."""
+    from softphone import events as ev  # not on the first frame
+
+    if isinstance(event, ev.ErrorReported):
         return "error"
-    if isinstance(event, _WARNING):
+    if isinstance(event, ev.Notice | ev.MediaLost | ev.StandbyFailed):
         return "warning"
-    if isinstance(event, _ACCENT):
+    accent = (
+        ev.IceRestart
+        | ev.ConfigurationSet
+        | ev.RegionChanged
+        | ev.SelectedPairChanged
+        | ev.FailedOver
+        | ev.StandbyReady
+    )
+    if isinstance(event, accent):
         return "accent"
-    if isinstance(event, _PRIMARY):
+    if isinstance(event, ev.DescriptionEvent | ev.NegotiationNeeded):
         return "primary"
     return "foreground"
+
+
+class EmptyLog(ScrollView, can_focus=True):
+    """What the log shows until its first line: an empty RichLog, without RichLog.
+
+    Importing RichLog loads ``rich.pretty`` (and ``attr``), and styling it costs
+    more than this plain widget: about a tenth of the first frame's work. It
+    looks like an empty RichLog (same colours, the same scrollbar, the same
+    focus tint) and is replaced by one when the first line is written.
+    """
+
+    DEFAULT_CSS = """
+    EmptyLog {
+        background: $surface;
+        color: $foreground;
+        overflow-y: scroll;
+        &:focus {
+            background-tint: $foreground 5%;
+        }
+    }
+    """
+
+    def render(self) -> str:
+        return ""
 
 
 class EventLog(Vertical):
@@ -101,7 +128,7 @@ class EventLog(Vertical):
     EventLog { height: 1fr; min-height: 5; }
     EventLog > Input { display: none; height: 1; border: none; padding: 0 1; }
     EventLog > Input.-shown { display: block; }
-    EventLog > RichLog { height: 1fr; scrollbar-size-vertical: 1; }
+    EventLog > RichLog, EventLog > EmptyLog { height: 1fr; scrollbar-size-vertical: 1; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -114,16 +141,35 @@ class EventLog(Vertical):
         self._origin = origin
         self.entries: deque[LogEntry] = deque(maxlen=MAX_ENTRIES)
         self.filter_text = ""
+        self._lines: RichLog | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: text to match, Esc clears", id="log-filter")
-        yield RichLog(id="log-lines", wrap=False, markup=False, max_lines=MAX_ENTRIES)
+        yield EmptyLog(id="log-empty")
 
     @property
     def lines(self) -> RichLog:
-        return self.query_one(RichLog)
+        """The RichLog of the lines, put in place of the empty log when first asked for."""
+        if self._lines is None:
+            from textual.widgets import RichLog  # not on the first frame: see EmptyLog
+
+            log = RichLog(id="log-lines", wrap=False, markup=False, max_lines=MAX_ENTRIES)
+            empty = self.query_one(EmptyLog)
+            self.mount(log, after=empty)
+            if empty.has_focus:
+                log.focus()
+            empty.remove()
+            self._lines = log
+        return self._lines
+
+    def _view(self) -> Widget:
+        """The widget that shows the lines now (and takes the focus back from the filter)."""
+        return self.query_one(EmptyLog) if self._lines is None else self._lines
 
     def add(self, event: Event, at: float) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import StatsReport
+
         if isinstance(event, StatsReport):
             return  # once a second: it would drown every other line
         self.add_entry(LogEntry(at, event.NAME, describe(event), _color_for(event)))
@@ -161,11 +207,12 @@ class EventLog(Vertical):
         return text
 
     def rerender(self) -> None:
-        log = self.lines
-        log.clear()
-        for entry in self.entries:
-            if self._matches(entry):
-                log.write(self._render_entry(entry))
+        if self._lines is not None or self.entries:
+            log = self.lines
+            log.clear()
+            for entry in self.entries:
+                if self._matches(entry):
+                    log.write(self._render_entry(entry))
         self.border_subtitle = f"filter: {self.filter_text}" if self.filter_text else ""
 
     def open_filter(self) -> None:
@@ -180,7 +227,7 @@ class EventLog(Vertical):
 
     @on(Input.Submitted, "#log-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.lines.focus()
+        self._view().focus()
 
     def action_clear_filter(self) -> None:
         field = self.query_one(Input)
@@ -188,4 +235,4 @@ class EventLog(Vertical):
         field.remove_class("-shown")
         self.filter_text = ""
         self.rerender()
-        self.lines.focus()
+        self._view().focus()

@@ -10,6 +10,7 @@ session reports both in the same credential-free spelling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -18,18 +19,15 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import (
-    CallStateChanged,
-    CandidateInfo,
-    Event,
-    IceRestartGathered,
-    IceServerChecked,
-    SelectedPairChanged,
-    StatsReport,
-)
 from softphone.ui.clock import format_elapsed_ms
 from softphone.ui.widgets.region_switch import SwitchProgress
-from softphone.views import IceServerView, RegionView
+
+if TYPE_CHECKING:
+    from softphone.events import (
+        CandidateInfo,
+        Event,
+    )
+    from softphone.views import IceServerView, RegionView
 
 
 @dataclass(frozen=True)
@@ -134,6 +132,15 @@ class IceServersPanel(Vertical):
         servers.probes = {}
 
     def handle(self, event: Event, at: float) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import (
+            CallStateChanged,
+            IceRestartGathered,
+            IceServerChecked,
+            SelectedPairChanged,
+            StatsReport,
+        )
+
         servers = self.servers
         match event:
             case SelectedPairChanged(local=local):

@@ -11,31 +11,20 @@ not reported.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from textual.content import Content
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from softphone.events import (
-    AnswerReceived,
-    CallStateChanged,
-    ConfigurationSet,
-    ErrorReported,
-    Event,
-    IceConnectionStateChanged,
-    IceRestartBegun,
-    IceRestartChecking,
-    IceRestartDone,
-    IceRestartFailed,
-    NegotiationNeeded,
-    OfferSent,
-    RegionChanged,
-    SelectedPairChanged,
-)
 from softphone.ui.clock import format_elapsed_ms
 from softphone.ui.wrapping import wrap_items
+
+if TYPE_CHECKING:
+    from softphone.events import (
+        Event,
+    )
 
 StepState = Literal["pending", "done", "failed"]
 
@@ -124,6 +113,23 @@ class SwitchProgress(Widget):
     # --- events -------------------------------------------------------------------
 
     def handle(self, event: Event, at: float) -> None:
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.events import (
+            AnswerReceived,
+            CallStateChanged,
+            ConfigurationSet,
+            ErrorReported,
+            IceConnectionStateChanged,
+            IceRestartBegun,
+            IceRestartChecking,
+            IceRestartDone,
+            IceRestartFailed,
+            NegotiationNeeded,
+            OfferSent,
+            RegionChanged,
+            SelectedPairChanged,
+        )
+
         switch = self.switch
         if switch is None or switch.outcome is not None:
             return
