@@ -34,6 +34,15 @@ async def hold(entry: CallEntry, on: bool, muted: bool) -> bool:
         raise CommandRefused("no-call", f"hold: {exc}") from None
 
 
+async def hold_others(calls: SessionCalls, keep: CallEntry, muted: bool) -> bool:
+    """Hold every talking call but ``keep``; True when one was put on hold."""
+    held = False
+    for entry in calls:
+        if entry is not keep and entry.call.state == "active" and not entry.held:
+            held = await hold(entry, True, muted) or held
+    return held
+
+
 def dtmf(entry: CallEntry, digits: str, duration_ms: int) -> None:
     """Queue ``digits``; a bad digit or duration is ``bad-command`` naming it."""
     try:

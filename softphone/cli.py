@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from softphone.config import Settings
+    from softphone.config import Region, Settings
     from softphone.session import SessionManager
     from softphone.signaling.adapter import Signaling
 
@@ -81,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--sip-ws", help="SIP mode: the SIP server's ws(s):// URL (the password: file or env only)"
     )
     parser.add_argument("--region", help="region to start in")
-    parser.add_argument("--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence")
-    parser.add_argument("--audio-out", help="default | file:PATH.wav | null")
+    parser.add_argument(
+        "--audio-in", help="default | tone[:HZ] | file:PATH.wav | silence | DEVICE (name or index)"
+    )
+    parser.add_argument("--audio-out", help="default | file:PATH.wav | null | DEVICE")
     parser.add_argument("--theme", help="UI theme")
     parser.add_argument(
         "--auto-answer",
@@ -121,8 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-echo", action="store_true", help="do not run the echo user")
     serve.add_argument("--no-web", action="store_true", help="do not serve the web client at /")
+    serve.add_argument(
+        "--demo-regions",
+        action="store_true",
+        help="also run two local coturn regions on loopback and offer them (needs coturn)",
+    )
     _token_command(sub)
     _probe_command(sub)
+    devices = sub.add_parser("devices", help="list the sound devices --audio-in/--audio-out take")
+    devices.add_argument("--json", action="store_true", help="one JSON object a line")
     history = sub.add_parser("history", help="print the call history, newest first")
     history.add_argument("--json", action="store_true", help="one JSON object a line")
     return parser
@@ -239,26 +248,55 @@ def _setup_logging(level: str, settings: Settings | None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def embedded_server(settings: Settings) -> AsyncIterator[str]:
-    """A signaling server with the echo user on localhost, for a start with no configuration."""
+async def embedded_server(
+    settings: Settings, *, demo: list[Region] | None = None
+) -> AsyncIterator[str]:
+    """A signaling server with the echo user on localhost, for a start with no configuration.
+
+    ``demo``: also run two local coturn regions (when coturn is installed),
+    offer them in ``welcome`` (:mod:`softphone.demo_regions`) and put them in
+    this list, which stays empty when they could not be started.
+    """
+    from softphone.config import regions_to_data
+    from softphone.demo_regions import demo_regions
     from softphone.echo import ECHO_USER, EchoPeer
     from softphone.rtc.configuration import Configuration
     from softphone.signaling.client import JsonSignalingClient
     from softphone.signaling.server import SignalingServer
 
-    server = SignalingServer()
-    await server.start("127.0.0.1", 0)
-    echo = EchoPeer(
-        JsonSignalingClient(server.url, ECHO_USER),
-        configuration=Configuration(ice_transport_policy="all"),
-        host_addresses=list(settings.ice_host_addresses) or None,
-    )
-    await echo.start()
-    try:
-        yield server.url
-    finally:
-        await echo.close()
-        await server.stop()
+    async with contextlib.AsyncExitStack() as stack:
+        regions = await stack.enter_async_context(demo_regions()) if demo is not None else ()
+        if demo is not None:
+            demo.extend(regions)
+        server = SignalingServer(regions=regions_to_data(regions) or None)
+        await server.start("127.0.0.1", 0)
+        echo = EchoPeer(
+            JsonSignalingClient(server.url, ECHO_USER),
+            configuration=Configuration(ice_transport_policy="all"),
+            host_addresses=list(settings.ice_host_addresses) or None,
+        )
+        await echo.start()
+        try:
+            yield server.url
+        finally:
+            await echo.close()
+            await server.stop()
+
+
+def wants_demo_regions(settings: Settings) -> bool:
+    """The no-setup start: no server and no region of one's own (docs/protocol.md 3)."""
+    return settings.server is None and not settings.regions
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Relay only with the demo regions, so a switch visibly moves the call's path.
+
+    On loopback a host pair would always win over a relay one, and switching
+    regions would restart ICE only to select the same host pair again.
+    """
+    import dataclasses
+
+    return dataclasses.replace(settings, ice_transport_policy="relay")
 
 
 def sip_signaling(settings: Settings) -> Signaling:
@@ -295,12 +333,16 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
                     sip_signaling(settings),
                     media=MediaChoice(settings.audio_in, settings.audio_out),
                 )
+            session_settings = settings
             url = settings.server
             if url is None:
-                url = await stack.enter_async_context(embedded_server(settings))
+                demo: list[Region] | None = [] if wants_demo_regions(settings) else None
+                url = await stack.enter_async_context(embedded_server(settings, demo=demo))
                 logging.getLogger("softphone").info(
                     "no server configured: embedded server at %s with the echo user", url
                 )
+                if demo:
+                    session_settings = demo_settings(settings)
             user = settings.user or default_user()
             signaling = JsonSignalingClient(
                 url,
@@ -311,7 +353,9 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
                 insecure=settings.insecure,
             )
             return SessionManager(
-                settings, signaling, media=MediaChoice(settings.audio_in, settings.audio_out)
+                session_settings,
+                signaling,
+                media=MediaChoice(settings.audio_in, settings.audio_out),
             )
 
         if headless:
@@ -331,6 +375,15 @@ async def _run_client(settings: Settings, started: float, headless: bool) -> int
     return 0
 
 
+def _audio_problem(settings: Settings) -> str | None:
+    """Why a device named by --audio-in/--audio-out cannot be used (sounddevice loads only then)."""
+    from softphone.device_list import check_specs, is_device_spec
+
+    if not (is_device_spec(settings.audio_in) or is_device_spec(settings.audio_out)):
+        return None
+    return check_specs(settings.audio_in, settings.audio_out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = build_parser().parse_args(argv)
@@ -338,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from softphone.serve import print_token
 
         return print_token(args)
+    if args.command == "devices":
+        from softphone.device_list import print_devices
+
+        return print_devices(args.json, sys.stdout)
     if args.command == "history":
         from softphone.history import print_history
 
@@ -370,6 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from softphone.serve import run_serve
 
             return asyncio.run(run_serve(args, settings))
+        problem = _audio_problem(settings)
+        if problem is not None:
+            print(f"softphone: {problem}", file=sys.stderr)
+            return 2
         if args.token is not None:
             from softphone.signaling.tokens import command_line_token_notice
 

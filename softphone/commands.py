@@ -16,7 +16,7 @@ ringing one), as when there was only ever one call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 if TYPE_CHECKING:
     from softphone.session import SessionManager
@@ -71,6 +71,22 @@ class RestartIce:
 class Mute:
     CMD: ClassVar[str] = "mute"
     on: bool
+
+
+@dataclass(frozen=True)
+class SwitchDevice:
+    """(1.2) Use another microphone (``input``) or speaker (``output``), mid-call too."""
+
+    CMD: ClassVar[str] = "device"
+    kind: Literal["input", "output"]
+    name: str
+
+
+@dataclass(frozen=True)
+class ProbeRegions:
+    """(1.2) Probe every region in the background: ``region-probe`` events, then a ranking."""
+
+    CMD: ClassVar[str] = "probe"
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,8 @@ Command = (
     | SwitchRegion
     | RestartIce
     | Mute
+    | SwitchDevice
+    | ProbeRegions
     | Hold
     | Dtmf
     | Stats
@@ -155,6 +173,10 @@ async def execute(session: SessionManager, command: Command) -> None:
             session.restart_ice(call)
         case Mute(on=on):
             session.mute(on)
+        case SwitchDevice(kind=kind, name=name):
+            await session.switch_device(kind, name)
+        case ProbeRegions():
+            session.probe_regions()
         case Hold(on=on, call=call):
             await session.hold(on, call)
         case Dtmf(digits=digits, duration_ms=duration_ms, call=call):

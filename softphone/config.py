@@ -70,6 +70,7 @@ from softphone.signaling.turn_rest import DEFAULT_TTL, mint_credential
 
 CONFIG_ENV = "SOFTPHONE_CONFIG"
 TRANSPORT_POLICIES: tuple[IceTransportPolicy, ...] = ("all", "relay")
+AUTO_REGION = "auto"  # (1.2) region = "auto": the best region a preflight finds
 
 _TOP_KEYS = (
     "user",
@@ -506,7 +507,7 @@ def _check_contacts(value: Any, where: str) -> tuple[str, ...]:
 
 def _check_region_ref(settings: Settings, name: str, where: str) -> None:
     wanted = getattr(settings, name)
-    if wanted is None:
+    if wanted is None or (name == "region" and wanted == AUTO_REGION):
         return
     if all(region.name != wanted for region in settings.regions):
         raise ConfigError(f"{where}: unknown region {wanted!r}; {_known_regions(settings.regions)}")

@@ -499,6 +499,34 @@ IceRestart = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegionProbed(Event):
+    """(1.2) One region's preflight: the figures of its best URL, or why none worked.
+
+    ``ok``: some URL answered (and, for TURN, allocated); a region where none
+    did is dead. ``rtt_ms`` is the median Binding round trip, ``loss`` the
+    share of unanswered samples, ``allocate_ms`` the TURN allocation time.
+    """
+
+    NAME = "region-probe"
+    region: str
+    ok: bool
+    rtt_ms: float | None = _omitted()
+    loss: float | None = _omitted()
+    allocate_ms: float | None = _omitted()
+    error: str | None = _omitted()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionsRanked(Event):
+    """(1.2) A preflight ended: working regions best first; ``auto`` when it picks the region."""
+
+    NAME = "region-ranking"
+    ranking: tuple[str, ...]
+    best: str | None
+    auto: bool
+
+
 # --- statistics, notices, errors ---------------------------------------------------------
 
 
@@ -560,6 +588,21 @@ class QualityWarningCleared(Event):
 class Notice(Event):
     NAME = "notice"
     message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioDeviceChanged(Event):
+    """(1.2) The microphone (``input``) or speaker (``output``) in use changed.
+
+    ``reason``: ``switched`` by a ``device`` command, or ``lost`` when the
+    device disappeared mid-call and silence / a null sink took its place.
+    """
+
+    NAME = "audio-device"
+    kind: Literal["input", "output"]
+    device: str
+    reason: Literal["switched", "lost"]
+    call: str | None = _omitted()
 
 
 @dataclass(frozen=True, kw_only=True)

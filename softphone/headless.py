@@ -27,10 +27,12 @@ from softphone.commands import (
     Hangup,
     Hold,
     Mute,
+    ProbeRegions,
     Quit,
     RestartIce,
     Stats,
     SwitchCall,
+    SwitchDevice,
     SwitchRegion,
     execute,
 )
@@ -48,7 +50,7 @@ class BadCommand(ValueError):
     """A command line that cannot be run; the message names what is wrong."""
 
 
-_NO_ARGUMENT: dict[str, Command] = {Quit.CMD: Quit()}
+_NO_ARGUMENT: dict[str, Command] = {command.CMD: command for command in (ProbeRegions(), Quit())}
 # Commands about one call: an optional "call" (its id) says which; none means the active one.
 _ABOUT_A_CALL: dict[str, type[Answer | Hangup | RestartIce | Stats | SwitchCall]] = {
     command.CMD: command for command in (Answer, Hangup, RestartIce, Stats, SwitchCall)
@@ -114,6 +116,11 @@ def parse_command(line: str) -> Command:
         return Hold(_bool_field(obj, cmd), call=_call_field(obj, cmd))
     if cmd == DoNotDisturb.CMD:
         return DoNotDisturb(_bool_field(obj, cmd))
+    if cmd == SwitchDevice.CMD:
+        kind = obj.get("kind")
+        if kind not in ("input", "output"):
+            raise BadCommand('"device": field "kind" must be "input" or "output"')
+        return SwitchDevice(kind, _string_field(obj, cmd, "name"))
     if cmd == Dtmf.CMD:
         return _dtmf(obj)
     others = (
@@ -124,6 +131,7 @@ def parse_command(line: str) -> Command:
         Hold.CMD,
         Dtmf.CMD,
         DoNotDisturb.CMD,
+        SwitchDevice.CMD,
     )
     known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others]))
     raise BadCommand(f'unknown command "{cmd[:40]}" (known: {known})')

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 from softphone import events as ev
 from softphone.call import Call
 from softphone.commands import CommandRefused
-from softphone.config import ConfigError, Region, Settings, regions_from_data
+from softphone.config import AUTO_REGION, ConfigError, Region, Settings, regions_from_data
 from softphone.events import GatheringFailure
+from softphone.preflight import Preflight
 from softphone.rtc.configuration import (
     Configuration,
     IceServer,
@@ -59,8 +60,17 @@ class SessionRegions:
         *,
         check_ice_servers: bool,
     ) -> None:
+        # region = "auto": start in the first region, move to the best once the probe answers.
+        self._auto = settings.region == AUTO_REGION
+        if self._auto:
+            settings = replace(
+                settings, region=settings.regions[0].name if settings.regions else None
+            )
         self.settings = settings
         self.configuration = settings.configuration_for(settings.region)
+        self.preflight = Preflight(emit)
+        # The call a region chosen by the preflight is applied to (set by the session).
+        self.live_call: Callable[[], Call | None] = lambda: None
         self._holder = holder
         self._emit = emit
         self._spawn = spawn
@@ -80,9 +90,35 @@ class SessionRegions:
     def announce_start(self) -> None:
         if self.settings.region is not None:
             self._put_in_force(self.settings.region, self.configuration)
+        if self._auto and self.settings.regions:
+            self.probe(auto=True)
+
+    def probe(self, *, auto: bool = False) -> None:
+        """Probe every region in the background (``region-probe`` events, then a ranking).
+
+        ``auto``: then switch to the best region, unless the user chose one meanwhile.
+        """
+        regions = {r.name: self.settings.configuration_for(r.name) for r in self.settings.regions}
+        self.preflight.start(regions, auto=auto, on_ranked=self._adopt_best if auto else None)
+
+    def _adopt_best(self, order: list[str]) -> None:
+        if not self._auto:
+            return  # the user picked a region while the probe ran: theirs stands
+        self._auto = False
+        if not order:
+            self._emit(
+                ev.Notice(message=f'region auto: no region answered; staying on "{self.current}"')
+            )
+            return
+        if order[0] != self.current:
+            self._switch(order[0], self.live_call())
 
     def switch(self, name: str, call: Call | None) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2)."""
+        self._auto = False
+        self._switch(name, call)
+
+    def _switch(self, name: str, call: Call | None) -> None:
         try:
             configuration = self.settings.configuration_for(self.settings.region_named(name).name)
         except ConfigError as exc:
@@ -143,6 +179,8 @@ class SessionRegions:
         self._emit(ev.RegionsAdopted(names=tuple(r.name for r in regions), source="server"))
         if first is not None and call is None:
             self._put_in_force(first, self.settings.configuration_for(first))
+        if self._auto and regions:
+            self.probe(auto=True)
 
     def _renew(self, fresh: tuple[Region, ...], call: Call | None) -> None:
         """Fresh TURN credentials for the server's regions; a live call gets them at once.

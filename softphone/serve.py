@@ -50,7 +50,21 @@ def print_token(args: argparse.Namespace) -> int:
 
 
 async def run_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the signaling server (and the echo user) until SIGINT/SIGTERM."""
+    """Run the signaling server (and the echo user, and the demo regions) until SIGINT/SIGTERM."""
+    if not getattr(args, "demo_regions", False):
+        return await _serve(args, settings)
+    from softphone.demo_regions import HOW_TO_GET_THEM, demo_regions
+
+    async with demo_regions() as demo:
+        if not demo:
+            print(f"softphone serve: --demo-regions: {HOW_TO_GET_THEM}", file=sys.stderr)
+        for region in demo:
+            print(f"demo region {region.name}: {region.ice_servers[0].urls[0]}", flush=True)
+        regions = settings.regions + demo
+        return await _serve(args, dataclasses.replace(settings, regions=regions))
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         server, tls, echo_token = _server_from_args(args, settings)
     except (SecretError, TlsError, ValueError) as exc:

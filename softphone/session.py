@@ -9,7 +9,8 @@ peer connection or the signaling wire format. A user mistake is a
 :class:`CommandRefused` that says why, never a broken call.
 
 The calls themselves are in :class:`~softphone.session_calls.SessionCalls`
-(which one is active, hold between them), the recovery of a dead path in
+(which one is active, hold between them), each call's audio and the device
+switches in :mod:`softphone.session_media`, the recovery of a dead path in
 :mod:`softphone.session_recovery`, where ICE servers come from in
 :mod:`softphone.regions`, a call's hold and DTMF in
 :mod:`softphone.call_commands`, and every ended call goes to the
@@ -35,6 +36,7 @@ from softphone import events as ev
 from softphone.call import Call
 from softphone.commands import CommandRefused
 from softphone.config import Settings
+from softphone.device_list import AudioDevice, DeviceKind
 from softphone.events import EventBus, EventSink
 from softphone.failover import CallFailover
 from softphone.history import CallHistory, CallRecord
@@ -102,6 +104,7 @@ class SessionManager:
         )
         self._failover = CallFailover(self._regions, self.emit)
         self._recovery = PathRecovery(self.emit, self._failover, self._abandon)
+        self._regions.live_call = lambda: self.call
         self._pending_tasks: set[asyncio.Future[Any]] = set()
         self._closed = False
 
@@ -178,6 +181,7 @@ class SessionManager:
                 await self.hangup(entry.id)
         for task in list(self._pending_tasks):
             task.cancel()
+        await self._regions.preflight.close()
         await self.signaling.close()
 
     # --- commands ---------------------------------------------------------------
@@ -196,7 +200,7 @@ class SessionManager:
         entry = self._new_entry(secrets.token_hex(8), to, "outgoing")
         if entry is None:
             return
-        held = await self._hold_others(entry)
+        held = await call_commands.hold_others(self.calls, entry, self.state.muted)
         self.calls.add(entry, active=True)
         call = entry.call
         self.emit(ev.CallStateChanged(call=call.id, state="dialing", to=to))
@@ -214,11 +218,12 @@ class SessionManager:
     async def answer(self, call_id: str | None = None) -> None:
         """Answer the ringing call (the named one); the call that was active goes on hold."""
         entry = self.calls.ringing(call_id, "answer")
-        held = await self._hold_others(entry)
+        held = await call_commands.hold_others(self.calls, entry, self.state.muted)
         call = entry.call
         call.start_media()
         entry.answered = True
         self.calls.make_active(entry)
+        await self._media.follow(entry.audio)  # devices chosen while it rang
         call.set_state("active")
         if held or len(self.calls) > 1:
             self._announce_active()
@@ -250,9 +255,10 @@ class SessionManager:
             target = self.calls.switch_target(current)
         if target.call.state == "incoming":
             raise CommandRefused("no-call", f'call "{target.id}" is ringing: answer it instead')
-        await self._hold_others(target)
+        await call_commands.hold_others(self.calls, target, self.state.muted)
         self.calls.make_active(target)
         await target.set_hold(False, self.state.muted)
+        await self._media.follow(target.audio)  # devices chosen while it was held
         self._announce_active()
 
     def set_dnd(self, on: bool) -> None:
@@ -265,6 +271,24 @@ class SessionManager:
         for entry in self.calls:
             entry.apply_mute(on)
         self.emit(ev.MuteChanged(on=on))
+
+    async def switch_device(self, kind: DeviceKind, name: str) -> None:
+        """(1.2) Another microphone or speaker: the active call's at once (no renegotiation),
+        every new call's, and a held call's once it is resumed."""
+        active = self.calls.active
+        await self._media.switch(kind, name, None if active is None else active.audio)
+
+    def audio_choice(self) -> tuple[str, str]:
+        """(1.2) The ``--audio-in`` and ``--audio-out`` specs in force now."""
+        return self.media.audio_in, self.media.audio_out
+
+    def audio_devices(self) -> list[AudioDevice]:
+        """The sound devices there are; DeviceUnavailable when PortAudio cannot be loaded."""
+        return self._media.devices()
+
+    def probe_regions(self) -> None:
+        """(1.2) Probe every region in the background: ``region-probe`` events, then a ranking."""
+        self._regions.probe()
 
     async def switch_region(self, name: str) -> None:
         """setConfiguration with the new servers, then restartIce (docs/protocol.md section 2).
@@ -426,10 +450,9 @@ class SessionManager:
 
     def _new_entry(self, call_id: str, remote: str, direction: str) -> CallEntry | None:
         """A call with fresh media; a bad audio spec is reported and refuses the call."""
-        opened = self._media.open(self.state.muted)
-        if opened is None:
+        audio = self._media.open(call_id, self.state.muted)
+        if audio is None:
             return None
-        source, sink = opened
         call = Call(
             call_id=call_id,
             remote_user=remote,
@@ -438,21 +461,13 @@ class SessionManager:
             emit=self._call_event,
             configuration=self._regions.configuration,
             host_addresses=list(self.settings.ice_host_addresses) or None,
-            source=source,
-            sink=sink,
+            source=audio.source,
+            sink=audio.sink,
             on_connection_state=self._on_connection_state,
             hold_tone_hz=hold_sound.tone_hz(self.settings.hold_sound),
         )
-        watch = QualityWatch(call_id, self.settings.quality, call.stats, source, self.emit).start()
-        return CallEntry(call=call, source=source, sink=sink, quality=watch)
-
-    async def _hold_others(self, keep: CallEntry) -> bool:
-        """Hold every talking call but ``keep``; True when one was put on hold."""
-        held = False
-        for entry in self.calls:
-            if entry is not keep and entry.call.state == "active" and not entry.held:
-                held = await call_commands.hold(entry, True, self.state.muted) or held
-        return held
+        watch = QualityWatch(call_id, self.settings.quality, call.stats, audio.source, self.emit)
+        return CallEntry(call=call, audio=audio, quality=watch.start())
 
     def _announce_active(self) -> None:
         active = self.calls.active

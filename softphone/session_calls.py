@@ -32,24 +32,26 @@ if TYPE_CHECKING:
     import asyncio
 
     from softphone.call import Call
-    from softphone.media import AudioSink, MutableSource
+    from softphone.media import MutableSource
+    from softphone.media.sinks import SwitchableSink
     from softphone.quality_watch import QualityWatch
+    from softphone.session_media import CallAudio
 
 
 @dataclass(eq=False)
 class CallEntry:
     """One call of the table and what the session keeps about it besides the call itself.
 
-    ``sink`` is the call's audio sink (its arrival statistics feed ``stats``);
-    ``started`` the wall-clock time it began (for the history); ``answered``
-    whether it ever became active; ``declined`` whether the user refused it
-    (then it is not "missed"). ``give_up`` belongs to
+    ``audio`` is the call's own source and sink
+    (:class:`~softphone.session_media.CallAudio`; the sink's arrival
+    statistics feed ``stats``); ``started`` the wall-clock time it began (for
+    the history); ``answered`` whether it ever became active; ``declined``
+    whether the user refused it (then it is not "missed"). ``give_up`` belongs to
     :class:`~softphone.session_recovery.PathRecovery`.
     """
 
     call: Call
-    source: MutableSource
-    sink: AudioSink
+    audio: CallAudio
     started: float = field(default_factory=time.time)
     held: bool = False
     answered: bool = False
@@ -61,17 +63,28 @@ class CallEntry:
     def id(self) -> str:
         return self.call.id
 
+    @property
+    def source(self) -> MutableSource:
+        return self.audio.source
+
+    @property
+    def sink(self) -> SwitchableSink:
+        return self.audio.sink
+
     async def set_hold(self, on: bool, muted: bool) -> bool:
         """Hold or resume this call (a re-offer follows); True when it changed.
 
         ``muted`` is the session's microphone mute. ``Call.hold`` raises a
         DOMException (no media yet, or closed) before the flag moves, so a
-        refused hold leaves both as they were.
+        refused hold leaves both as they were. What a held call receives is
+        not played (:meth:`CallAudio.hold`), so it never sounds over the
+        active call.
         """
         if self.held == on:
             return False
         self.call.hold(on)
         self.held = on
+        self.audio.hold(on)
         self.apply_mute(muted)
         return True
 

@@ -1,22 +1,41 @@
-"""What each call sends and plays: the user's audio choice, opened afresh per call.
+"""What each call sends and plays: the user's audio choice, opened per call, switched mid-call.
 
-Every call gets its own source (wrapped so it can be muted or held without
-renegotiating) and its own sink (whose arrival statistics feed ``stats``). A
-fallback (no microphone: silence; no speaker: discard) is said once per
-session, not once per call.
+Every call of the call table gets its own :class:`CallAudio`: a source (a
+:class:`~softphone.media.MutableSource`, so it can be muted or held without
+renegotiating) and a sink (a :class:`SwitchableSink`, whose arrival statistics
+feed ``stats``). The inside of both can be replaced while the call runs, so
+picking another microphone or speaker touches neither the peer connection
+nor SDP.
+
+A device switch (:meth:`CallMedia.switch`) changes the choice for every new
+call and applies at once to the active call only: a held call keeps what it
+had, its received audio discarded (:meth:`CallAudio.hold`) so it never plays
+over the active one, and is brought to the choice when it is resumed
+(:meth:`CallMedia.follow`). A device that disappears mid-call (unplugged, its
+PulseAudio sink unloaded) is replaced by silence or a null sink in each call
+that used it, with one notice, and the calls go on. A fallback at open (no
+microphone: silence; no speaker: discard) is said once per session, not once
+per call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from softphone import events as ev
-from softphone.media import AudioSink, MediaSpecError, MutableSource, create_sink, create_source
+from softphone.commands import CommandRefused
+from softphone.device_list import AudioDevice, DeviceKind, DeviceUnavailable, list_devices
+from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
+from softphone.media.devices import MicrophoneSource, SpeakerSink, rescan_if_idle
+from softphone.media.sinks import ConsumingSink, NullSink, SwitchableSink
+from softphone.media.sources import SilenceSource
 from softphone.views import MicView
 
-logger = logging.getLogger("softphone.session")
+logger = logging.getLogger("softphone.audio")
 
 
 @dataclass
@@ -27,34 +46,69 @@ class MediaChoice:
     audio_out: str = "default"
 
 
-@dataclass
+@dataclass(eq=False)
+class CallAudio:
+    """One call's source and sink, the specs they were opened from, and what they are."""
+
+    call_id: str
+    source: MutableSource
+    sink: SwitchableSink
+    audio_in: str = "default"
+    audio_out: str = "default"
+    input_description: str = ""
+    output_description: str = ""
+
+    def hold(self, on: bool) -> None:
+        """A held call's received audio is counted but not played: the active call's is."""
+        self.sink.paused = on
+
+
 class CallMedia:
-    """Opens the source and sink of each new call; ``emit`` says fallbacks and bad specs."""
+    """Opens each call's :class:`CallAudio` from the choice; switches and rescues devices."""
 
-    choice: MediaChoice
-    emit: Callable[[ev.Event], None]
-    _notices_given: set[str] = field(default_factory=set)
-    #: What the last call's source was (``SourceResult.description``), and whether
-    #: it fell back to silence for want of a device: the Call panel's Mic row.
-    mic: str | None = None
-    mic_fallback: bool = False
+    def __init__(self, choice: MediaChoice, emit: Callable[[ev.Event], None]) -> None:
+        self.choice = choice
+        self._emit = emit
+        self._notices_given: set[str] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        #: What the last call's source was (``SourceResult.description``), and whether
+        #: it fell back to silence for want of a device: the Call panel's Mic row.
+        self.mic: str | None = None
+        self.mic_fallback = False
 
-    def open(self, muted: bool) -> tuple[MutableSource, AudioSink] | None:
-        """A fresh source and sink; a bad audio spec is an ``error`` event and None."""
+    def open(self, call_id: str, muted: bool) -> CallAudio | None:
+        """A new call's audio; a bad audio spec is an ``error`` event and None."""
         try:
             source_result = create_source(self.choice.audio_in)
-            sink_result = create_sink(self.choice.audio_out)
+            try:
+                sink_result = create_sink(self.choice.audio_out)
+            except MediaSpecError:
+                source_result.track.stop()  # release the microphone the refused call opened
+                raise
         except MediaSpecError as exc:
-            self.emit(ev.ErrorReported(code="bad-audio", message=str(exc)))
+            self._emit(ev.ErrorReported(code="bad-audio", message=str(exc)))
             return None
         for notice in (source_result.notice, sink_result.notice):
             if notice and notice not in self._notices_given:
                 self._notices_given.add(notice)
                 logger.warning("%s", notice)
-                self.emit(ev.Notice(message=notice))
+                self._emit(ev.Notice(message=notice))
         self.mic = source_result.description
         self.mic_fallback = source_result.notice is not None
-        return MutableSource(source_result.track, muted=muted), sink_result.sink
+        inner = sink_result.sink
+        assert isinstance(inner, ConsumingSink)
+        audio = CallAudio(
+            call_id=call_id,
+            source=MutableSource(source_result.track, muted=muted),
+            sink=SwitchableSink(inner),
+            audio_in=self.choice.audio_in,
+            audio_out=self.choice.audio_out,
+            input_description=source_result.description,
+            output_description=sink_result.description,
+        )
+        self._watch(audio, source_result.track, "input")
+        self._watch(audio, inner, "output")
+        return audio
 
     def mic_view(self, source: MutableSource | None) -> MicView:
         """The Mic row's view: the last call's source and its fallback; ``source``'s level."""
@@ -64,3 +118,132 @@ class CallMedia:
             fallback=self.mic_fallback,
             level=None if source is None else source.level,
         )
+
+    def devices(self) -> list[AudioDevice]:
+        """The devices there are now; DeviceUnavailable when PortAudio cannot be loaded.
+
+        Runs on a thread (the UI's picker): rescanning re-initialises PortAudio.
+        """
+        rescan_if_idle()
+        return list_devices()
+
+    async def switch(self, kind: DeviceKind, spec: str, active: CallAudio | None) -> None:
+        """Use ``spec`` for ``kind`` from now on: in the ``active`` call at once, and every next."""
+        try:
+            if active is None:
+                description = await self._try(kind, spec)
+            else:
+                description = await self._replace(active, kind, spec)
+        except (MediaSpecError, DeviceUnavailable) as exc:
+            raise CommandRefused("bad-audio", str(exc)) from exc
+        if kind == "input":
+            self.choice.audio_in = spec
+            self.mic, self.mic_fallback = description, False
+        else:
+            self.choice.audio_out = spec
+        call = None if active is None else active.call_id
+        self._emit(
+            ev.AudioDeviceChanged(kind=kind, device=description, reason="switched", call=call)
+        )
+
+    async def follow(self, audio: CallAudio) -> None:
+        """A call that becomes active again uses the devices chosen while it was held."""
+        wanted: tuple[tuple[DeviceKind, str, str], ...] = (
+            ("input", self.choice.audio_in, audio.audio_in),
+            ("output", self.choice.audio_out, audio.audio_out),
+        )
+        for kind, spec, used in wanted:
+            if spec == used:
+                continue
+            try:
+                description = await self._replace(audio, kind, spec)
+            except (MediaSpecError, DeviceUnavailable, CommandRefused) as exc:
+                message = f"call {audio.call_id} keeps its {kind} device: {exc}"
+                logger.warning("%s", message)
+                self._emit(ev.Notice(message=message))
+                continue
+            self._emit(
+                ev.AudioDeviceChanged(
+                    kind=kind, device=description, reason="switched", call=audio.call_id
+                )
+            )
+
+    # --- opening and replacing --------------------------------------------------------
+
+    async def _try(self, kind: DeviceKind, spec: str) -> str:
+        """Open ``spec`` (refused like a call would be) and release it: no call to use it."""
+        opened, description = await self._open(kind, spec)
+        if isinstance(opened, ConsumingSink):
+            await opened.stop()
+        else:
+            opened.stop()
+        return description
+
+    async def _replace(self, audio: CallAudio, kind: DeviceKind, spec: str) -> str:
+        """Put ``spec`` inside ``audio``'s source or sink; returns what it is."""
+        opened, description = await self._open(kind, spec)
+        if isinstance(opened, ConsumingSink):
+            await audio.sink.replace(opened)
+            audio.audio_out, audio.output_description = spec, description
+        else:
+            audio.source.replace(opened)
+            audio.audio_in, audio.input_description = spec, description
+        self._watch(audio, opened, kind)
+        return description
+
+    async def _open(self, kind: DeviceKind, spec: str) -> tuple[Any, str]:
+        """A new source track or sink for ``spec`` and what it is; a fallback is refused."""
+        # Opening a device can take a PortAudio round trip: not on the loop that draws.
+        if kind == "input":
+            source = await asyncio.to_thread(create_source, spec)
+            if source.notice:
+                source.track.stop()
+                raise CommandRefused("bad-audio", source.notice)
+            return source.track, source.description
+        sink = await asyncio.to_thread(create_sink, spec)
+        new = sink.sink
+        assert isinstance(new, ConsumingSink)
+        if sink.notice:
+            await new.stop()
+            raise CommandRefused("bad-audio", sink.notice)
+        return new, sink.description
+
+    # --- a device that disappears -------------------------------------------------------
+
+    def _watch(self, audio: CallAudio, device: Any, kind: DeviceKind) -> None:
+        if isinstance(device, MicrophoneSource | SpeakerSink):
+            self._notices_given.discard(f"lost:{kind}:{device.device_name}")
+            device.watch.on_lost = lambda: self._lost(audio, device, kind)
+
+    def _lost(
+        self, audio: CallAudio, device: MicrophoneSource | SpeakerSink, kind: DeviceKind
+    ) -> None:
+        """A device stopped by itself mid-call: silence or a null sink instead, said once."""
+        name = device.device_name
+        if kind == "input":
+            if audio.source.source is not device:
+                return
+            audio.source.replace(SilenceSource())
+            audio.input_description = description = "silence (microphone lost)"
+            message = f'the microphone "{name}" disappeared: sending silence; the call goes on'
+        else:
+            if audio.sink.output is not device:
+                return
+            self._spawn(audio.sink.replace(NullSink()))
+            audio.output_description = description = "null (speaker lost)"
+            message = (
+                f'the speaker "{name}" disappeared: discarding received audio; the call goes on'
+            )
+        key = f"lost:{kind}:{name}"  # every call on that device loses it: one notice for all
+        if key not in self._notices_given:
+            self._notices_given.add(key)
+            logger.warning("%s", message)
+            self._emit(ev.Notice(message=message))
+        self._emit(
+            ev.AudioDeviceChanged(kind=kind, device=description, reason="lost", call=audio.call_id)
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -55,6 +55,37 @@ async def test_two_calls_to_one_headless_softphone(server: Server, tmp_path: Pat
         await bob.wait_for("call-state", since=mark_b, state="ended")
 
 
+async def test_a_device_switch_moves_the_active_call_and_the_held_one_on_resume(
+    server: Server, tmp_path: Path
+) -> None:
+    async with parties(
+        tmp_path, server.url, alice=(*QUIET, "--auto-answer"), bob=QUIET, carol=QUIET
+    ) as (alice, bob, carol):
+        await bob.send(cmd="call", to="alice")
+        first = (await alice.wait_for("incoming"))["call"]
+        await bob.wait_for("connection-state", 30, state="connected")
+        mark = alice.mark()
+        await carol.send(cmd="call", to="alice")
+        second = (await alice.wait_for("incoming", since=mark))["call"]
+        await carol.wait_for("connection-state", 30, state="connected")
+
+        mark = alice.mark()
+        await alice.send(cmd="device", kind="input", name="tone:880")
+        moved = await alice.wait_for("audio-device", since=mark)
+        assert moved["call"] == second and moved["device"] == "tone 880 Hz"
+        await alice.send(cmd="stats", call=first)
+        await alice.wait_for("stats", since=mark, call=first)
+        changed = [e for e in alice.events[mark:] if e["event"] == "audio-device"]
+        assert [e["call"] for e in changed] == [second]  # the held call kept its tone
+
+        mark = alice.mark()
+        await alice.send(cmd="switch", call=first)
+        followed = await alice.wait_for("audio-device", since=mark)
+        assert followed["call"] == first and followed["device"] == "tone 880 Hz"
+        assert alice.find("error", since=mark) is None
+        await bob.audio_flows(25)
+
+
 async def test_answering_a_second_call_really_holds_the_first(
     server: Server, tmp_path: Path
 ) -> None:

@@ -284,6 +284,29 @@ PINNED: list[tuple[ev.Event, str]] = [
     ),
     (ev.Notice(message="no audio device"), '{"event":"notice","message":"no audio device"}'),
     (
+        ev.RegionProbed(region="eu", ok=True, rtt_ms=1.5, loss=0.0, allocate_ms=3.2),
+        '{"event":"region-probe","region":"eu","ok":true,"rtt_ms":1.5,"loss":0.0,'
+        '"allocate_ms":3.2}',
+    ),
+    (
+        ev.RegionProbed(region="us", ok=False, error="no answer within 2 s"),
+        '{"event":"region-probe","region":"us","ok":false,"error":"no answer within 2 s"}',
+    ),
+    (
+        ev.RegionsRanked(ranking=("eu",), best="eu", auto=True),
+        '{"event":"region-ranking","ranking":["eu"],"best":"eu","auto":true}',
+    ),
+    (
+        ev.AudioDeviceChanged(kind="output", device="speaker: pulse", reason="switched", call="c1"),
+        '{"event":"audio-device","kind":"output","device":"speaker: pulse","reason":"switched",'
+        '"call":"c1"}',
+    ),
+    (
+        ev.AudioDeviceChanged(kind="input", device="silence (microphone lost)", reason="lost"),
+        '{"event":"audio-device","kind":"input","device":"silence (microphone lost)",'
+        '"reason":"lost"}',
+    ),
+    (
         ev.ErrorReported(code="bad-sdp", message="remote offer rejected", call="c1"),
         '{"event":"error","code":"bad-sdp","message":"remote offer rejected","call":"c1"}',
     ),

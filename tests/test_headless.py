@@ -19,6 +19,7 @@ from softphone.commands import (
     RestartIce,
     Stats,
     SwitchCall,
+    SwitchDevice,
     SwitchRegion,
 )
 from softphone.headless import BadCommand, parse_command
@@ -32,6 +33,7 @@ from tests.harness import Headless, Server
         ('{"cmd":"mute","on":false}', Mute(False)),
         ('{"cmd":"region","name":"eu-west"}', SwitchRegion("eu-west")),
         ('{"cmd":"quit"}', Quit()),
+        ('{"cmd":"device","kind":"input","name":"pulse"}', SwitchDevice("input", "pulse")),
         ('{"cmd":"hold","on":true}', Hold(True)),
         ('{"cmd":"hold","on":false}', Hold(False)),
         ('{"cmd":"dtmf","digits":"12#"}', Dtmf("12#", 100)),
@@ -65,6 +67,8 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"region"}', '"region" needs a non-empty string field "name"'),
         ('{"cmd":"mute","on":"yes"}', '"mute": field "on" must be true or false'),
         ('{"cmd":"dance"}', 'unknown command "dance"'),
+        ('{"cmd":"device","kind":"mic","name":"0"}', 'field "kind" must be "input" or "output"'),
+        ('{"cmd":"device","kind":"output"}', '"device" needs a non-empty string field "name"'),
         ('{"cmd":"hold","on":1}', '"hold": field "on" must be true or false'),
         ('{"cmd":"dtmf"}', '"dtmf" needs a non-empty string field "digits"'),
         ('{"cmd":"dtmf","digits":"1","duration_ms":"x"}', 'field "duration_ms" must be an'),
@@ -81,6 +85,17 @@ def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
     with pytest.raises(BadCommand) as info:
         parse_command(line)
     assert fragment in str(info.value)
+
+
+def test_an_unknown_command_lists_every_command() -> None:
+    with pytest.raises(BadCommand) as info:
+        parse_command('{"cmd":"dance"}')
+    known = str(info.value).split("(known: ")[1].rstrip(")").split(", ")
+    assert known == sorted(known)
+    assert set(known) == {
+        "answer", "call", "decline", "device", "dnd", "dtmf", "hangup", "hold", "mute",
+        "probe", "quit", "region", "restart-ice", "stats", "switch",
+    }  # fmt: skip
 
 
 async def test_bad_lines_are_errors_and_the_process_goes_on(server: Server, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from softphone.events import (
 )
 from softphone.rtc.errors import InvalidStateError
 from softphone.session_calls import CallEntry, SessionCalls
+from softphone.session_media import CallAudio
 from softphone.ui.call_lines import CallLines
 
 
@@ -52,8 +53,14 @@ class FakeSource:
     muted: bool = False
 
 
+@dataclass
+class FakeSink:
+    paused: bool = False
+
+
 def entry(call: FakeCall) -> CallEntry:
-    return CallEntry(call=cast(Any, call), source=cast(Any, FakeSource()), sink=None)
+    audio = CallAudio(call.id, source=cast(Any, FakeSource()), sink=cast(Any, FakeSink()))
+    return CallEntry(call=cast(Any, call), audio=audio)
 
 
 def table(*calls: FakeCall) -> tuple[SessionCalls, list[CallEntry]]:
@@ -112,15 +119,17 @@ async def test_the_hold_seam_is_the_calls_own_hold() -> None:
     assert await holding.set_hold(True, muted=False) is True
     assert holding_call.holds == [True] and holding.held
     assert not holding.source.muted  # the direction stops the audio, not the microphone
+    assert holding.sink.paused  # what it receives does not sound over the active call
     assert await holding.set_hold(True, muted=False) is False
     assert holding_call.holds == [True]  # already held: nothing more
     await holding.set_hold(False, muted=True)
     assert holding_call.holds == [True, False] and not holding.held and holding.source.muted
+    assert not holding.sink.paused
 
     refused = entry(HoldingCall("c", has_media=False))
     with pytest.raises(InvalidStateError):
         await refused.set_hold(True, muted=False)
-    assert not refused.held  # a refused hold leaves the flag as it was
+    assert not refused.held and not refused.sink.paused  # a refused hold changes nothing
 
 
 def test_the_panel_follows_hold_and_dtmf_per_call() -> None:

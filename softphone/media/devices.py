@@ -9,14 +9,16 @@ the event loop only touches deques, whose append/popleft are atomic.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
+
+from softphone.device_list import DeviceUnavailable, load_sounddevice
 
 from .frames import FRAME_SAMPLES, SAMPLE_RATE, Samples, make_frame, silence
 from .sinks import ConsumingSink
@@ -35,27 +37,10 @@ PRIME_FRAMES = 2
 UNDERRUN_GRACE = 0.015
 
 
-class DeviceUnavailable(Exception):
-    """No usable device; str() is the cause, phrased for the user."""
-
-
-_sd: Any = None
 _open_streams = 0
 
 
-def _load_sounddevice() -> Any:
-    global _sd
-    if _sd is None:
-        try:
-            _sd = importlib.import_module("sounddevice")
-        except OSError as exc:
-            raise DeviceUnavailable("PortAudio library not found (install libportaudio2)") from exc
-        except ImportError as exc:
-            raise DeviceUnavailable(f"the sounddevice package is missing ({exc})") from exc
-    return _sd
-
-
-def _reinitialise(sd: Any) -> None:
+def reinitialise(sd: Any) -> None:
     """Make PortAudio rescan devices, e.g. when the sound server started after import.
 
     Only safe while none of our streams are open: terminating PortAudio would
@@ -66,18 +51,32 @@ def _reinitialise(sd: Any) -> None:
         sd._initialize()
 
 
-def _open(kind: str, callback: Any) -> tuple[Any, str]:
-    """Open and start the default `kind` ("input"/"output") stream; returns (stream, name)."""
+def rescan_if_idle() -> None:
+    """Let PortAudio see devices plugged in since it started, when none of ours is open."""
+    reinitialise(load_sounddevice())
+
+
+def _open(
+    kind: str, callback: Any, device: int | None = None, finished: Any = None
+) -> tuple[Any, str]:
+    """Open and start a `kind` ("input"/"output") stream on ``device`` (None: the default).
+
+    Returns (stream, device name). ``finished`` is called from PortAudio's
+    thread when the stream stops, which is how a device that disappears
+    mid-call is noticed.
+    """
     global _open_streams
-    sd = _load_sounddevice()
+    sd = load_sounddevice()
     last: Exception | None = None
     for attempt in range(2):
         if attempt:
-            _reinitialise(sd)
+            reinitialise(sd)
         try:
-            info = sd.query_devices(kind=kind)
+            info = sd.query_devices(kind=kind) if device is None else sd.query_devices(device)
             cls = sd.InputStream if kind == "input" else sd.OutputStream
             stream = cls(
+                device=device,
+                finished_callback=finished,
                 samplerate=SAMPLE_RATE,
                 blocksize=FRAME_SAMPLES,
                 channels=1,
@@ -91,6 +90,8 @@ def _open(kind: str, callback: Any) -> tuple[Any, str]:
             continue
         _open_streams += 1
         return stream, str(info.get("name", "default"))
+    if device is not None:
+        raise DeviceUnavailable(f"cannot open {kind} device {device} ({last})") from last
     if _default_index(sd, kind) < 0:
         raise DeviceUnavailable(
             f"no default {kind} device (is a sound server such as PulseAudio running?)"
@@ -122,18 +123,43 @@ def _forget() -> None:
     _open_streams = max(0, _open_streams - 1)
 
 
+class DeviceWatch:
+    """Notices, from PortAudio's thread, that a stream stopped without being asked to.
+
+    A device unplugged (or a PulseAudio sink unloaded) mid-call ends its
+    stream: PortAudio calls ``finished`` and nothing else. The flag is read on
+    the event loop, once a frame, where ``on_lost`` is called once.
+    """
+
+    def __init__(self) -> None:
+        self.closing = False
+        self.lost = False
+        self.on_lost: Callable[[], None] | None = None
+        self._told = False
+
+    def finished(self) -> None:
+        if not self.closing:
+            self.lost = True
+
+    def check(self) -> None:
+        if self.lost and not self._told and self.on_lost is not None:
+            self._told = True
+            self.on_lost()
+
+
 class MicrophoneSource(PacedSource):
-    """The default input device, paced by the same clock as every other source.
+    """An input device (the default one unless ``device`` is an index), paced by our clock.
 
     PortAudio's callback appends 20 ms blocks; each tick takes the oldest one,
     or silence on underrun, so a stalled device never stalls the call.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, device: int | None = None) -> None:
         super().__init__()
         self._blocks: deque[Samples] = deque(maxlen=MAX_BUFFERED)
         self._primed = False
-        self._stream, self.device_name = _open("input", self._callback)
+        self.watch = DeviceWatch()
+        self._stream, self.device_name = _open("input", self._callback, device, self.watch.finished)
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         self._blocks.append(np.array(indata[:, 0], dtype=np.int16))
@@ -141,13 +167,14 @@ class MicrophoneSource(PacedSource):
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
+        self.watch.check()
         if not self._primed:
             # Wait (bounded) for the device's first blocks so the first frames
             # sent are real audio rather than an underrun.
             await self._wait_for_blocks(PRIME_FRAMES, 0.25)
             self._primed = True
         pts = await self._pacer.next_pts()
-        if not self._blocks:
+        if not self._blocks and not self.watch.lost:
             # The device's 20 ms and ours are not in phase: a block due "now"
             # may land a few ms late. Waiting a little beats a 20 ms dropout.
             await self._wait_for_blocks(1, UNDERRUN_GRACE)
@@ -173,6 +200,7 @@ class MicrophoneSource(PacedSource):
 
     def stop(self) -> None:
         super().stop()
+        self.watch.closing = True
         if self._stream is not None:
             _release(self._stream)
             _forget()
@@ -180,17 +208,24 @@ class MicrophoneSource(PacedSource):
 
 
 class SpeakerSink(ConsumingSink):
-    """The default output device; the callback plays buffered blocks or silence."""
+    """An output device (the default one unless ``device`` is an index).
 
-    def __init__(self) -> None:
+    The callback plays buffered blocks or silence.
+    """
+
+    def __init__(self, device: int | None = None) -> None:
         super().__init__()
         self._blocks: deque[Samples] = deque(maxlen=MAX_BUFFERED)
         self._current = np.zeros(0, dtype=np.int16)
         self._playing = False
         self._stream: Any = None
-        self._stream, self.device_name = _open("output", self._callback)
+        self.watch = DeviceWatch()
+        self._stream, self.device_name = _open(
+            "output", self._callback, device, self.watch.finished
+        )
 
     def _write(self, samples: Samples) -> None:
+        self.watch.check()
         if samples.size:
             self._blocks.append(samples)
 
@@ -217,6 +252,7 @@ class SpeakerSink(ConsumingSink):
         out[filled:] = 0
 
     async def _close(self) -> None:
+        self.watch.closing = True
         stream, self._stream = self._stream, None
         if stream is not None:
             await asyncio.to_thread(_release, stream)

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from aiortc.mediastreams import MediaStreamTrack
 
-from .devices import DeviceUnavailable, MicrophoneSource, SpeakerSink
+from softphone.device_list import (
+    DeviceKind,
+    DeviceUnavailable,
+    UnknownDevice,
+    is_device_spec,
+    list_devices,
+    resolve_device,
+)
+
+from .devices import MicrophoneSource, SpeakerSink
 from .errors import SINK_FORMS, SOURCE_FORMS, sink_error, source_error
 from .frames import SAMPLE_RATE
 from .sinks import AudioSink, NullSink, WavFileSink
@@ -60,7 +69,24 @@ def create_source(spec: str) -> SourceResult:
         return SourceResult(ToneSource(hz), None, f"tone {hz:g} Hz")
     if kind == "file":
         return _file_source(spec, arg)
+    if is_device_spec(text):
+        index, name = device_index(spec, "input")
+        try:
+            mic = MicrophoneSource(index)
+        except DeviceUnavailable as exc:
+            raise source_error(spec, str(exc)) from exc
+        return SourceResult(mic, None, f"microphone: {name}")
     raise source_error(spec, "unknown source")
+
+
+def device_index(spec: str, kind: DeviceKind) -> tuple[int, str]:
+    """The PortAudio index and name of the device ``spec`` names; MediaSpecError if none."""
+    error = source_error if kind == "input" else sink_error
+    try:
+        device = resolve_device(spec, kind, list_devices())
+    except (DeviceUnavailable, UnknownDevice) as exc:
+        raise error(spec, str(exc)) from exc
+    return device.index, device.name
 
 
 def _parse_hz(spec: str, arg: str) -> float:
@@ -113,6 +139,13 @@ def create_sink(spec: str) -> SinkResult:
         except OSError as exc:
             raise sink_error(spec, f"cannot write {str(path)!r} ({_reason(exc)})") from exc
         return SinkResult(sink, None, f"recording to {path}")
+    if is_device_spec(text):
+        index, name = device_index(spec, "output")
+        try:
+            speaker = SpeakerSink(index)
+        except DeviceUnavailable as exc:
+            raise sink_error(spec, str(exc)) from exc
+        return SinkResult(speaker, None, f"speaker: {name}")
     raise sink_error(spec, "unknown sink")
 
 

@@ -157,6 +157,34 @@ class NullSink(ConsumingSink):
     wants_samples = False
 
 
+class SwitchableSink(ConsumingSink):
+    """The call's sink: one consumer and one set of statistics, the output behind it replaceable.
+
+    Switching the speaker mid-call swaps ``output`` only: the received track,
+    the gap statistics and the call are untouched, so nothing is renegotiated.
+    While ``paused`` (the call is held) frames are still counted but not played.
+    """
+
+    def __init__(self, output: ConsumingSink) -> None:
+        super().__init__()
+        self.output = output
+        self.wants_samples = output.wants_samples
+        self.paused = False
+
+    def _write(self, samples: Samples) -> None:
+        if not self.paused:
+            self.output._write(samples)
+
+    async def replace(self, output: ConsumingSink) -> None:
+        """Play into ``output`` from the next frame on; the old output is released."""
+        old, self.output = self.output, output
+        self.wants_samples = output.wants_samples
+        await old._close()
+
+    async def _close(self) -> None:
+        await self.output._close()
+
+
 _HEADER = struct.Struct("<4sI4s4sIHHIIHH4sI")
 
 

@@ -179,18 +179,33 @@ class MutableSource(MediaStreamTrack):
         self._last: AudioFrame | None = None
 
     async def recv(self) -> AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        try:
-            frame = await self.source.recv()
-        except MediaStreamError:
-            self.stop()
-            raise
-        assert isinstance(frame, AudioFrame)
-        self._last = frame
-        if self.hold_tone_hz is not None:
-            return _tone_copy(frame, self.hold_tone_hz)
-        return _silent_copy(frame) if self.muted else frame
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            source = self.source
+            try:
+                frame = await source.recv()
+            except MediaStreamError:
+                if self.source is not source:
+                    continue  # replaced while we waited: read the new one
+                self.stop()
+                raise
+            assert isinstance(frame, AudioFrame)
+            self._last = frame
+            if self.hold_tone_hz is not None:
+                return _tone_copy(frame, self.hold_tone_hz)
+            return _silent_copy(frame) if self.muted else frame
+
+    def replace(self, source: MediaStreamTrack) -> None:
+        """Send from ``source`` from the next frame on, without renegotiating.
+
+        The new source takes over the old one's clock, so RTP timestamps go on
+        from where they were rather than jumping back to zero.
+        """
+        old, self.source = self.source, source
+        if isinstance(old, PacedSource) and isinstance(source, PacedSource):
+            source._pacer = old._pacer
+        old.stop()
 
     @property
     def level(self) -> float | None:

@@ -8,8 +8,29 @@ on the first frame, so the app does not pay for them at start.
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
+from textual import work
+
 from softphone.ui.base import SoftphoneBase
 from softphone.ui.themes import next_theme
+
+if TYPE_CHECKING:
+    from softphone.device_list import AudioDevice
+    from softphone.ui.screens.device_picker import Choice
+
+
+def no_regions_hint() -> str:
+    """The one line that says how to get regions to switch to."""
+    import shutil
+
+    if shutil.which("turnserver") is None:
+        return (
+            "no regions: install coturn (apt-get install coturn) and start again for two "
+            "local demo regions, or add [[regions]] to the config file"
+        )
+    return "no regions configured: add [[regions]] to the config file"
 
 
 class Actions(SoftphoneBase):
@@ -115,13 +136,18 @@ class Actions(SoftphoneBase):
         if view is None:
             return
         regions = self.regions()
-        if not regions:
-            self.refuse("no regions configured: add [[regions]] to the config file")
-            return
         from softphone.ui.screens.region_picker import RegionPickerScreen
 
         choices = [(r.name, len(r.servers)) for r in regions]
-        self.push_screen(RegionPickerScreen(choices, view.region), self._region_chosen)
+        probing = any(count for _, count in choices)
+        if probing:
+            from softphone.commands import ProbeRegions
+
+            self.send(ProbeRegions())  # figures fill in as regions answer; never waited for
+        picker = RegionPickerScreen(
+            choices, view.region, self.region_probes, probing=probing, hint=no_regions_hint()
+        )
+        self.push_screen(picker, self._region_chosen)
 
     def _region_chosen(self, name: str | None) -> None:
         if name:
@@ -132,6 +158,9 @@ class Actions(SoftphoneBase):
         if view is None:
             return
         names = self.region_names()
+        if not names:
+            self.refuse(no_regions_hint())
+            return
         if len(names) < 2:
             self.refuse("there is no other region to switch to")
             return
@@ -170,6 +199,37 @@ class Actions(SoftphoneBase):
         progress = self.ice_panel.progress
         progress.begin_restart(self.clock())
         self.send(RestartIce(), lambda message: progress.fail(message, self.clock()))
+
+    def action_pick_device(self) -> None:
+        if self._view_or_refuse() is not None:
+            self._open_device_picker()
+
+    @work(group="devices", exclusive=True, exit_on_error=False)
+    async def _open_device_picker(self) -> None:
+        """List the devices on a thread (loading PortAudio may take a moment), then ask."""
+        session = self.session
+        if session is None:
+            return
+        devices: list[AudioDevice] = []
+        problem = None
+        try:
+            devices = await asyncio.to_thread(session.audio_devices)
+        except Exception as exc:  # DeviceUnavailable: no PortAudio; the built-ins still work
+            problem = f"no devices listed: {exc}"
+        from softphone.ui.screens.device_picker import DevicePickerScreen
+
+        audio_in, audio_out = session.audio_choice()
+        self.push_screen(
+            DevicePickerScreen(devices, {"input": audio_in, "output": audio_out}, problem),
+            self._device_chosen,
+        )
+
+    def _device_chosen(self, choice: Choice | None) -> None:
+        if choice is not None:
+            from softphone.commands import SwitchDevice
+
+            kind, spec = choice
+            self.send(SwitchDevice(kind, spec))
 
     def action_copy(self) -> None:
         text = self.connection_panel.copy_text()

@@ -97,6 +97,7 @@ class SoftphoneApp(SessionEvents, Actions):
         self._meter_timer = None
         self._closed = False
         self._signaling_state = "connecting"
+        self.region_probes = {}
         self._set_initial_theme(theme)
 
     # --- layout and lifecycle -----------------------------------------------------------

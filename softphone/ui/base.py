@@ -30,6 +30,7 @@ from softphone.ui.widgets.ice_servers import IceServersPanel
 
 if TYPE_CHECKING:
     from softphone.commands import Command
+    from softphone.events import RegionProbed
     from softphone.session import SessionManager
     from softphone.ui.screens.incoming import IncomingCallScreen
     from softphone.ui.screens.main import MainScreen
@@ -61,6 +62,7 @@ class SoftphoneBase(App[int]):
     _meter_timer: Timer | None
     _closed: bool
     _signaling_state: str
+    region_probes: dict[str, RegionProbed]  # the latest preflight figures, for the picker
 
     # --- panels -----------------------------------------------------------------
 

@@ -57,6 +57,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("pick_region", "r", "f7", "Region", "Pick a region: setConfiguration + restartIce"),
     UiAction("next_region", "n", "f8", "Next region", "Switch to the next configured region"),
     UiAction("restart_ice", "i", "f9", "Restart ICE", "restartIce with the current servers"),
+    UiAction("pick_device", "v", "f11", "Audio", "Pick the microphone or speaker (mid-call too)"),
     UiAction("copy", "c", None, "Copy", "Copy the selected pair and stats to the clipboard"),
     UiAction("toggle_log", "l", None, "Log", "Show or hide the event log"),
     UiAction("filter_log", "slash", None, "Filter", "Filter the event log (Esc clears)"),

@@ -133,6 +133,7 @@ class SessionEvents(SoftphoneBase):
     def on_session_event(self, message: SessionEvent) -> None:
         # Loaded after the first frame (tests/test_ui_start.py checks).
         from softphone.events import (
+            AudioDeviceChanged,
             CallStateChanged,
             ErrorReported,
             IceRestartFailed,
@@ -140,6 +141,8 @@ class SessionEvents(SoftphoneBase):
             MissedCall,
             Notice,
             RegionChanged,
+            RegionProbed,
+            RegionsRanked,
             SignalingChanged,
         )
 
@@ -160,6 +163,17 @@ class SessionEvents(SoftphoneBase):
                 self._on_incoming(call_id, caller)
             case RegionChanged(name=name):
                 self._show_region(name)
+            case RegionProbed(region=region):
+                self.region_probes[region] = event
+                show = getattr(self.screen, "show_probe", None)
+                if show is not None:
+                    show(event)  # the region picker, when it is open
+            case RegionsRanked():
+                done = getattr(self.screen, "probe_done", None)
+                if done is not None:
+                    done()
+            case AudioDeviceChanged(device=device, reason="switched"):
+                self.notify(device, title="Audio", timeout=3)
             case Notice(message=text):
                 self.notify(text, title="Notice", severity="warning", timeout=8)
             case ErrorReported(code=code, message=text):
