@@ -54,6 +54,7 @@ from softphone.signaling.adapter import (
     Registered,
     RemoteCandidate,
     RemoteDescription,
+    RemoteDtmf,
     Ringing,
     Signaling,
     SignalingError,
@@ -360,6 +361,9 @@ class SessionManager:
                 call = self._current(call_id)
                 if call is not None:
                     await call.on_remote_candidate(candidate)
+            case RemoteDtmf(call=call_id, digit=digit, duration_ms=duration_ms):
+                if self._current(call_id) is not None:  # SIP INFO: the same event as RFC 4733
+                    self.emit(ev.DtmfReceived(call=call_id, digit=digit, duration_ms=duration_ms))
             case SignalingError(code=code, message=message, call=call_id):
                 self.emit(ev.ErrorReported(code=code, message=message, call=call_id))
                 call = self._current(call_id) if call_id else None

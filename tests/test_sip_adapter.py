@@ -26,6 +26,7 @@ from softphone.signaling.adapter import (
     Invited,
     Registered,
     RemoteDescription,
+    RemoteDtmf,
     Ringing,
     SignalingError,
     SignalingEvent,
@@ -248,6 +249,59 @@ async def test_glare_is_answered_491_and_our_reinvite_is_retried(server: FakeSer
     answer = await _event(events, RemoteDescription)
     assert answer.description.type == "answer"
     await server.next("ACK")
+    await client.close()
+
+
+def _info(tag: str, cseq: int, body: bytes, content_type: str = "application/dtmf-relay") -> bytes:
+    """An in-dialog INFO from bob (RFC 6086) with ``body``."""
+    request = _invite(to_tag=tag, cseq=cseq).split(b"\r\n\r\n", 1)[0]
+    request = request.replace(b"INVITE sip:", b"INFO sip:").replace(b" INVITE\r\n", b" INFO\r\n")
+    request = request.replace(b"application/sdp", content_type.encode())
+    request = request.replace(
+        f"Content-Length: {len(SDP)}".encode(), f"Content-Length: {len(body)}".encode()
+    )
+    return request + b"\r\n\r\n" + body
+
+
+async def test_info_dtmf_relay_becomes_a_digit_and_a_bad_one_is_400(server: FakeServer) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    call, tag = await _established_incoming_call(server, client, events)
+    for cseq, (body, digit, duration) in enumerate(
+        [(b"Signal=5\r\nDuration=160\r\n", "5", 160), (b"Signal=#\r\n", "#", 250),
+         (b"signal = 10\nduration = 80", "*", 80)], start=2,
+    ):  # fmt: skip
+        await server.send(_info(tag, cseq, body))
+        assert (await server.next(200)).cseq.sequence == cseq
+        assert await _event(events, RemoteDtmf) == RemoteDtmf(call, digit, duration)
+    for cseq, body in enumerate([b"Signal=X\r\n", b"Signal=1\r\nDuration=-4", b"Duration=1"], 5):
+        await server.send(_info(tag, cseq, body))
+        refused = await server.next(400)
+        assert refused.cseq.sequence == cseq and "dtmf-relay" in refused.phrase
+    await server.send(_info(tag, 8, b"<xml/>", "application/media_control+xml"))
+    assert (await server.next(200)).cseq.sequence == 8  # another INFO package: 200, ignored
+    await asyncio.sleep(0.1)
+    assert not [e for e in events if isinstance(e, RemoteDtmf | HungUp | SignalingError)]
+    await client.close()
+
+
+async def test_a_hold_reinvite_from_the_far_end_is_a_remote_offer_answered_in_the_200(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    call, tag = await _established_incoming_call(server, client, events)
+    hold_sdp = SDP + "m=audio 9 RTP/AVP 0\r\na=sendonly\r\n"
+    reinvite = _invite(to_tag=tag, cseq=2).replace(SDP.encode(), hold_sdp.encode())
+    reinvite = reinvite.replace(
+        f"Content-Length: {len(SDP)}".encode(), f"Content-Length: {len(hold_sdp)}".encode()
+    )
+    await server.send(reinvite)
+    offer = await _event(events, RemoteDescription)
+    assert offer.call == call and "a=sendonly" in offer.description.sdp
+    await client.send_description(call, Description("answer", SDP + "a=recvonly\r\n"))
+    ok = await server.next(200)
+    assert ok.cseq.sequence == 2 and b"a=recvonly" in ok.body
     await client.close()
 
 

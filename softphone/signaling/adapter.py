@@ -94,6 +94,15 @@ class RemoteCandidate:
 
 
 @dataclass(frozen=True)
+class RemoteDtmf:
+    """(1.2) A digit the far end sent by signaling (SIP INFO dtmf-relay), not as RTP."""
+
+    call: str
+    digit: str
+    duration_ms: int
+
+
+@dataclass(frozen=True)
 class SignalingError:
     """An error the server reported (``code`` as in docs/protocol.md section 1)."""
 
@@ -125,6 +134,7 @@ SignalingEvent = (
     | HungUp
     | RemoteDescription
     | RemoteCandidate
+    | RemoteDtmf
     | SignalingError
     | ConnectionChanged
 )

@@ -10,12 +10,11 @@ the offer (:attr:`offer_in_invite`):
 - incoming: an INVITE is :class:`Invited`; ``accept()`` hands its offer to the
   session as a :class:`RemoteDescription`, whose answer (``send_description``)
   goes out in the 200 OK. CANCEL and BYE are :class:`HungUp`.
-- an offer in an established call (ICE restart, region switch) is a
-  re-INVITE; a re-INVITE from the far end is a remote offer. Glare is 491,
-  retried after RFC 3261 section 14.1's random wait.
+- an offer in a call (ICE restart, region switch, hold) is a re-INVITE, and one from the
+  far end a remote offer. Glare is 491, retried after RFC 3261 section 14.1's random wait.
 
-Candidates are not trickled: aiortc puts them all in the SDP. The link (WebSocket,
-registration, keepalive, reconnects) is link.py; the per-call record, calls.py.
+Candidates are not trickled (all are in the SDP). The link (WebSocket, registration,
+keepalive, reconnects) is link.py; the per-call record calls.py; INFO dtmf-relay info.py.
 """
 
 from __future__ import annotations
@@ -56,6 +55,7 @@ from softphone.signaling.sip.calls import (
 )
 from softphone.signaling.sip.dialog import Dialog
 from softphone.signaling.sip.digest import Credentials
+from softphone.signaling.sip.info import answer_info
 from softphone.signaling.sip.link import Link
 from softphone.signaling.sip.settings import SipSettingError, parse_sip_uri
 from softphone.signaling.sip.transport import WsTransport
@@ -375,22 +375,26 @@ class SipSignaling(Signaling):
         method = request.method
         call = self._by_call_id.get(request.call_id)
         has_to_tag = "tag" in request.to_address.parameters
+        if method == "ACK":
+            return
         if method == "INVITE" and not has_to_tag:
             self._on_invite(request, call)
         elif method == "INVITE":
             self._on_reinvite(request, call)
-        elif method == "ACK":
-            return
         elif method == "CANCEL":
             self._on_cancel(request, call)
         elif method == "BYE":
             self._on_bye(request, call)
-        elif method in ("OPTIONS", "INFO"):
-            reply = m.reply_to(request, 200, "OK", to_tag=m.new_tag())
-            reply.headers.set("Allow", ALLOW)
+        elif method == "INFO" and call is not None and call.state == "confirmed":
+            reply, dtmf = answer_info(request, call.id)
             self._reply(reply)
+            if dtmf is not None:
+                self._emit(dtmf)
         else:
-            reply = m.reply_to(request, 405, "Method Not Allowed", to_tag=m.new_tag())
+            code, phrase = (
+                (200, "OK") if method in ("OPTIONS", "INFO") else (405, "Method Not Allowed")
+            )
+            reply = m.reply_to(request, code, phrase, to_tag=m.new_tag())
             reply.headers.set("Allow", ALLOW)
             self._reply(reply)
 
