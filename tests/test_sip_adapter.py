@@ -50,6 +50,7 @@ class FakeServer:
         self.grant = 600
         self.algorithm = "SHA-256"
         self.auto_register = True
+        self.keepalives: list[Request] = []  # the OPTIONS answered automatically
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -84,6 +85,7 @@ class FakeServer:
                     await self._register(message)
                     continue
                 if message.method == "OPTIONS":
+                    self.keepalives.append(message)
                     await self.send(bytes(m.reply_to(message, 200, "OK", to_tag="s2")))
                     continue
             await self.received.put(message)
@@ -303,6 +305,24 @@ async def test_a_hold_reinvite_from_the_far_end_is_a_remote_offer_answered_in_th
     ok = await server.next(200)
     assert ok.cseq.sequence == 2 and b"a=recvonly" in ok.body
     await client.close()
+
+
+async def test_keepalive_options_go_to_the_registrar_at_the_configured_interval(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    config = SipConfig(uri="sip:alice@fake.test", ws=server.url, password=PASSWORD, keepalive_s=0.2)
+    client = SipSignaling(config)
+    await client.start(events.append)
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(server.keepalives) < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    sent = server.keepalives[:3]
+    assert len(sent) == 3, "fewer than 3 keepalive OPTIONS in 5 s at a 0.2 s interval"
+    assert {str(r.uri) for r in sent} == {"sip:fake.test"}  # the registrar, not a user
+    assert len({r.call_id for r in sent}) == 3  # each a new transaction
+    await client.close()
+    assert not [e for e in events if isinstance(e, SignalingError)]
 
 
 async def test_dialing_completes_a_bare_name_with_the_domain(server: FakeServer) -> None:

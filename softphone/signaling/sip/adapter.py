@@ -92,7 +92,7 @@ class SipSignaling(Signaling):
         )
         self.ua = UserAgent(self.transport, self.identity)
         self.ua.handler = self._on_request
-        self.link = Link(self.ua, self._emit)
+        self.link = Link(self.ua, self._emit, config.keepalive_s)
         self._listener: Listener | None = None
         self._calls: dict[str, SipCall] = {}
         self._by_call_id: dict[str, SipCall] = {}

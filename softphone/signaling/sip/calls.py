@@ -30,6 +30,7 @@ class SipConfig:
     auth_user: str | None = None
     outbound_proxy: str | None = None
     display_name: str | None = None
+    keepalive_s: float = 30.0  # the OPTIONS interval; a test makes it short to see it
 
 
 @dataclass
