@@ -385,13 +385,43 @@ async def test_an_outgoing_invite_answers_401_and_183_is_ringing(server: FakeSer
     await client.close()
 
 
+async def _dialing(
+    server: FakeServer, call: str, to: str
+) -> tuple[SipSignaling, list[SignalingEvent]]:
+    """A registered client that has sent its INVITE for ``call`` to ``to``."""
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    await client.invite(call, to)
+    await client.send_description(call, Description("offer", SDP))
+    return client, events
+
+
+async def test_a_183_with_sdp_is_early_media_and_the_200_does_not_answer_twice(
+    server: FakeServer,
+) -> None:
+    client, events = await _dialing(server, "c1", "bob")
+    invite = await server.next("INVITE")  # no challenge this time
+    progress = m.reply_to(invite, 183, "Session Progress", to_tag="bobtag")
+    m.with_body(progress, SDP.encode(), "application/sdp")
+    await server.send(bytes(progress))
+    assert (await _event(events, Ringing)).call == "c1"
+    early = await _event(events, RemoteDescription)  # before the 200: media while ringing
+    assert early.description.type == "answer" and early.description.sdp == SDP
+    ok = m.reply_to(invite, 200, "OK", to_tag="bobtag")
+    ok.headers.set("Contact", "<sip:bob@127.0.0.1:5070>")
+    m.with_body(ok, SDP.encode(), "application/sdp")
+    await server.send(bytes(ok))
+    await server.next("ACK")
+    assert (await _event(events, Accepted)).call == "c1"
+    await asyncio.sleep(0.1)
+    assert not [e for e in events if isinstance(e, RemoteDescription)]  # applied once
+    await client.close()
+
+
 async def test_a_refused_invite_challenge_ends_the_call_naming_the_server(
     server: FakeServer,
 ) -> None:
-    events: list[SignalingEvent] = []
-    client = await _client(server, events)
-    await client.invite("c2", "sip:bob@fake.test")
-    await client.send_description("c2", Description("offer", SDP))
+    client, events = await _dialing(server, "c2", "sip:bob@fake.test")
     for _ in range(2):  # the retry with credentials is challenged again: they were refused
         invite = await server.next("INVITE")
         await server.send(_challenge(invite, 407, "Proxy-Authenticate"))

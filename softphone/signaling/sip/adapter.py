@@ -3,18 +3,16 @@
 How the session's JSON-shaped flow maps onto SIP, where the INVITE carries
 the offer (:attr:`offer_in_invite`):
 
-- outgoing: ``invite()`` only records the target; the session then creates
-  the offer and ``send_description(offer)`` sends the INVITE with it. 180/183
-  are :class:`Ringing`, the 2xx is :class:`Accepted` plus the answer as a
-  :class:`RemoteDescription`; 486/603/480 are :class:`Declined`.
-- incoming: an INVITE is :class:`Invited`; ``accept()`` hands its offer to the
-  session as a :class:`RemoteDescription`, whose answer (``send_description``)
-  goes out in the 200 OK. CANCEL and BYE are :class:`HungUp`.
+- outgoing: ``invite()`` records the target; ``send_description(offer)`` sends the INVITE.
+  180/183 are :class:`Ringing`, the 2xx :class:`Accepted`, the answer (a 183's SDP: early
+  media) a :class:`RemoteDescription`; 486/603/480 are :class:`Declined`.
+- incoming: an INVITE is :class:`Invited`; ``accept()`` hands its offer to the session as a
+  :class:`RemoteDescription`, whose answer goes in the 200 OK. CANCEL, BYE: :class:`HungUp`.
 - an offer in a call (ICE restart, region switch, hold) is a re-INVITE, and one from the
   far end a remote offer. Glare is 491, retried after RFC 3261 section 14.1's random wait.
 
-Candidates are not trickled (all are in the SDP). The link (WebSocket, registration,
-keepalive, reconnects) is link.py; the per-call record calls.py; INFO dtmf-relay info.py.
+No trickle (all candidates are in the SDP). link.py: WebSocket, registration, keepalive,
+reconnects; calls.py: the per-call record; info.py: INFO dtmf-relay.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ from softphone.signaling.sip.calls import (
     SDP,
     SipCall,
     SipConfig,
+    answer_in,
     party_name,
     target_uri,
 )
@@ -236,6 +235,8 @@ class SipSignaling(Signaling):
             if response.code in (180, 183) and call.state == "inviting":
                 call.state = "early"
                 self._emit(Ringing(call.id))
+            if call.state == "early" and (early := answer_in(call, response)) is not None:
+                self._emit(RemoteDescription(call.id, early))  # early media (183 with SDP)
 
         try:
             response, cseq = await self.ua.transact_authenticated(build, 1, provisional)
@@ -258,8 +259,7 @@ class SipSignaling(Signaling):
                 return
             call.state = "confirmed"
             self._emit(Accepted(call.id))
-            if response.body:
-                answer = Description("answer", response.body.decode())
+            if (answer := answer_in(call, response)) is not None:
                 self._emit(RemoteDescription(call.id, answer))
 
     def _on_invite_failed(self, call: SipCall, response: Response) -> None:
