@@ -218,6 +218,8 @@ class SessionManager:
         if held or len(self.calls) > 1:
             self._announce_active()
         await self._send_or_end(call, self.signaling.accept(call.id))
+        if self.signaling.answer_carries_offer(call.id):  # SIP late offer: ours goes in the 200
+            await call.negotiate()
 
     async def decline(self, reason: str = "declined", call_id: str | None = None) -> None:
         entry = self.calls.ringing(call_id, "decline")

@@ -325,6 +325,34 @@ async def test_keepalive_options_go_to_the_registrar_at_the_configured_interval(
     assert not [e for e in events if isinstance(e, SignalingError)]
 
 
+async def test_a_late_offer_invite_gets_our_offer_in_the_200_and_the_answer_in_the_ack(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    late = _invite().split(b"Content-Type:", 1)[0] + b"Content-Length: 0\r\n\r\n"
+    await server.send(late)
+    await server.next(100)
+    invited = await _event(events, Invited)
+    await client.accept(invited.call)
+    assert client.answer_carries_offer(invited.call)
+    await asyncio.sleep(0.05)
+    assert not [e for e in events if isinstance(e, RemoteDescription)]  # nothing to answer
+    await client.send_description(invited.call, Description("offer", SDP))
+    ok = await server.next(200)
+    assert ok.body == SDP.encode() and ok.cseq.method == "INVITE"
+    assert not client.answer_carries_offer(invited.call)
+    tag = ok.to_address.parameters["tag"]
+    ack = _info(tag, 1, SDP.encode(), "application/sdp").replace(b"INFO", b"ACK")
+    await server.send(ack)
+    answer = await _event(events, RemoteDescription)
+    assert answer.call == invited.call and answer.description.type == "answer"
+    await server.send(ack)  # a retransmitted ACK is not a second answer
+    await asyncio.sleep(0.1)
+    assert not [e for e in events if isinstance(e, RemoteDescription | SignalingError)]
+    await client.close()
+
+
 async def test_dialing_completes_a_bare_name_with_the_domain(server: FakeServer) -> None:
     client = SipSignaling(SipConfig(uri="sip:alice@fake.test", ws=server.url))
     assert str(client.target("bob")) == "sip:bob@fake.test"

@@ -162,6 +162,10 @@ class Signaling(abc.ABC):
     #: makes the offer right after :meth:`invite`, before the callee accepts.
     offer_in_invite: bool = False
 
+    def answer_carries_offer(self, call: str) -> bool:
+        """(1.2) The callee offers when it accepts ``call`` (a SIP late-offer INVITE, no SDP)."""
+        return False
+
     def callee_problem(self, to: str) -> str | None:
         """Why ``to`` cannot be called on this channel (None: it can); JSON wants a user name."""
         if is_user_name(to):

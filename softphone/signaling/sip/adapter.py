@@ -11,8 +11,12 @@ the offer (:attr:`offer_in_invite`):
 - an offer in a call (ICE restart, region switch, hold) is a re-INVITE, and one from the
   far end a remote offer. Glare is 491, retried after RFC 3261 section 14.1's random wait.
 
+A late-offer INVITE (no SDP) is answered with our offer in the 200; the ACK has the answer.
 No trickle (all candidates are in the SDP). link.py: WebSocket, registration, keepalive,
 reconnects; calls.py: the per-call record; info.py: INFO dtmf-relay.
+
+Why long: every request and response of a call meets the session's flow here, in one
+place that reads the same per-call state; what is not that already lives in the modules named.
 """
 
 from __future__ import annotations
@@ -162,7 +166,12 @@ class SipSignaling(Signaling):
         if sip_call is None or sip_call.direction != "incoming" or sip_call.state == "ended":
             return
         sip_call.accepted = True
-        self._emit(RemoteDescription(call, Description("offer", sip_call.offer.decode())))
+        if not sip_call.late_offer:
+            self._emit(RemoteDescription(call, Description("offer", sip_call.offer.decode())))
+
+    def answer_carries_offer(self, call: str) -> bool:
+        sip_call = self._calls.get(call)
+        return sip_call is not None and sip_call.late_offer and sip_call.dialog is None
 
     async def decline(self, call: str, reason: str = "declined") -> None:
         sip_call = self._calls.get(call)
@@ -195,7 +204,9 @@ class SipSignaling(Signaling):
             return
         self._require_link()
         body = description.sdp.encode()
-        if description.type == "offer":
+        if description.type == "offer" and self.answer_carries_offer(call):
+            await self._send_answer(sip_call, body)  # late offer: our offer in the 200 OK
+        elif description.type == "offer":
             if sip_call.direction == "outgoing" and sip_call.state == "pending":
                 sip_call.state = "inviting"
                 self._spawn(self._run_invite(sip_call, body))
@@ -376,6 +387,9 @@ class SipSignaling(Signaling):
         call = self._by_call_id.get(request.call_id)
         has_to_tag = "tag" in request.to_address.parameters
         if method == "ACK":
+            if call is not None and call.late_offer and call.dialog is not None and request.body:
+                call.late_offer = False  # the answer to the offer in our 200 OK
+                self._emit(RemoteDescription(call.id, Description("answer", request.body.decode())))
             return
         if method == "INVITE" and not has_to_tag:
             self._on_invite(request, call)
@@ -402,8 +416,8 @@ class SipSignaling(Signaling):
         if existing is not None:
             return  # a retransmission of an INVITE we know
         content_type = request.content_type
-        if not request.body or content_type is None or str(content_type).lower() != SDP:
-            log.warning("INVITE without an SDP offer refused with 488 (no late offer)")
+        if request.body and (content_type is None or str(content_type).lower() != SDP):
+            log.warning("INVITE with a body that is not SDP refused with 488")
             self._reply(m.reply_to(request, 488, "Not Acceptable Here", to_tag=m.new_tag()))
             return
         self._reply(m.reply_to(request, 100, "Trying"))
@@ -414,6 +428,7 @@ class SipSignaling(Signaling):
             local_tag=m.new_tag(),
             invite=request,
             offer=request.body,
+            late_offer=not request.body,
             state="early",
         )
         self._add(call)

@@ -56,6 +56,7 @@ class SipCall:
     reinvite_out: bool = False
     provisional: asyncio.Event = field(default_factory=asyncio.Event)
     early_answer: bytes = b""  # (1.2) the SDP of a 183: early media
+    late_offer: bool = False  # (1.2) an INVITE without SDP: our offer in the 200, answer in ACK
 
 
 def target_uri(aor: URI, to: str) -> URI:
