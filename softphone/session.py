@@ -57,6 +57,7 @@ from softphone.signaling.adapter import (
     Registered,
     RemoteCandidate,
     RemoteDescription,
+    RemoteDtmf,
     Ringing,
     Signaling,
     SignalingError,
@@ -228,6 +229,8 @@ class SessionManager:
         if held or len(self.calls) > 1:
             self._announce_active()
         await self._send_or_end(call, self.signaling.accept(call.id))
+        if self.signaling.answer_carries_offer(call.id):  # SIP late offer: ours goes in the 200
+            await call.negotiate()
 
     async def decline(self, reason: str = "declined", call_id: str | None = None) -> None:
         entry = self.calls.ringing(call_id, "decline")
@@ -390,6 +393,9 @@ class SessionManager:
                 call = self._current(call_id)
                 if call is not None:
                     await call.on_remote_candidate(candidate)
+            case RemoteDtmf(call=call_id, digit=digit, duration_ms=duration_ms):
+                if self._current(call_id) is not None:  # SIP INFO: the same event as RFC 4733
+                    self.emit(ev.DtmfReceived(call=call_id, digit=digit, duration_ms=duration_ms))
             case SignalingError(code=code, message=message, call=call_id):
                 self.emit(ev.ErrorReported(code=code, message=message, call=call_id))
                 call = self._current(call_id) if call_id else None

@@ -26,6 +26,7 @@ from softphone.signaling.adapter import (
     Invited,
     Registered,
     RemoteDescription,
+    RemoteDtmf,
     Ringing,
     SignalingError,
     SignalingEvent,
@@ -49,6 +50,7 @@ class FakeServer:
         self.grant = 600
         self.algorithm = "SHA-256"
         self.auto_register = True
+        self.keepalives: list[Request] = []  # the OPTIONS answered automatically
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -83,6 +85,7 @@ class FakeServer:
                     await self._register(message)
                     continue
                 if message.method == "OPTIONS":
+                    self.keepalives.append(message)
                     await self.send(bytes(m.reply_to(message, 200, "OK", to_tag="s2")))
                     continue
             await self.received.put(message)
@@ -251,6 +254,105 @@ async def test_glare_is_answered_491_and_our_reinvite_is_retried(server: FakeSer
     await client.close()
 
 
+def _info(tag: str, cseq: int, body: bytes, content_type: str = "application/dtmf-relay") -> bytes:
+    """An in-dialog INFO from bob (RFC 6086) with ``body``."""
+    request = _invite(to_tag=tag, cseq=cseq).split(b"\r\n\r\n", 1)[0]
+    request = request.replace(b"INVITE sip:", b"INFO sip:").replace(b" INVITE\r\n", b" INFO\r\n")
+    request = request.replace(b"application/sdp", content_type.encode())
+    request = request.replace(
+        f"Content-Length: {len(SDP)}".encode(), f"Content-Length: {len(body)}".encode()
+    )
+    return request + b"\r\n\r\n" + body
+
+
+async def test_info_dtmf_relay_becomes_a_digit_and_a_bad_one_is_400(server: FakeServer) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    call, tag = await _established_incoming_call(server, client, events)
+    for cseq, (body, digit, duration) in enumerate(
+        [(b"Signal=5\r\nDuration=160\r\n", "5", 160), (b"Signal=#\r\n", "#", 250),
+         (b"signal = 10\nduration = 80", "*", 80)], start=2,
+    ):  # fmt: skip
+        await server.send(_info(tag, cseq, body))
+        assert (await server.next(200)).cseq.sequence == cseq
+        assert await _event(events, RemoteDtmf) == RemoteDtmf(call, digit, duration)
+    for cseq, body in enumerate([b"Signal=X\r\n", b"Signal=1\r\nDuration=-4", b"Duration=1"], 5):
+        await server.send(_info(tag, cseq, body))
+        refused = await server.next(400)
+        assert refused.cseq.sequence == cseq and "dtmf-relay" in refused.phrase
+    await server.send(_info(tag, 8, b"<xml/>", "application/media_control+xml"))
+    assert (await server.next(200)).cseq.sequence == 8  # another INFO package: 200, ignored
+    await asyncio.sleep(0.1)
+    assert not [e for e in events if isinstance(e, RemoteDtmf | HungUp | SignalingError)]
+    await client.close()
+
+
+async def test_a_hold_reinvite_from_the_far_end_is_a_remote_offer_answered_in_the_200(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    call, tag = await _established_incoming_call(server, client, events)
+    hold_sdp = SDP + "m=audio 9 RTP/AVP 0\r\na=sendonly\r\n"
+    reinvite = _invite(to_tag=tag, cseq=2).replace(SDP.encode(), hold_sdp.encode())
+    reinvite = reinvite.replace(
+        f"Content-Length: {len(SDP)}".encode(), f"Content-Length: {len(hold_sdp)}".encode()
+    )
+    await server.send(reinvite)
+    offer = await _event(events, RemoteDescription)
+    assert offer.call == call and "a=sendonly" in offer.description.sdp
+    await client.send_description(call, Description("answer", SDP + "a=recvonly\r\n"))
+    ok = await server.next(200)
+    assert ok.cseq.sequence == 2 and b"a=recvonly" in ok.body
+    await client.close()
+
+
+async def test_keepalive_options_go_to_the_registrar_at_the_configured_interval(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    config = SipConfig(uri="sip:alice@fake.test", ws=server.url, password=PASSWORD, keepalive_s=0.2)
+    client = SipSignaling(config)
+    await client.start(events.append)
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(server.keepalives) < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    sent = server.keepalives[:3]
+    assert len(sent) == 3, "fewer than 3 keepalive OPTIONS in 5 s at a 0.2 s interval"
+    assert {str(r.uri) for r in sent} == {"sip:fake.test"}  # the registrar, not a user
+    assert len({r.call_id for r in sent}) == 3  # each a new transaction
+    await client.close()
+    assert not [e for e in events if isinstance(e, SignalingError)]
+
+
+async def test_a_late_offer_invite_gets_our_offer_in_the_200_and_the_answer_in_the_ack(
+    server: FakeServer,
+) -> None:
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    late = _invite().split(b"Content-Type:", 1)[0] + b"Content-Length: 0\r\n\r\n"
+    await server.send(late)
+    await server.next(100)
+    invited = await _event(events, Invited)
+    await client.accept(invited.call)
+    assert client.answer_carries_offer(invited.call)
+    await asyncio.sleep(0.05)
+    assert not [e for e in events if isinstance(e, RemoteDescription)]  # nothing to answer
+    await client.send_description(invited.call, Description("offer", SDP))
+    ok = await server.next(200)
+    assert ok.body == SDP.encode() and ok.cseq.method == "INVITE"
+    assert not client.answer_carries_offer(invited.call)
+    tag = ok.to_address.parameters["tag"]
+    ack = _info(tag, 1, SDP.encode(), "application/sdp").replace(b"INFO", b"ACK")
+    await server.send(ack)
+    answer = await _event(events, RemoteDescription)
+    assert answer.call == invited.call and answer.description.type == "answer"
+    await server.send(ack)  # a retransmitted ACK is not a second answer
+    await asyncio.sleep(0.1)
+    assert not [e for e in events if isinstance(e, RemoteDescription | SignalingError)]
+    await client.close()
+
+
 async def test_dialing_completes_a_bare_name_with_the_domain(server: FakeServer) -> None:
     client = SipSignaling(SipConfig(uri="sip:alice@fake.test", ws=server.url))
     assert str(client.target("bob")) == "sip:bob@fake.test"
@@ -311,13 +413,43 @@ async def test_an_outgoing_invite_answers_401_and_183_is_ringing(server: FakeSer
     await client.close()
 
 
+async def _dialing(
+    server: FakeServer, call: str, to: str
+) -> tuple[SipSignaling, list[SignalingEvent]]:
+    """A registered client that has sent its INVITE for ``call`` to ``to``."""
+    events: list[SignalingEvent] = []
+    client = await _client(server, events)
+    await client.invite(call, to)
+    await client.send_description(call, Description("offer", SDP))
+    return client, events
+
+
+async def test_a_183_with_sdp_is_early_media_and_the_200_does_not_answer_twice(
+    server: FakeServer,
+) -> None:
+    client, events = await _dialing(server, "c1", "bob")
+    invite = await server.next("INVITE")  # no challenge this time
+    progress = m.reply_to(invite, 183, "Session Progress", to_tag="bobtag")
+    m.with_body(progress, SDP.encode(), "application/sdp")
+    await server.send(bytes(progress))
+    assert (await _event(events, Ringing)).call == "c1"
+    early = await _event(events, RemoteDescription)  # before the 200: media while ringing
+    assert early.description.type == "answer" and early.description.sdp == SDP
+    ok = m.reply_to(invite, 200, "OK", to_tag="bobtag")
+    ok.headers.set("Contact", "<sip:bob@127.0.0.1:5070>")
+    m.with_body(ok, SDP.encode(), "application/sdp")
+    await server.send(bytes(ok))
+    await server.next("ACK")
+    assert (await _event(events, Accepted)).call == "c1"
+    await asyncio.sleep(0.1)
+    assert not [e for e in events if isinstance(e, RemoteDescription)]  # applied once
+    await client.close()
+
+
 async def test_a_refused_invite_challenge_ends_the_call_naming_the_server(
     server: FakeServer,
 ) -> None:
-    events: list[SignalingEvent] = []
-    client = await _client(server, events)
-    await client.invite("c2", "sip:bob@fake.test")
-    await client.send_description("c2", Description("offer", SDP))
+    client, events = await _dialing(server, "c2", "sip:bob@fake.test")
     for _ in range(2):  # the retry with credentials is challenged again: they were refused
         invite = await server.next("INVITE")
         await server.send(_challenge(invite, 407, "Proxy-Authenticate"))

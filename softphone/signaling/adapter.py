@@ -94,6 +94,15 @@ class RemoteCandidate:
 
 
 @dataclass(frozen=True)
+class RemoteDtmf:
+    """(1.2) A digit the far end sent by signaling (SIP INFO dtmf-relay), not as RTP."""
+
+    call: str
+    digit: str
+    duration_ms: int
+
+
+@dataclass(frozen=True)
 class SignalingError:
     """An error the server reported (``code`` as in docs/protocol.md section 1)."""
 
@@ -125,6 +134,7 @@ SignalingEvent = (
     | HungUp
     | RemoteDescription
     | RemoteCandidate
+    | RemoteDtmf
     | SignalingError
     | ConnectionChanged
 )
@@ -151,6 +161,10 @@ class Signaling(abc.ABC):
     #: (1.2) The INVITE itself carries the caller's offer (SIP): the session
     #: makes the offer right after :meth:`invite`, before the callee accepts.
     offer_in_invite: bool = False
+
+    def answer_carries_offer(self, call: str) -> bool:
+        """(1.2) The callee offers when it accepts ``call`` (a SIP late-offer INVITE, no SDP)."""
+        return False
 
     def callee_problem(self, to: str) -> str | None:
         """Why ``to`` cannot be called on this channel (None: it can); JSON wants a user name."""

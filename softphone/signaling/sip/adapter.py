@@ -3,19 +3,20 @@
 How the session's JSON-shaped flow maps onto SIP, where the INVITE carries
 the offer (:attr:`offer_in_invite`):
 
-- outgoing: ``invite()`` only records the target; the session then creates
-  the offer and ``send_description(offer)`` sends the INVITE with it. 180/183
-  are :class:`Ringing`, the 2xx is :class:`Accepted` plus the answer as a
-  :class:`RemoteDescription`; 486/603/480 are :class:`Declined`.
-- incoming: an INVITE is :class:`Invited`; ``accept()`` hands its offer to the
-  session as a :class:`RemoteDescription`, whose answer (``send_description``)
-  goes out in the 200 OK. CANCEL and BYE are :class:`HungUp`.
-- an offer in an established call (ICE restart, region switch) is a
-  re-INVITE; a re-INVITE from the far end is a remote offer. Glare is 491,
-  retried after RFC 3261 section 14.1's random wait.
+- outgoing: ``invite()`` records the target; ``send_description(offer)`` sends the INVITE.
+  180/183 are :class:`Ringing`, the 2xx :class:`Accepted`, the answer (a 183's SDP: early
+  media) a :class:`RemoteDescription`; 486/603/480 are :class:`Declined`.
+- incoming: an INVITE is :class:`Invited`; ``accept()`` hands its offer to the session as a
+  :class:`RemoteDescription`, whose answer goes in the 200 OK. CANCEL, BYE: :class:`HungUp`.
+- an offer in a call (ICE restart, region switch, hold) is a re-INVITE, and one from the
+  far end a remote offer. Glare is 491, retried after RFC 3261 section 14.1's random wait.
 
-Candidates are not trickled: aiortc puts them all in the SDP. The link (WebSocket,
-registration, keepalive, reconnects) is link.py; the per-call record, calls.py.
+A late-offer INVITE (no SDP) is answered with our offer in the 200; the ACK has the answer.
+No trickle (all candidates are in the SDP). link.py: WebSocket, registration, keepalive,
+reconnects; calls.py: the per-call record; info.py: INFO dtmf-relay.
+
+Why long: every request and response of a call meets the session's flow here, in one
+place that reads the same per-call state; what is not that already lives in the modules named.
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ from softphone.signaling.sip.calls import (
     SDP,
     SipCall,
     SipConfig,
+    answer_in,
     party_name,
     target_uri,
 )
 from softphone.signaling.sip.dialog import Dialog
 from softphone.signaling.sip.digest import Credentials
+from softphone.signaling.sip.info import answer_info
 from softphone.signaling.sip.link import Link
 from softphone.signaling.sip.settings import SipSettingError, parse_sip_uri
 from softphone.signaling.sip.transport import WsTransport
@@ -92,7 +95,7 @@ class SipSignaling(Signaling):
         )
         self.ua = UserAgent(self.transport, self.identity)
         self.ua.handler = self._on_request
-        self.link = Link(self.ua, self._emit)
+        self.link = Link(self.ua, self._emit, config.keepalive_s)
         self._listener: Listener | None = None
         self._calls: dict[str, SipCall] = {}
         self._by_call_id: dict[str, SipCall] = {}
@@ -163,7 +166,12 @@ class SipSignaling(Signaling):
         if sip_call is None or sip_call.direction != "incoming" or sip_call.state == "ended":
             return
         sip_call.accepted = True
-        self._emit(RemoteDescription(call, Description("offer", sip_call.offer.decode())))
+        if not sip_call.late_offer:
+            self._emit(RemoteDescription(call, Description("offer", sip_call.offer.decode())))
+
+    def answer_carries_offer(self, call: str) -> bool:
+        sip_call = self._calls.get(call)
+        return sip_call is not None and sip_call.late_offer and sip_call.dialog is None
 
     async def decline(self, call: str, reason: str = "declined") -> None:
         sip_call = self._calls.get(call)
@@ -196,7 +204,9 @@ class SipSignaling(Signaling):
             return
         self._require_link()
         body = description.sdp.encode()
-        if description.type == "offer":
+        if description.type == "offer" and self.answer_carries_offer(call):
+            await self._send_answer(sip_call, body)  # late offer: our offer in the 200 OK
+        elif description.type == "offer":
             if sip_call.direction == "outgoing" and sip_call.state == "pending":
                 sip_call.state = "inviting"
                 self._spawn(self._run_invite(sip_call, body))
@@ -236,6 +246,8 @@ class SipSignaling(Signaling):
             if response.code in (180, 183) and call.state == "inviting":
                 call.state = "early"
                 self._emit(Ringing(call.id))
+            if call.state == "early" and (early := answer_in(call, response)) is not None:
+                self._emit(RemoteDescription(call.id, early))  # early media (183 with SDP)
 
         try:
             response, cseq = await self.ua.transact_authenticated(build, 1, provisional)
@@ -258,8 +270,7 @@ class SipSignaling(Signaling):
                 return
             call.state = "confirmed"
             self._emit(Accepted(call.id))
-            if response.body:
-                answer = Description("answer", response.body.decode())
+            if (answer := answer_in(call, response)) is not None:
                 self._emit(RemoteDescription(call.id, answer))
 
     def _on_invite_failed(self, call: SipCall, response: Response) -> None:
@@ -375,22 +386,29 @@ class SipSignaling(Signaling):
         method = request.method
         call = self._by_call_id.get(request.call_id)
         has_to_tag = "tag" in request.to_address.parameters
+        if method == "ACK":
+            if call is not None and call.late_offer and call.dialog is not None and request.body:
+                call.late_offer = False  # the answer to the offer in our 200 OK
+                self._emit(RemoteDescription(call.id, Description("answer", request.body.decode())))
+            return
         if method == "INVITE" and not has_to_tag:
             self._on_invite(request, call)
         elif method == "INVITE":
             self._on_reinvite(request, call)
-        elif method == "ACK":
-            return
         elif method == "CANCEL":
             self._on_cancel(request, call)
         elif method == "BYE":
             self._on_bye(request, call)
-        elif method in ("OPTIONS", "INFO"):
-            reply = m.reply_to(request, 200, "OK", to_tag=m.new_tag())
-            reply.headers.set("Allow", ALLOW)
+        elif method == "INFO" and call is not None and call.state == "confirmed":
+            reply, dtmf = answer_info(request, call.id)
             self._reply(reply)
+            if dtmf is not None:
+                self._emit(dtmf)
         else:
-            reply = m.reply_to(request, 405, "Method Not Allowed", to_tag=m.new_tag())
+            code, phrase = (
+                (200, "OK") if method in ("OPTIONS", "INFO") else (405, "Method Not Allowed")
+            )
+            reply = m.reply_to(request, code, phrase, to_tag=m.new_tag())
             reply.headers.set("Allow", ALLOW)
             self._reply(reply)
 
@@ -398,8 +416,8 @@ class SipSignaling(Signaling):
         if existing is not None:
             return  # a retransmission of an INVITE we know
         content_type = request.content_type
-        if not request.body or content_type is None or str(content_type).lower() != SDP:
-            log.warning("INVITE without an SDP offer refused with 488 (no late offer)")
+        if request.body and (content_type is None or str(content_type).lower() != SDP):
+            log.warning("INVITE with a body that is not SDP refused with 488")
             self._reply(m.reply_to(request, 488, "Not Acceptable Here", to_tag=m.new_tag()))
             return
         self._reply(m.reply_to(request, 100, "Trying"))
@@ -410,6 +428,7 @@ class SipSignaling(Signaling):
             local_tag=m.new_tag(),
             invite=request,
             offer=request.body,
+            late_offer=not request.body,
             state="early",
         )
         self._add(call)

@@ -29,8 +29,11 @@ RECONNECT_DELAYS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 class Link:
     """Connect and register; on a drop, reconnect and register again (growing waits)."""
 
-    def __init__(self, ua: UserAgent, emit: Callable[[SignalingEvent], None]) -> None:
+    def __init__(
+        self, ua: UserAgent, emit: Callable[[SignalingEvent], None], keepalive: float = KEEPALIVE
+    ) -> None:
         self.ua = ua
+        self.keepalive = keepalive
         self.transport: WsTransport = ua.transport
         self.server = ua.transport.url
         self.user = ua.identity.aor.user or ""
@@ -100,11 +103,11 @@ class Link:
             return
 
     async def _keepalive(self) -> None:
-        """OPTIONS to the registrar (RFC 5626 section 3.5.1's fallback) every 30 s."""
+        """OPTIONS to the registrar (RFC 5626 section 3.5.1 fallback) every ``keepalive`` s."""
         aor = self.ua.identity.aor
         registrar = URI(scheme=aor.scheme, host=aor.host, port=aor.port)
         while True:
-            await asyncio.sleep(KEEPALIVE)
+            await asyncio.sleep(self.keepalive)
             request = self.ua.request(
                 "OPTIONS",
                 registrar,
