@@ -9,6 +9,7 @@ issue's: raised within 15 s of the onset, cleared within 15 s of the end.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -144,8 +145,13 @@ async def test_delay_and_jitter_through_a_relay(server: Server, tmp_path: Path) 
                 assert pair["local"]["type"] == "relay", pair
                 mark = alice.mark()
                 # RTT ~700 ms: over 400, and over aioice's 500 ms first STUN timeout,
-                # so a consent check must wait for its answer rather than fail.
-                relay.delay = 0.35
+                # so a consent check must wait for its answer rather than fail. The
+                # delay grows as a queue fills, 50 ms at a time: one step to 350 ms
+                # would stop the packets for 350 ms, which the media watch rightly
+                # takes for an outage.
+                for step in range(1, 8):
+                    relay.delay = 0.05 * step
+                    await asyncio.sleep(0.3)
                 raised = await alice.wait_for("quality-warning", 20, since=mark, name="high-rtt")
                 assert raised["value"] > 400 and raised["threshold"] == 400, raised
                 # A slow path is no outage: several consent checks later (3 s of audio
