@@ -125,6 +125,8 @@ async def setups(gens: Sequence[Child], s: Setup, rate: float, seconds: float) -
         "set-up p99 ms": percentile(setup, 0.99),
         "set-ups completed/s": done / max(r["elapsed"] for r in results),
         "set-ups not finished": begun - done,
+        "connections closed": sum(r["dropped"] for r in results),
+        "sends on closed sockets": sum(r["unsent"] for r in results),
         "server CPU % (all processes)": cpu,
         # CPU per finished set-up, each process: what the 2-core ceiling is made of.
         "server CPU ms/set-up": 1000 * sum(used) / max(done, 1),
