@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import pytest
 from redis import asyncio as aioredis
 
 from softphone.signaling.cluster.publisher import SEPARATOR, Publisher
 from tests.redis_server import RedisServer
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
+from tests.test_cluster_signaling import redis  # noqa: F401 - the fixture
 
 
 async def _next_data(pubsub: object) -> str:
@@ -27,7 +18,9 @@ async def _next_data(pubsub: object) -> str:
             return str(message["data"])
 
 
-async def test_frames_of_one_loop_turn_go_out_as_one_publish_in_order(redis: RedisServer) -> None:
+async def test_frames_of_one_loop_turn_go_out_as_one_publish_in_order(
+    redis: RedisServer,  # noqa: F811 - the fixture
+) -> None:
     sub = aioredis.Redis.from_url(redis.url, decode_responses=True)
     pubsub = sub.pubsub()
     await pubsub.subscribe("chan")
@@ -45,7 +38,7 @@ async def test_frames_of_one_loop_turn_go_out_as_one_publish_in_order(redis: Red
 
 
 async def test_a_refused_command_or_a_lost_connection_turns_the_fast_path_off(
-    redis: RedisServer,
+    redis: RedisServer,  # noqa: F811 - the fixture
 ) -> None:
     publisher = Publisher()
     # This Redis has no password: AUTH is refused, and the publisher steps aside.
