@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import tempfile
 import time
@@ -83,6 +84,9 @@ async def two_nodes(workdir: Path) -> Setup:
         for node in (a, b):
             if "Traceback" in node.stderr:
                 print(node.stderr[-3000:])
+            warnings = [line for line in node.stderr.splitlines() if "WARNING" in line]
+            if warnings:
+                print(f"  {node.name}: {len(warnings)} warning(s), last: {warnings[-3:]}")
         redis.stop()
 
     return Setup("two nodes", a.url, b.url, [a.proc.pid, b.proc.pid, redis.proc.pid], stop)
@@ -101,11 +105,15 @@ def _pairs(clients: int, generators: int) -> list[list[list[str]]]:
 
 async def setups(gens: Sequence[Child], s: Setup, rate: float, seconds: float) -> dict[str, float]:
     """One phase of ``rate`` set-ups a second: latencies, completion, CPU of every server."""
+    gen_pids = [g.pid for g in gens]
     before, wall = [cpu_seconds(p) for p in s.pids], time.monotonic()
+    gen_before = [cpu_seconds(p) for p in gen_pids]
     cmd = {"cmd": "setups", "group": s.name, "rate": rate / len(gens), "seconds": seconds}
     results = await ask(gens, [cmd] * len(gens))
     elapsed = time.monotonic() - wall
-    cpu = sum(100 * (cpu_seconds(p) - b) / elapsed for p, b in zip(s.pids, before, strict=True))
+    used = [cpu_seconds(p) - b for p, b in zip(s.pids, before, strict=True)]
+    gen_used = sum(cpu_seconds(p) - b for p, b in zip(gen_pids, gen_before, strict=True))
+    cpu = 100 * sum(used) / elapsed
     relay = [x for r in results for x in r["latencies"]]
     setup = [x for r in results for x in r["setup_ms"]]
     begun = sum(r["begun"] + r["skipped"] for r in results)
@@ -117,7 +125,13 @@ async def setups(gens: Sequence[Child], s: Setup, rate: float, seconds: float) -
         "set-up p99 ms": percentile(setup, 0.99),
         "set-ups completed/s": done / max(r["elapsed"] for r in results),
         "set-ups not finished": begun - done,
+        "connections closed": sum(r["dropped"] for r in results),
+        "sends on closed sockets": sum(r["unsent"] for r in results),
         "server CPU % (all processes)": cpu,
+        # CPU per finished set-up, each process: what the 2-core ceiling is made of.
+        "server CPU ms/set-up": 1000 * sum(used) / max(done, 1),
+        "per process CPU ms/set-up": [round(1000 * u / max(done, 1), 3) for u in used],
+        "generators CPU ms/set-up": 1000 * gen_used / max(done, 1),
     }
 
 
@@ -163,6 +177,9 @@ def report(clients: int, note: str, args: argparse.Namespace, one: dict, two: di
         lines.append(f"{label:<46} {one[key]:>10.1f} {two[key]:>10.1f}")
     for key in one["fixed"]:
         a, b = one["fixed"][key], two["fixed"][key]
+        if isinstance(a, list):
+            lines.append(f"{args.setup_rate:g} set-ups/s: {key:<32} {a} {b}")
+            continue
         ratio = f"{b / a:.2f}" if a else ""
         lines.append(f"{args.setup_rate:g} set-ups/s: {key:<32} {a:>10.1f} {b:>10.1f} {ratio:>7}")
     a, b = one["max rate"], two["max rate"]
@@ -185,17 +202,22 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         gens = [await Child.start("--generator") for _ in range(args.generators)]
-        results = []
         try:
-            for start in (one_node, two_nodes):
-                s = await start(workdir)
-                try:
-                    results.append(await measure(gens, s, args, clients))
-                finally:
-                    await s.stop()
+            # Rounds interleave one node and two nodes: on a shared machine the
+            # load drifts, and each round's ratio compares like with like.
+            for round_no in range(1, args.rounds + 1):
+                results = []
+                for start in (one_node, two_nodes):
+                    s = await start(workdir)
+                    try:
+                        results.append(await measure(gens, s, args, clients))
+                    finally:
+                        await s.stop()
+                load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(f"round {round_no}/{args.rounds}, load average {load}:", flush=True)
+                report(clients, note, args, *results)
         finally:
             await stop_generators(gens)
-    report(clients, note, args, *results)
 
 
 def _raise_fd_limit(wanted: int = 65536) -> int:
@@ -219,6 +241,7 @@ def main() -> None:
     parser.add_argument(
         "--rates", type=float, nargs="*", default=[1000, 1500, 2000, 3000, 4000, 6000]
     )
+    parser.add_argument("--rounds", type=int, default=1, help="one node, then two, this often")
     parser.add_argument("--rate-seconds", type=float, default=4, help="length of each rate step")
     args, _others = parser.parse_known_args()  # python -m bench passes every bench's options
     asyncio.run(run(args))

@@ -187,7 +187,7 @@ class Generator:
         self.presence = 0
         self.latencies: list[float] = []
         self.answer_until = 0.0  # saturation: answer each message until then
-        self.sent = 0
+        self.sent = self.unsent = 0
         self.idle: deque[tuple[_Client, _Client]] = deque()
         self.setup_ms: list[float] = []
         self.real: list[_RealClient] = []
@@ -316,15 +316,24 @@ class Generator:
 
     async def _send_tail(self, client: _Client, tail: str) -> None:
         assert client.ws is not None
+        if client.ws.closed:
+            # Closed under overload (a heartbeat pong later than heartbeat/2):
+            # counted, not raised, so one lost socket does not end the generator.
+            self.unsent += 1
+            return
         self.sent += 1
-        await client.ws.send_str('{"ts":' + repr(time.perf_counter()) + tail)
+        try:
+            await client.ws.send_str('{"ts":' + repr(time.perf_counter()) + tail)
+        except ConnectionError:
+            self.sent -= 1
+            self.unsent += 1
 
     async def _send(self, client: _Client) -> None:
         suffixes = client.suffixes
         await self._send_tail(client, suffixes[self.sent % len(suffixes)])
 
     def _reset(self) -> None:
-        self.received = self.sent = 0
+        self.received = self.sent = self.unsent = 0
         self.latencies = []
         self.setup_ms = []
 
@@ -345,6 +354,7 @@ class Generator:
             "latencies": lat,
             "errors": self.errors[group],
             "dropped": self.dropped[group],
+            "unsent": self.unsent,
         }
 
     async def rate(self, group: str, rate: float, seconds: float) -> dict[str, Any]:

@@ -19,9 +19,12 @@ Keys and channels (``softphone:`` prefix):
   ``batch`` seconds (20 ms) in one message, a full list after Redis lost its
   data (``sync``), and ``bye`` when a node stops cleanly.
 
-Sends never wait: frames and presence go into a queue that one writer task
-flushes as a pipeline, so under load one round trip carries many frames and
-their order is kept. While Redis is unreachable the node says so once in its
+Sends never wait. Call frames go out through ``Publisher`` (publisher.py):
+buffered and written once per loop turn on a raw connection, never behind a
+Redis reply. Presence, claims and releases (and call frames whenever that
+connection is not up) go into a queue that one writer task flushes as a
+pipeline, so under load one round trip carries many of them and their order
+is kept. While Redis is unreachable the node says so once in its
 log (and again when it is back), drops what it could not send, claims names
 locally, and declares no other node dead until every node had time to
 re-publish; calls between its own clients never notice.
@@ -40,6 +43,7 @@ import logging
 import secrets
 from typing import Any, Protocol
 
+from softphone.signaling.cluster.publisher import SEPARATOR, Publisher
 from softphone.signaling.cluster.urls import redact_url, redis_secrets
 
 try:
@@ -55,8 +59,6 @@ __all__ = ["ClusterError", "Listener", "RedisLink", "redis_available"]
 
 PREFIX = "softphone:"
 PRESENCE = PREFIX + "presence"
-#: Between the frames of one published batch: JSON text never holds it raw.
-SEPARATOR = "\x1e"
 
 _CLAIM = """
 local v = redis.call('GET', KEYS[1])
@@ -162,6 +164,7 @@ class RedisLink:
         self._wake = asyncio.Event()
         self._down = False
         self._grace_until = 0.0
+        self._fast = Publisher()
         self.closing = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -182,6 +185,7 @@ class RedisLink:
         self._listener = listener
         await self._forget_previous_incarnation()
         await self._redis.set(_alive(node), self.boot, px=int(self._ttl * 1000))
+        await self._fast.connect(self.url)
         ready = asyncio.get_running_loop().create_future()
         self._tasks = [
             asyncio.ensure_future(self._listen(ready)),
@@ -208,6 +212,7 @@ class RedisLink:
             await asyncio.wait_for(self._say_bye(), 3)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._close_clients(), 3)
+        self._fast.close()
 
     async def bye(self) -> None:
         """Tell the other nodes this one stops cleanly; nothing for other nodes goes out after."""
@@ -274,8 +279,10 @@ class RedisLink:
         """Queue a frame for ``user`` on ``node`` (incarnation ``boot``)."""
         if self.closing:
             return  # shutting down: the other side waits for a resume
-        self._frames.append((_channel(node), f"{self.node} {self.boot} {boot} {user}\n{text}"))
-        self._wake.set()
+        frame = (_channel(node), f"{self.node} {self.boot} {boot} {user}\n{text}")
+        if self._down or not self._fast.send(*frame):
+            self._frames.append(frame)
+            self._wake.set()
 
     def _schedule_presence(self) -> None:
         if self._presence_timer is None:
@@ -434,6 +441,8 @@ class RedisLink:
                 if self._down or result[0] != self.boot:
                     await self._back(result[0] is None)
                     continue
+                if not self._fast.connected and not self.closing:
+                    await self._fast.connect(self.url)
             except _Errors as exc:
                 self._unreachable(exc)
                 continue
