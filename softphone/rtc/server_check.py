@@ -70,9 +70,7 @@ class UrlProbe:
 
 def url_transport(parsed: IceUrl) -> ProbeTransport:
     """The transport a URL names: ``turns:``/``stuns:`` are TLS, else ``?transport=`` or UDP."""
-    if parsed.scheme in ("stuns", "turns"):
-        return "tls"
-    return parsed.transport or "udp"
+    return parsed.wire_transport
 
 
 def tls_context() -> ssl.SSLContext:
