@@ -199,3 +199,25 @@ async def test_a_call_through_an_ipv6_literal_turn_url(
                 await party.audio_flows()
     finally:
         region.stop()
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no ::1 in this namespace")
+async def test_an_ipv6_only_relay_is_refused_naming_the_url_and_why(
+    server: Server, tmp_path: Path
+) -> None:
+    region = TurnRegion(address="::1", min_port=51200, max_port=51260)
+    region.start()
+    try:
+        url = region.url_for("udp")
+        config = write_config(tmp_path / "config.toml", {"v6": [url]}, start="v6")
+        async with parties(
+            tmp_path, server.url, alice=("--config", str(config), "--audio-in", "tone")
+        ) as (alice,):
+            await alice.wait_for("registered")
+            await alice.send(cmd="call", to="echo")
+            gathered = await alice.wait_for("ice-restart", 30, phase="gathered")
+            [failure] = gathered["failures"]
+            assert failure["url"] == url and "440" in failure["reason"], failure
+            assert "IPv4 relay" in failure["reason"] and "\x00" not in failure["reason"]
+    finally:
+        region.stop()
