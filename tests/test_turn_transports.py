@@ -221,3 +221,20 @@ async def test_an_ipv6_only_relay_is_refused_naming_the_url_and_why(
             assert "IPv4 relay" in failure["reason"] and "\x00" not in failure["reason"]
     finally:
         region.stop()
+
+
+async def test_turns_verifies_the_certificate(
+    server: Server, tmp_path: Path, turn_tls: TurnRegion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the test CA the same ``turns:`` server is refused: verification is on."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-ca.pem"))
+    config = write_config(tmp_path / "config.toml", by_transport(turn_tls), start="tls")
+    async with parties(
+        tmp_path, server.url, alice=("--config", str(config), "--audio-in", "tone")
+    ) as (alice,):
+        await alice.wait_for("registered")
+        await alice.send(cmd="call", to="echo")
+        gathered = await alice.wait_for("ice-restart", 30, phase="gathered")
+        [failure] = gathered["failures"]
+        assert failure["url"] == turn_tls.url_for("tls"), failure
+        assert "CERTIFICATE_VERIFY_FAILED" in failure["reason"], failure
