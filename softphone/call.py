@@ -63,6 +63,7 @@ def _candidate_info(info: CandidateInfo) -> ev.CandidateInfo:
         address=info.address,
         port=info.port,
         url=info.url or None,
+        relay_protocol=info.relay_protocol,
     )
 
 

@@ -72,20 +72,26 @@ def _fields_json(obj: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, kw_only=True)
 class CandidateInfo:
-    """One side of a candidate pair; ``url`` is the STUN/TURN server a srflx/relay came from."""
+    """One side of a candidate pair; ``url`` is the STUN/TURN server a srflx/relay came from.
+
+    ``relay_protocol`` (1.2, W3C ``relayProtocol``): how a local relay candidate
+    reaches its TURN server, ``udp``, ``tcp`` or ``tls``; absent otherwise.
+    """
 
     type: str
     protocol: str
     address: str
     port: int
     url: str | None = _omitted()
+    relay_protocol: str | None = _omitted()
 
     def to_json(self) -> dict[str, Any]:
         return _fields_json(self)
 
     def describe(self, sep: str = " ") -> str:
-        """``relay udp 10.0.0.1:50000`` (``sep`` between type and protocol); never a secret."""
-        return f"{self.type}{sep}{self.protocol} {self.address}:{self.port}"
+        """``relay udp 10.0.0.1:50000 via tls`` (``sep`` between type and protocol); no secret."""
+        via = f" via {self.relay_protocol}" if self.relay_protocol else ""
+        return f"{self.type}{sep}{self.protocol} {self.address}:{self.port}{via}"
 
 
 @dataclass(frozen=True, kw_only=True)

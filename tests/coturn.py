@@ -42,6 +42,9 @@ class TurnRegion:
     tls_port: int = 5349
     # The transports ice_server() and configuration() name, each one URL.
     transports: tuple[str, ...] = ("udp",)
+    # Set: relay on this address instead of ``address`` (an IPv6 listener relaying
+    # IPv4: aioice asks for no REQUESTED-ADDRESS-FAMILY, so it always gets IPv4).
+    relay_address: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,7 +70,7 @@ class TurnRegion:
         args = [
             binary, "-n", "--no-cli", *self._tls_args(), "--no-dtls",
             f"--listening-ip={self.address}", f"--listening-port={self.port}",
-            f"--relay-ip={self.address}", f"--min-port={self.min_port}",
+            f"--relay-ip={self.relay_address or self.address}", f"--min-port={self.min_port}",
             f"--max-port={self.max_port}", *self._auth_args(),
             f"--realm={REALM}", "--allow-loopback-peers", "--fingerprint",
             f"--db={os.path.join(self.workdir, 'turn.sqlite')}",

@@ -400,3 +400,22 @@ def test_selected_pair_from_the_peer_keeps_the_server_url() -> None:
         remote=CandidateInfo("host", "udp", "127.0.0.1", 40000),
     )
     assert json.dumps(pair_info(pair).to_json(), separators=(",", ":")) == PAIR_JSON
+
+
+def test_a_relay_over_tls_says_so_in_json_and_on_screen() -> None:
+    """(1.2) relay_protocol: how the local relay reaches its TURN server (W3C relayProtocol)."""
+    from softphone.call import pair_info
+    from softphone.rtc.stats import CandidateInfo, SelectedPair
+
+    url = "turns:127.0.0.2:5349"
+    pair = SelectedPair(
+        local=CandidateInfo("relay", "udp", "127.0.0.2", 51002, url, relay_protocol="tls"),
+        remote=CandidateInfo("relay", "udp", "127.0.0.2", 51004),
+    )
+    info = pair_info(pair)
+    assert info.to_json()["local"] == {
+        "type": "relay", "protocol": "udp", "address": "127.0.0.2", "port": 51002,
+        "url": url, "relay_protocol": "tls",
+    }  # fmt: skip
+    assert "relay_protocol" not in info.to_json()["remote"]
+    assert info.local.describe() == "relay udp 127.0.0.2:51002 via tls"

@@ -242,3 +242,17 @@ def test_repr_hides_credentials() -> None:
     text = repr(Configuration(ice_servers=(TURN,)))
     assert_no_secret(text)
     assert "turn:127.0.0.2:3478" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "wire"),
+    [
+        ("turn:127.0.0.1", "udp"),
+        ("turn:127.0.0.1?transport=udp", "udp"),
+        ("turn:[::1]:3478?transport=tcp", "tcp"),
+        ("turns:[::1]", "tls"),
+        ("turns:127.0.0.1?transport=tcp", "tls"),
+    ],
+)
+def test_wire_transport_is_the_relay_protocol(url: str, wire: str) -> None:
+    assert parse_ice_url(url).wire_transport == wire

@@ -38,6 +38,7 @@ IceTransportPolicy = Literal["all", "relay"]
 BundlePolicy = Literal["balanced", "max-compat", "max-bundle"]
 IceScheme = Literal["stun", "stuns", "turn", "turns"]
 TurnTransport = Literal["udp", "tcp"]
+RelayProtocol = Literal["udp", "tcp", "tls"]
 
 DEFAULT_PORT = 3478
 DEFAULT_TLS_PORT = 5349
@@ -96,6 +97,16 @@ class IceUrl:
     @property
     def is_turn(self) -> bool:
         return self.scheme in ("turn", "turns")
+
+    @property
+    def wire_transport(self) -> RelayProtocol:
+        """What reaches the server: ``turns:``/``stuns:`` are TLS, else ``?transport=`` or UDP.
+
+        For a TURN URL this is the W3C ``relayProtocol`` of its relay candidates.
+        """
+        if self.scheme in ("stuns", "turns"):
+            return "tls"
+        return self.transport or "udp"
 
 
 class IceServerSyntaxError(RTCSyntaxError):

@@ -22,10 +22,12 @@ import ifaddr
 from aioice import Candidate, Connection
 from aioice.candidate import candidate_foundation, candidate_priority
 from aioice.ice import StunProtocol, relayed_candidate, server_reflexive_candidate
+from aioice.stun import TransactionFailed
 from aioice.turn import UDP_SOCKET_BUFFER_SIZE
 
 from . import internals
 from .configuration import Configuration, IceUrl, parse_ice_url, shown_url
+from .server_check import refusal
 
 logger = logging.getLogger(__name__)
 
@@ -191,5 +193,7 @@ async def gather(
 
 def _reason(exc: BaseException) -> str:
     """A short reason that never carries credentials (aioice errors do not include them)."""
+    if isinstance(exc, TransactionFailed):
+        return f"TURN refused: {refusal(exc)}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text

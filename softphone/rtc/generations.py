@@ -219,12 +219,15 @@ class GenerationRunner:
 
 
 def _candidate_detail(info: CandidateInfo) -> dict[str, Any]:
-    return {
+    detail: dict[str, Any] = {
         "type": info.type,
         "protocol": info.protocol,
         "address": info.address,
         "port": info.port,
     }
+    if info.relay_protocol is not None:  # udp, tcp or tls: it names no region
+        detail["relay_protocol"] = info.relay_protocol
+    return detail
 
 
 def _pair_detail(pair: SelectedPair | None) -> dict[str, Any] | None:

@@ -27,7 +27,8 @@ from aioice import Candidate, Connection, stun
 from aioice.ice import CandidatePair
 
 from . import internals
-from .configuration import Configuration
+from .configuration import Configuration, parse_ice_url
+from .errors import RTCSyntaxError
 from .gathering import GatherResult, gather
 from .stats import CandidateInfo, SelectedPair
 
@@ -149,13 +150,15 @@ class IceGeneration:
         local = pair.local_candidate
         remote = pair.remote_candidate
         urls = self.gathered.urls if self.gathered else {}
+        url = urls.get((local.host, local.port))
         return SelectedPair(
             local=CandidateInfo(
                 type=local.type,
                 protocol=local.transport.lower(),
                 address=local.host,
                 port=local.port,
-                url=urls.get((local.host, local.port)),
+                url=url,
+                relay_protocol=_relay_protocol(local.type, url),
             ),
             remote=CandidateInfo(
                 type=remote.type,
@@ -413,3 +416,13 @@ class IceTransport:
         self._queue.put_nowait(None)
         if closes:
             await asyncio.wait(closes, timeout=timeout)
+
+
+def _relay_protocol(candidate_type: str, url: str | None) -> str | None:
+    """udp, tcp or tls for a relay candidate whose TURN URL is known; None otherwise."""
+    if candidate_type != "relay" or url is None:
+        return None
+    try:
+        return parse_ice_url(url).wire_transport
+    except RTCSyntaxError:
+        return None

@@ -70,9 +70,7 @@ class UrlProbe:
 
 def url_transport(parsed: IceUrl) -> ProbeTransport:
     """The transport a URL names: ``turns:``/``stuns:`` are TLS, else ``?transport=`` or UDP."""
-    if parsed.scheme in ("stuns", "turns"):
-        return "tls"
-    return parsed.transport or "udp"
+    return parsed.wire_transport
 
 
 def tls_context() -> ssl.SSLContext:
@@ -129,9 +127,15 @@ async def _binding_ms(protocol: turn.TurnClientProtocol, wait: float) -> float |
 
 def refusal(exc: stun.TransactionFailed) -> str:
     """A TURN error response in words; a 401 after the credentials were sent means wrong ones."""
-    code, reason = exc.response.attributes.get("ERROR-CODE", (0, "no error code"))
+    code, raw = exc.response.attributes.get("ERROR-CODE", (0, "no error code"))
+    reason = raw.rstrip("\x00")  # coturn pads the reason phrase with NULs
     if code == 401:
         return f"401 {reason}: wrong credentials (username or credential refused)"
+    if code == 440:  # RFC 6156: aioice asks for no family, so the server must relay IPv4
+        return (
+            f"440 {reason}: the server has no IPv4 relay address, and this client"
+            " (aioice) can only ask for IPv4 relays"
+        )
     return f"{code} {reason}"
 
 

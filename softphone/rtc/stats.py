@@ -20,13 +20,19 @@ from aiortc.stats import (
 
 @dataclass(frozen=True)
 class CandidateInfo:
-    """One side of a candidate pair; ``url`` is the STUN/TURN server URL for srflx/relay."""
+    """One side of a candidate pair; ``url`` is the STUN/TURN server URL for srflx/relay.
+
+    ``relay_protocol`` (W3C ``relayProtocol``) is how a local relay candidate
+    reaches its TURN server: ``udp``, ``tcp`` or ``tls``. ``protocol`` stays
+    ``udp`` for every relay, since the media leaves the TURN server over UDP.
+    """
 
     type: str
     protocol: str
     address: str
     port: int
     url: str | None = None
+    relay_protocol: str | None = None
 
 
 @dataclass(frozen=True)
