@@ -113,12 +113,12 @@ class SessionEvents(SoftphoneBase):
         except Exception as exc:
             logger.warning("session start failed: %s", exc)
             self.post_message(SessionFailed(str(exc) or type(exc).__name__))
-            return
         if self.monitor_input and not self._closed:
             self._monitor_between_calls()
 
     def _monitor_between_calls(self) -> None:
-        """Once the session is up (never before the first frame): the level before dialing.
+        """Once the session is built (never before the first frame): the level before dialing,
+        registered or not (the microphone is worth checking offline too).
 
         The session releases the monitor while a call is up and brings it back
         after, and closes it on quit; the meter's timer runs from now on.
