@@ -131,6 +131,17 @@ class DoNotDisturb:
 
 
 @dataclass(frozen=True)
+class MonitorInput:
+    """(1.2) Read the input between calls so its level shows before dialing (``on``), or stop.
+
+    The UI turns it on once the session is up; headless only when asked.
+    """
+
+    CMD: ClassVar[str] = "monitor"
+    on: bool
+
+
+@dataclass(frozen=True)
 class Quit:
     """Hang up if needed and leave the server; the front end then exits."""
 
@@ -152,6 +163,7 @@ Command = (
     | Stats
     | SwitchCall
     | DoNotDisturb
+    | MonitorInput
     | Quit
 )
 
@@ -187,5 +199,7 @@ async def execute(session: SessionManager, command: Command) -> None:
             await session.switch_call(call)
         case DoNotDisturb(on=on):
             session.set_dnd(on)
+        case MonitorInput(on=on):
+            await session.monitor_input(on)
         case Quit():
             await session.close()

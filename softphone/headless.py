@@ -26,6 +26,7 @@ from softphone.commands import (
     Dtmf,
     Hangup,
     Hold,
+    MonitorInput,
     Mute,
     ProbeRegions,
     Quit,
@@ -116,6 +117,8 @@ def parse_command(line: str) -> Command:
         return Hold(_bool_field(obj, cmd), call=_call_field(obj, cmd))
     if cmd == DoNotDisturb.CMD:
         return DoNotDisturb(_bool_field(obj, cmd))
+    if cmd == MonitorInput.CMD:
+        return MonitorInput(_bool_field(obj, cmd))
     if cmd == SwitchDevice.CMD:
         kind = obj.get("kind")
         if kind not in ("input", "output"):
@@ -131,6 +134,7 @@ def parse_command(line: str) -> Command:
         Hold.CMD,
         Dtmf.CMD,
         DoNotDisturb.CMD,
+        MonitorInput.CMD,
         SwitchDevice.CMD,
     )
     known = ", ".join(sorted([*_NO_ARGUMENT, *_ABOUT_A_CALL, *others]))

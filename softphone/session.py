@@ -180,6 +180,8 @@ class SessionManager:
         for entry in self.calls:
             with contextlib.suppress(CommandRefused):  # it ended meanwhile
                 await self.hangup(entry.id)
+        self._media.monitor_wanted = False
+        self._media.close_monitor()
         for task in list(self._pending_tasks):
             task.cancel()
         await self._regions.preflight.close()
@@ -280,6 +282,14 @@ class SessionManager:
         every new call's, and a held call's once it is resumed."""
         active = self.calls.active
         await self._media.switch(kind, name, None if active is None else active.audio)
+
+    async def monitor_input(self, on: bool) -> None:
+        """(1.2) Read the input between calls so its level shows before dialing (or stop).
+
+        The monitor is released whenever a call opens its source and comes back
+        when the last call ends, until turned off or the session closes.
+        """
+        await self._media.monitor(on, idle=not self.calls and not self._closed)
 
     def audio_choice(self) -> tuple[str, str]:
         """(1.2) The ``--audio-in`` and ``--audio-out`` specs in force now."""
@@ -458,6 +468,7 @@ class SessionManager:
         """A call with fresh media; a bad audio spec is reported and refuses the call."""
         audio = self._media.open(call_id, self.state.muted)
         if audio is None:
+            self._resume_monitor()  # the refused call released it
             return None
         call = Call(
             call_id=call_id,
@@ -505,6 +516,11 @@ class SessionManager:
             await self.signaling.hangup(call.id, "connection-failed")
         await self._end_call(call, "connection-failed")
 
+    def _resume_monitor(self) -> None:
+        """Between calls again: the monitor, if wanted, reads the input once more."""
+        if not self.calls and not self._closed and self._media.monitor_wanted:
+            self._spawn(self._media.resume_monitor())
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._pending_tasks.add(task)
@@ -529,6 +545,7 @@ class SessionManager:
         await call.close(reason)
         if entry is None:
             return
+        self._resume_monitor()
         self.history.add(entry.record(reason))
         if was_active and self.calls.active is not None:
             self._announce_active()

@@ -16,6 +16,12 @@ PulseAudio sink unloaded) is replaced by silence or a null sink in each call
 that used it, with one notice, and the calls go on. A fallback at open (no
 microphone: silence; no speaker: discard) is said once per session, not once
 per call.
+
+**(1.2)** Between calls, when asked (:meth:`CallMedia.monitor`), the input is
+read by an :class:`~softphone.media.monitor.InputMonitor` so its level can be
+shown before dialing; a call releases it before opening its own source, and
+it comes back when the last call ends. A missing device found by the monitor
+gives the same notice a call would, and the call does not give it again.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from softphone.commands import CommandRefused
 from softphone.device_list import AudioDevice, DeviceKind, DeviceUnavailable, list_devices
 from softphone.media import MediaSpecError, MutableSource, create_sink, create_source
 from softphone.media.devices import MicrophoneSource, SpeakerSink, rescan_if_idle
+from softphone.media.monitor import InputMonitor
 from softphone.media.sinks import ConsumingSink, NullSink, SwitchableSink
 from softphone.media.sources import SilenceSource
 from softphone.views import MicView
@@ -75,9 +82,15 @@ class CallMedia:
         #: it fell back to silence for want of a device: the Call panel's Mic row.
         self.mic: str | None = None
         self.mic_fallback = False
+        #: (1.2) The input read between calls while ``monitor_wanted``; each open (or
+        #: close) bumps ``_monitor_turn`` so a monitor still opening knows it is late.
+        self.monitor_wanted = False
+        self._monitor: InputMonitor | None = None
+        self._monitor_turn = 0
 
     def open(self, call_id: str, muted: bool) -> CallAudio | None:
         """A new call's audio; a bad audio spec is an ``error`` event and None."""
+        self.close_monitor()  # the call opens the device itself: one stream, not two
         try:
             source_result = create_source(self.choice.audio_in)
             try:
@@ -89,10 +102,7 @@ class CallMedia:
             self._emit(ev.ErrorReported(code="bad-audio", message=str(exc)))
             return None
         for notice in (source_result.notice, sink_result.notice):
-            if notice and notice not in self._notices_given:
-                self._notices_given.add(notice)
-                logger.warning("%s", notice)
-                self._emit(ev.Notice(message=notice))
+            self._say_once(notice)
         self.mic = source_result.description
         self.mic_fallback = source_result.notice is not None
         inner = sink_result.sink
@@ -111,13 +121,67 @@ class CallMedia:
         return audio
 
     def mic_view(self, source: MutableSource | None) -> MicView:
-        """The Mic row's view: the last call's source and its fallback; ``source``'s level."""
+        """The Mic row's view: the last source opened and its fallback; ``source``'s level
+        (the active call's), else the monitor's between calls."""
+        monitor = self._monitor
+        if source is None and monitor is not None:
+            level = monitor.level
+        else:
+            level = None if source is None else source.level
         return MicView(
             spec=self.choice.audio_in,
             source=self.mic,
             fallback=self.mic_fallback,
-            level=None if source is None else source.level,
+            level=level,
         )
+
+    # --- the monitor between calls (1.2) ---------------------------------------------
+
+    async def monitor(self, on: bool, idle: bool) -> None:
+        """Monitor the input from now on while no call is up (now, if ``idle``), or stop.
+
+        A bad ``--audio-in`` is refused as a call would refuse it.
+        """
+        self.monitor_wanted = on
+        if not on:
+            self.close_monitor()
+        elif idle:
+            try:
+                await self._open_monitor()
+            except MediaSpecError as exc:
+                raise CommandRefused("bad-audio", str(exc)) from exc
+
+    async def resume_monitor(self) -> None:
+        """The monitor again after a call, if wanted; a bad spec the calls have reported."""
+        try:
+            await self._open_monitor()
+        except MediaSpecError as exc:
+            logger.info("input not monitored: %s", exc)
+
+    async def _open_monitor(self) -> None:
+        """Open the monitor if it is wanted and not open; MediaSpecError for a bad spec."""
+        if not self.monitor_wanted or self._monitor is not None:
+            return
+        self._monitor_turn += 1
+        turn = self._monitor_turn
+        result = await asyncio.to_thread(create_source, self.choice.audio_in)  # a device open
+        if turn != self._monitor_turn or not self.monitor_wanted:
+            result.track.stop()  # a call (or an off) came first: it owns the device now
+            return
+        self._say_once(result.notice)
+        self.mic, self.mic_fallback = result.description, result.notice is not None
+        self._monitor = InputMonitor(result.track)
+
+    def close_monitor(self) -> None:
+        """Release the monitored input (a call is opening, the session closes, or off)."""
+        self._monitor_turn += 1
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            monitor.close()
+
+    @property
+    def monitoring(self) -> bool:
+        return self._monitor is not None
 
     def devices(self) -> list[AudioDevice]:
         """The devices there are now; DeviceUnavailable when PortAudio cannot be loaded.
@@ -139,6 +203,9 @@ class CallMedia:
         if kind == "input":
             self.choice.audio_in = spec
             self.mic, self.mic_fallback = description, False
+            if active is None and self.monitoring:  # the meter follows the new input
+                self.close_monitor()
+                await self.resume_monitor()  # just opened by _try: it works
         else:
             self.choice.audio_out = spec
         call = None if active is None else active.call_id
@@ -242,6 +309,13 @@ class CallMedia:
         self._emit(
             ev.AudioDeviceChanged(kind=kind, device=description, reason="lost", call=audio.call_id)
         )
+
+    def _say_once(self, notice: str | None) -> None:
+        """A fallback notice, once per session however many calls (or monitors) meet it."""
+        if notice and notice not in self._notices_given:
+            self._notices_given.add(notice)
+            logger.warning("%s", notice)
+            self._emit(ev.Notice(message=notice))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

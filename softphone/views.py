@@ -57,9 +57,10 @@ class RegionView:
 
 @dataclass(frozen=True, kw_only=True)
 class MicView:
-    """The microphone: ``spec`` is ``--audio-in``; ``source`` what the last call opened
-    (None before the first call), ``fallback`` when that was silence for want of a
-    device; ``level`` the peak of the last frame (0..1), during a call only."""
+    """The microphone: ``spec`` is ``--audio-in``; ``source`` what the last call (or the
+    monitor) opened (None before either), ``fallback`` when that was silence for want of
+    a device; ``level`` the peak of the last frame (0..1), during a call, and **(1.2)**
+    between calls while the input is monitored (``monitor`` command)."""
 
     spec: str
     source: str | None

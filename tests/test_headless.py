@@ -14,6 +14,7 @@ from softphone.commands import (
     Dtmf,
     Hangup,
     Hold,
+    MonitorInput,
     Mute,
     Quit,
     RestartIce,
@@ -50,6 +51,8 @@ from tests.harness import Headless, Server
         ('{"cmd":"switch","call":"c1"}', SwitchCall(call="c1")),
         ('{"cmd":"dnd"}', DoNotDisturb(True)),
         ('{"cmd":"dnd","on":false}', DoNotDisturb(False)),
+        ('{"cmd":"monitor"}', MonitorInput(True)),
+        ('{"cmd":"monitor","on":false}', MonitorInput(False)),
     ],
 )
 def test_good_commands_parse(line: str, expected: object) -> None:
@@ -79,6 +82,7 @@ def test_good_commands_parse(line: str, expected: object) -> None:
         ('{"cmd":"answer","call":""}', '"answer": field "call" must be a non-empty string'),
         ('{"cmd":"switch","call":"' + "x" * 65 + '"}', 'field "call" is too long'),
         ('{"cmd":"dnd","on":1}', '"dnd": field "on" must be true or false'),
+        ('{"cmd":"monitor","on":"yes"}', '"monitor": field "on" must be true or false'),
     ],
 )
 def test_bad_commands_name_the_problem(line: str, fragment: str) -> None:
@@ -93,8 +97,8 @@ def test_an_unknown_command_lists_every_command() -> None:
     known = str(info.value).split("(known: ")[1].rstrip(")").split(", ")
     assert known == sorted(known)
     assert set(known) == {
-        "answer", "call", "decline", "device", "dnd", "dtmf", "hangup", "hold", "mute",
-        "probe", "quit", "region", "restart-ice", "stats", "switch",
+        "answer", "call", "decline", "device", "dnd", "dtmf", "hangup", "hold", "monitor",
+        "mute", "probe", "quit", "region", "restart-ice", "stats", "switch",
     }  # fmt: skip
 
 

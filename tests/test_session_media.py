@@ -3,6 +3,8 @@ a held call plays nothing and takes the devices chosen meanwhile when it is resu
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from softphone import events as ev
 from softphone.commands import CommandRefused
 from softphone.media.sinks import ConsumingSink, SwitchableSink
 from softphone.session_media import CallAudio, CallMedia, MediaChoice
+from tests.rtc_probe import wait_for
 
 
 def _changes(events: list[ev.Event]) -> list[tuple[str, str | None]]:
@@ -84,3 +87,40 @@ def test_a_paused_sink_counts_but_does_not_play() -> None:
     sink.paused = False
     sink._write(samples)
     assert output.written == 2
+
+
+async def test_the_monitor_follows_a_switch_yields_to_a_call_and_comes_back() -> None:
+    media = CallMedia(MediaChoice("tone:440", "null"), [].append)
+    await media.monitor(True, idle=True)
+    try:
+        await wait_for(lambda: (media.mic_view(None).level or 0) > 0.25)
+        await media.switch("input", "silence", None)  # between calls: the monitor follows
+        await wait_for(lambda: media.mic_view(None).level == 0.0)
+        call = media.open("c1", muted=False)
+        assert call is not None and not media.monitoring  # the call opens its own source
+        await _close(call)
+        await media.resume_monitor()  # what the session does when the last call ends
+        assert media.monitoring and media.mic == "silence"
+        await media.monitor(False, idle=True)
+        assert not media.monitoring
+        await media.resume_monitor()  # not wanted: stays off
+        assert not media.monitoring
+    finally:
+        media.close_monitor()
+
+
+async def test_a_call_that_opens_while_the_monitor_opens_wins() -> None:
+    media = CallMedia(MediaChoice("tone", "null"), [].append)
+    opening = asyncio.ensure_future(media.monitor(True, idle=True))
+    await asyncio.sleep(0)  # the monitor's source is being opened on a thread
+    call = media.open("c1", muted=False)
+    await opening
+    assert call is not None and not media.monitoring  # it gave its source back
+    await _close(call)
+
+
+async def test_monitoring_a_bad_source_is_refused_as_a_call_would_be() -> None:
+    media = CallMedia(MediaChoice("file:/no/such/dir/x.wav", "null"), [].append)
+    with pytest.raises(CommandRefused) as refused:
+        await media.monitor(True, idle=True)
+    assert refused.value.code == "bad-audio" and not media.monitoring

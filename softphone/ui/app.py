@@ -68,6 +68,7 @@ class SoftphoneApp(SessionEvents, Actions):
         state_dir: Path | None = None,
         stats_interval: float = 1.0,
         cursor_blink: bool = True,
+        monitor_input: bool = True,
     ) -> None:
         themes = discover_themes()
         super().__init__(css_path=[APP_CSS, *(t.path for t in themes)])
@@ -84,6 +85,7 @@ class SoftphoneApp(SessionEvents, Actions):
         self.state_dir = state_dir
         self.stats_interval = stats_interval
         self.cursor_blink = cursor_blink
+        self.monitor_input = monitor_input
         self.ui_state = load_ui_state(state_dir)
         self.last_copied = None
         self.call_state = None

@@ -52,6 +52,7 @@ class SoftphoneBase(App[int]):
     state_dir: Path | None
     stats_interval: float
     cursor_blink: bool
+    monitor_input: bool  # (1.2) read the mic between calls for the level meter
     ui_state: UiState
     last_copied: str | None
     call_state: str | None

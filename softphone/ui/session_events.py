@@ -45,7 +45,8 @@ logger = logging.getLogger("softphone.ui")
 SessionFactory = Callable[[], Awaitable["SessionManager"]]
 # What the factory needs loaded: the media stack, imported on a thread, off the loop.
 SESSION_MODULE = "softphone.session"
-# The mic level meter's refresh (seconds), only during a call with the main screen shown.
+# The mic level meter's refresh (seconds): during a call, and between calls while the
+# input is monitored; the level is read only while the main screen is shown.
 METER_INTERVAL = 0.1
 
 
@@ -112,6 +113,22 @@ class SessionEvents(SoftphoneBase):
         except Exception as exc:
             logger.warning("session start failed: %s", exc)
             self.post_message(SessionFailed(str(exc) or type(exc).__name__))
+        if self.monitor_input and not self._closed:
+            self._monitor_between_calls()
+
+    def _monitor_between_calls(self) -> None:
+        """Once the session is built (never before the first frame): the level before dialing,
+        registered or not (the microphone is worth checking offline too).
+
+        The session releases the monitor while a call is up and brings it back
+        after, and closes it on quit; the meter's timer runs from now on.
+        """
+        # Loaded after the first frame (tests/test_ui_start.py checks).
+        from softphone.commands import MonitorInput
+
+        self.send(MonitorInput(on=True))
+        if self._meter_timer is not None:
+            self._meter_timer.resume()
 
     def on_session_failed(self, message: SessionFailed) -> None:
         if not self._panels_ready():
@@ -215,7 +232,7 @@ class SessionEvents(SoftphoneBase):
         if meter is not None:
             if state == "active":
                 meter.resume()
-            elif state == "ended" and not others_talking:
+            elif state == "ended" and not others_talking and not self.monitor_input:
                 meter.pause()
         self._show_mic()
         if state == "ended":

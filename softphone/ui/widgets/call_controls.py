@@ -61,7 +61,9 @@ def mic_markup(muted: bool, mic: MicView | None, in_call: bool) -> str:
     if mic.spec.strip() == "silence":
         return "[$warning]silence[/] [$text-muted](--audio-in silence)[/]"
     if not in_call:
-        return f"[$text-muted]{escape(mic.source or mic.spec)}[/]"
+        name = f"[$text-muted]{escape(mic.source or mic.spec)}[/]"
+        # (1.2) Between calls the monitored input's level, when it is monitored.
+        return name if mic.level is None else f"{name} {level_meter(mic.level)}"
     if mic.level is None:
         return "[$success]live[/]"
     return f"[$success]live[/] {level_meter(mic.level)}"
