@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from softphone.signaling import limit_defaults
+
 if TYPE_CHECKING:
     from softphone.config import Region, Settings
     from softphone.session import SessionManager
@@ -150,29 +152,45 @@ def _probe_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
 
 
-# (option, Limits field, type, what it limits)
-LIMIT_OPTIONS: tuple[tuple[str, str, type[float] | type[int], str], ...] = (
-    ("--message-rate", "rate", float, "messages a second one connection may send"),
-    ("--message-burst", "burst", int, "messages one connection may send at once"),
+# (option, Limits field, type, its default, what it limits)
+LIMIT_OPTIONS: tuple[tuple[str, str, type[float] | type[int], float, str], ...] = (
+    (
+        "--message-rate",
+        "rate",
+        float,
+        limit_defaults.RATE,
+        "messages a second one connection may send",
+    ),
+    (
+        "--message-burst",
+        "burst",
+        int,
+        limit_defaults.BURST,
+        "messages one connection may send at once",
+    ),
     (
         "--max-connections-per-address",
         "connections_per_address",
         int,
+        limit_defaults.CONNECTIONS_PER_ADDRESS,
         "connections from one address",
     ),
-    ("--max-pending-invites", "pending_invites", int, "unanswered invites one user may have"),
+    (
+        "--max-pending-invites",
+        "pending_invites",
+        int,
+        limit_defaults.PENDING_INVITES,
+        "unanswered invites one user may have",
+    ),
 )
 
 
 def _limit_options(serve: argparse.ArgumentParser) -> None:
-    from softphone.signaling.limits import Limits  # a dataclass: cheap to import
-
-    defaults = Limits()
-    for option, name, kind, what in LIMIT_OPTIONS:
+    for option, name, kind, default, what in LIMIT_OPTIONS:
         serve.add_argument(
             option,
             type=kind,
-            default=getattr(defaults, name),
+            default=default,
             dest=f"limit_{name}",
             metavar="N",
             help=f"{what} (default %(default)s)",

@@ -21,6 +21,8 @@ import resource
 from dataclasses import dataclass
 from typing import Final
 
+from softphone.signaling import limit_defaults
+
 __all__ = [
     "MAX_MESSAGE",
     "Limits",
@@ -41,17 +43,17 @@ class Limits:
     """The server's limits; every one is per connection, source address or user."""
 
     #: Sustained messages per second one connection may send...
-    rate: float = 50.0
+    rate: float = limit_defaults.RATE
     #: ...and how many it may send at once after being quiet.
-    burst: int = 100
+    burst: int = limit_defaults.BURST
     #: Closed (1008) after being over the rate this long without a pause...
     abuse_seconds: float = 5.0
     #: ...or after this many refused frames in one such stretch.
     max_refusals: int = 500
     #: Concurrent WebSocket connections from one source address.
-    connections_per_address: int = 20
+    connections_per_address: int = limit_defaults.CONNECTIONS_PER_ADDRESS
     #: Invites a user has sent that are not yet accepted, declined or hung up.
-    pending_invites: int = 4
+    pending_invites: int = limit_defaults.PENDING_INVITES
     #: Frames above this many bytes are not read: the socket closes with 1009.
     max_message: int = MAX_MESSAGE
     #: Seconds a connection may stay open without registering (closed with 1008).
