@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from aiortc import MediaStreamTrack
@@ -207,7 +208,7 @@ class Call:
 
     def _state_forwarder(self, make: Callable[[str], ev.PeerStateEvent]) -> Callable[[str], None]:
         def forward(state: str) -> None:
-            event = make(state)
+            event = replace(make(state), call=self.id)
             self._emit(event)
             if isinstance(event, ev.ConnectionStateChanged) and self._on_connection_state:
                 self._on_connection_state(self, event.state)
@@ -221,7 +222,7 @@ class Call:
     def _on_selected_pair(self, pair: SelectedPair | None) -> None:
         if pair is not None:
             info = pair_info(pair)
-            self._emit(ev.SelectedPairChanged(local=info.local, remote=info.remote))
+            self._emit(ev.SelectedPairChanged(local=info.local, remote=info.remote, call=self.id))
 
     def _on_ice_restart(self, phase: str, detail: dict[str, Any] | None = None) -> None:
         self._emit(restart_event(self.id, phase, detail or {}))
@@ -267,7 +268,7 @@ class Call:
         )
 
     def _on_negotiationneeded(self) -> None:
-        self._emit(ev.NegotiationNeeded())
+        self._emit(ev.NegotiationNeeded(call=self.id))
         self._spawn(self.negotiate())
 
     async def negotiate(self) -> None:

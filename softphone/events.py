@@ -279,24 +279,32 @@ class DndChanged(Event):
 class SignalingStateChanged(Event):
     NAME = "signaling-state"
     state: SignalingState
+    #: (1.2) The call whose peer connection this is: with two calls, which one.
+    call: str | None = _omitted()
 
 
 @dataclass(frozen=True, kw_only=True)
 class IceGatheringStateChanged(Event):
     NAME = "ice-gathering-state"
     state: IceGatheringState
+    #: (1.2) The call whose peer connection this is: with two calls, which one.
+    call: str | None = _omitted()
 
 
 @dataclass(frozen=True, kw_only=True)
 class IceConnectionStateChanged(Event):
     NAME = "ice-connection-state"
     state: IceConnectionState
+    #: (1.2) The call whose peer connection this is: with two calls, which one.
+    call: str | None = _omitted()
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConnectionStateChanged(Event):
     NAME = "connection-state"
     state: PeerConnectionState
+    #: (1.2) The call whose peer connection this is: with two calls, which one.
+    call: str | None = _omitted()
 
 
 PeerStateEvent = (
@@ -310,6 +318,7 @@ PeerStateEvent = (
 @dataclass(frozen=True, kw_only=True)
 class NegotiationNeeded(Event):
     NAME = "negotiationneeded"
+    call: str | None = _omitted()  # (1.2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,6 +326,7 @@ class SelectedPairChanged(Event):
     NAME = "selected-pair"
     local: CandidateInfo
     remote: CandidateInfo
+    call: str | None = _omitted()  # (1.2)
 
     @property
     def pair(self) -> PairInfo:

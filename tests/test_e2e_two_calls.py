@@ -137,6 +137,13 @@ async def test_answering_a_second_call_really_holds_the_first(
         await alice.send(cmd="hold", on=False, call=second)  # resume carol: a switch to her
         await alice.wait_for("active-call", since=mark, call=second, held=[first])
         await carol.wait_for("hold", 15, since=mark_c, on=False, by="remote")
+        # (1.2) Each call's peer-connection events say whose they are.
+        connected = {
+            e["call"]
+            for e in alice.events
+            if e["event"] == "connection-state" and e["state"] == "connected"
+        }
+        assert connected == {first, second}, connected
         for party in (alice, bob, carol):
             assert party.find("media-lost", since=0) is None, party.events
         await alice.send(cmd="hangup", call=first)

@@ -116,6 +116,11 @@ PINNED: list[tuple[ev.Event, str]] = [
     ),
     (ev.NegotiationNeeded(), '{"event":"negotiationneeded"}'),
     (
+        ev.ConnectionStateChanged(state="connected", call="c1"),
+        '{"event":"connection-state","state":"connected","call":"c1"}',
+    ),
+    (ev.NegotiationNeeded(call="c1"), '{"event":"negotiationneeded","call":"c1"}'),
+    (
         ev.SelectedPairChanged(local=LOCAL, remote=REMOTE),
         f'{{"event":"selected-pair","local":{LOCAL_JSON},"remote":{REMOTE_JSON}}}',
     ),
