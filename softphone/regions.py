@@ -12,6 +12,7 @@ the user configured are the user's and stay as they are.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
@@ -327,5 +328,10 @@ def credential_refusals(failures: Sequence[GatheringFailure]) -> list[str]:
         f"{failure.url} refused the TURN credentials (401 Unauthorized): "
         "they are wrong or have expired"
         for failure in failures
-        if "(401 " in failure.reason
+        if _REFUSED_CREDENTIALS.search(failure.reason)
     ]
+
+
+# A gathering failure's reason for a 401: "TURN refused: 401 Unauthorized: …"
+# (softphone.rtc.server_check.refusal), or aioice's own "… (401 - Unauthorized)".
+_REFUSED_CREDENTIALS = re.compile(r"(?:^TURN refused: |\()401\b")

@@ -132,8 +132,10 @@ def test_default_sink_plays_into_the_virtual_speaker(pulse: dict[str, str], tmp_
     # block (it sleeps for its idle latency); what follows must be steady.
     assert heard.size > 2.5 * 48000
     assert abs(dominant_frequency(heard, 48000) - 880) < 2
-    # Steady playback: no dropout once sound started (a tone crosses zero briefly).
-    assert longest_silence_ms(heard[4800:-960], 48000) < 15
+    # Steady playback once sound started (a tone crosses zero briefly). A machine
+    # loaded by other work may underrun a block or two of the real-time stream;
+    # a stall (the sink waiting on something) would be far longer.
+    assert longest_silence_ms(heard[4800:-960], 48000) < 100
 
 
 FALLBACK_CHECK = """

@@ -112,7 +112,9 @@ async def test_region_picker_shows_live_figures_and_marks_the_dead_one(
             def shown(name: str) -> str:
                 return str(options.get_option(name).prompt)
 
-            assert "probing…" in shown("dead")  # open before the dead region timed out
+            # The picker opens at once: the dead region is still being probed, or
+            # (on a slow machine, more than its 2 s timeout after the start) marked.
+            assert "probing…" in shown("dead") or "✗ dead" in shown("dead"), shown("dead")
             await wait_for(lambda: "✗ dead" in shown("dead") and "✗ dead" in shown("wrong"), 15)
             await wait_for(lambda: "alloc" in shown("healthy"), 15)
             assert "loss" in shown("healthy") and "ms" in shown("healthy")
