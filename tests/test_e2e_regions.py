@@ -201,9 +201,10 @@ async def window_gap(party: Headless) -> float:
 
 @contextlib.asynccontextmanager
 async def relay_call(
-    tmp_path: Path, server: Server, config: Path
+    tmp_path: Path, server: Server, config: Path, relay_on: str | None = "127.0.0.2"
 ) -> AsyncIterator[tuple[Headless, Headless]]:
-    """alice (tone 440) calls bob (tone 880), relay-only, both starting on eu-west."""
+    """alice (tone 440) calls bob (tone 880) with ``config``; with ``relay_on``, once
+    alice's call is relayed through that address (eu-west's coturn by default)."""
     common = ("--config", str(config))
     async with parties(
         tmp_path, server.url,
@@ -211,7 +212,8 @@ async def relay_call(
         bob=(*common, "--audio-in", "tone:880", "--audio-out", "null"),
     ) as (alice, bob):  # fmt: skip
         await connected_call(alice, bob, "bob")
-        await wait_relay(alice, "127.0.0.2", 0)
+        if relay_on is not None:
+            await wait_relay(alice, relay_on, 0)
         yield alice, bob
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ import pytest
 from softphone.rtc.configuration import parse_ice_url
 from tests.coturn import PASSWORD, USER, TurnRegion, in_loopback_namespace
 from tests.gaps import assert_gap_within
-from tests.harness import Headless, Server, connected_call, parties
+from tests.harness import Headless, Server, parties
+from tests.test_e2e_regions import relay_call
 from tests.tls import make_certificates
 
 pytestmark = pytest.mark.e2e
@@ -63,20 +64,6 @@ def by_transport(region: TurnRegion) -> dict[str, list[str]]:
     return {**urls, "all": [u for (u,) in urls.values()]}
 
 
-@contextlib.asynccontextmanager
-async def relay_call(
-    tmp_path: Path, server: Server, config: Path
-) -> AsyncIterator[tuple[Headless, Headless]]:
-    common = ("--config", str(config))
-    async with parties(
-        tmp_path, server.url,
-        alice=(*common, "--audio-in", "tone:440", "--audio-out", "null"),
-        bob=(*common, "--audio-in", "tone:880", "--audio-out", "null"),
-    ) as (alice, bob):  # fmt: skip
-        await connected_call(alice, bob, "bob")
-        yield alice, bob
-
-
 async def wait_relay_protocol(
     party: Headless, protocol: str, since: int = 0, timeout: float = 15
 ) -> dict[str, Any]:
@@ -97,7 +84,7 @@ async def test_a_call_is_carried_over_each_turn_transport(
     server: Server, tmp_path: Path, turn_tls: TurnRegion, transport: str
 ) -> None:
     config = write_config(tmp_path / "config.toml", by_transport(turn_tls), start=transport)
-    async with relay_call(tmp_path, server, config) as (alice, bob):
+    async with relay_call(tmp_path, server, config, relay_on=None) as (alice, bob):
         check = await alice.wait_for("ice-server", region=transport)
         assert check["ok"] is True, check
         for party in (alice, bob):
@@ -115,7 +102,7 @@ async def test_switch_from_a_udp_region_to_tcp_or_tls_loses_no_packet(
 ) -> None:
     """The corporate-network fallback: from a UDP region to one reached over TCP or TLS."""
     config = write_config(tmp_path / "config.toml", by_transport(turn_tls), start="udp")
-    async with relay_call(tmp_path, server, config) as (alice, bob):
+    async with relay_call(tmp_path, server, config, relay_on=None) as (alice, bob):
         for party in (alice, bob):
             await wait_relay_protocol(party, "udp")
         before = {p.name: await p.stats() for p in (alice, bob)}
@@ -158,7 +145,7 @@ async def test_with_udp_blocked_the_call_connects_over_tcp_or_tls(
     """A region listing udp, tcp and tls URLs: gathering drops the dead one, ICE picks one."""
     config = write_config(tmp_path / "config.toml", by_transport(turn_tls), start="all")
     with udp_blocked(ADDRESS, turn_tls.port):
-        async with relay_call(tmp_path, server, config) as (alice, bob):
+        async with relay_call(tmp_path, server, config, relay_on=None) as (alice, bob):
             for party in (alice, bob):
                 pair = await party.wait_for("selected-pair", 15)
                 assert pair["local"]["relay_protocol"] in ("tcp", "tls"), pair
@@ -178,20 +165,20 @@ def test_ipv6_literal_urls_parse() -> None:
     assert parse_ice_url("turns:[::1]").port == 5349
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="no ::1 in this namespace")
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_a_call_through_an_ipv6_literal_turn_url(
     server: Server, tmp_path: Path, transport: str
 ) -> None:
     """Reached over IPv6, relaying IPv4: aioice's Allocate asks for no address family
     (RFC 6156), so a relay on an IPv6-only address answers 440 (next test)."""
+    assert ipv6_loopback(), "the loopback namespace has no ::1 (IPv6 disabled in the kernel?)"
     region = TurnRegion(address="::1", relay_address=ADDRESS, min_port=51100, max_port=51160)
     region.start()
     try:
         url = region.url_for(transport)
         assert url.startswith("turn:[::1]:3478")
         config = write_config(tmp_path / "config.toml", {"v6": [url]}, start="v6")
-        async with relay_call(tmp_path, server, config) as (alice, bob):
+        async with relay_call(tmp_path, server, config, relay_on=None) as (alice, bob):
             for party in (alice, bob):
                 pair = await wait_relay_protocol(party, transport)
                 assert pair["local"]["address"] == ADDRESS, pair
@@ -201,10 +188,10 @@ async def test_a_call_through_an_ipv6_literal_turn_url(
         region.stop()
 
 
-@pytest.mark.skipif(not ipv6_loopback(), reason="no ::1 in this namespace")
 async def test_an_ipv6_only_relay_is_refused_naming_the_url_and_why(
     server: Server, tmp_path: Path
 ) -> None:
+    assert ipv6_loopback(), "the loopback namespace has no ::1 (IPv6 disabled in the kernel?)"
     region = TurnRegion(address="::1", min_port=51200, max_port=51260)
     region.start()
     try:
