@@ -285,14 +285,24 @@ async def test_audio_level_is_measured_only_when_negotiated() -> None:
     await ice.close()
 
 
-def test_mono_encoder_direct_path_equals_its_resampler_path() -> None:
-    """Our frames skip the resampler: same packets and timestamps as through it."""
-    from aiortc.codecs.opus import OpusEncoder
+def test_mono_encoder_direct_path_matches_its_resampler_path() -> None:
+    """Our frames skip the resampler (and PyAV): same timestamps, the same tone decoded."""
+    from aiortc.codecs.opus import OpusDecoder, OpusEncoder
+    from aiortc.jitterbuffer import JitterFrame
 
     direct, resampled = internals.MonoOpusEncoder(), internals.MonoOpusEncoder()
-    for frame, twin in zip(_tone_frames(10), _tone_frames(10), strict=True):
-        assert direct.encode(frame) == OpusEncoder.encode(resampled, twin)
-    assert direct.encode(_tone_frames(11)[10])[1] == 10 * 960
+    decoded: dict[str, list[np.ndarray]] = {"direct": [], "resampled": []}
+    decoders = {"direct": OpusDecoder(), "resampled": OpusDecoder()}
+    for frame, twin in zip(_tone_frames(25), _tone_frames(25), strict=True):
+        fast, stock = direct.encode(frame), OpusEncoder.encode(resampled, twin)
+        assert fast[1] == stock[1]
+        assert fast[0][0][0] == stock[0][0][0]  # the same TOC: CELT fullband 20 ms mono
+        for name, (payloads, timestamp) in (("direct", fast), ("resampled", stock)):
+            (pcm,) = decoders[name].decode(JitterFrame(data=payloads[0], timestamp=timestamp))
+            decoded[name].append(pcm.to_ndarray()[0][::2].astype(np.float64))
+    a, b = (np.concatenate(decoded[name][5:]) for name in ("direct", "resampled"))
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+    assert direct.encode(_tone_frames(26)[25])[1] == 25 * 960
 
 
 class _Frames(MediaStreamTrack):

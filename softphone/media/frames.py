@@ -33,12 +33,14 @@ def silence() -> Samples:
 
 
 def make_frame(samples: Samples, pts: int) -> AudioFrame:
-    """Wrap FRAME_SAMPLES mono samples as an aiortc-ready frame."""
-    frame = AudioFrame.from_ndarray(
-        np.ascontiguousarray(samples, dtype=np.int16).reshape(1, -1),
-        format="s16",
-        layout="mono",
-    )
+    """Wrap mono samples (FRAME_SAMPLES of them, as every source makes) as an aiortc-ready frame.
+
+    The frame is allocated empty and its plane filled: half the cost of
+    ``AudioFrame.from_ndarray``, which validates and reshapes, per 20 ms.
+    """
+    samples = np.ascontiguousarray(samples, dtype=np.int16)
+    frame = AudioFrame(format="s16", layout="mono", samples=len(samples))
+    frame.planes[0].update(samples)  # type: ignore[arg-type]  # any buffer; typed as bytes
     frame.sample_rate = SAMPLE_RATE
     frame.pts = pts
     frame.time_base = TIME_BASE

@@ -56,6 +56,7 @@ class Media:
         self.dtls = RTCDtlsTransport(ice, [self._certificate])  # type: ignore[arg-type]
         self.sender = RTCRtpSender("audio", self.dtls)
         self.receiver = RTCRtpReceiver("audio", self.dtls)
+        internals.install_fast_clock()
         internals.install_fast_sender(self.sender)
         internals.install_inline_decoder(self.receiver)
         internals.set_receiver_rtcp_ssrc(self.receiver, internals.sender_ssrc(self.sender))
