@@ -34,16 +34,34 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
+def _tcp_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_udp_tcp_port() -> int:
     """A port free for both UDP and TCP right now."""
     while True:
         port = free_port(socket.SOCK_DGRAM)
-        with socket.socket() as sock:
-            try:
-                sock.bind((LOOPBACK, port))
-            except OSError:
-                continue
-        return port
+        if _tcp_free(port):
+            return port
+
+
+def free_sip_port() -> int:
+    """A port for baresip's ``sip_listen``: UDP and TCP on it, and TCP on the next one.
+
+    baresip 1.0 listens for SIP on UDP and TCP at the port given, and for
+    SIP/TLS on the port after it; any of the three taken fails its start
+    ("ua: init failed (Address already in use)", seen once in CI).
+    """
+    while True:
+        port = free_udp_tcp_port()
+        if port < 65535 and _tcp_free(port + 1):
+            return port
 
 
 def _wait(check: object, what: str, log: Path, timeout: float = 15) -> None:
@@ -187,7 +205,7 @@ class Baresip(Daemon):
     kamailio: Kamailio | None = None
     tone_hz: int = 440
     answermode: str = "auto"
-    sip_port: int = field(default_factory=free_udp_tcp_port)
+    sip_port: int = field(default_factory=free_sip_port)
     ctrl_port: int = field(default_factory=free_port)
 
     @property
