@@ -60,17 +60,23 @@ def test_a_bad_packet_names_the_libopus_error() -> None:
         encoder.encode(_tone(1)[0].ctypes.data, FRAME_SAMPLES)
 
 
-def test_pyav_bundled_copy_is_a_usable_fallback() -> None:
-    """PyAV's wheel carries libopus: without the system's, that one is used."""
+def test_both_copies_of_libopus_work_and_pyavs_comes_first() -> None:
+    """PyAV's wheel carries libopus and is tried first; the system's (libopus0) is the fallback."""
+    import ctypes.util
+
     libs = os.path.join(os.path.dirname(os.path.dirname(av.__file__)), "av.libs")
     bundled = sorted(glob.glob(os.path.join(libs, "libopus-*.so*")))
-    if not bundled:  # PyAV built from source links the system's libopus instead
-        assert libopus.load() is not None
-        return
-    library = libopus.Library(bundled[0])
-    encoder, decoder = libopus.Encoder(library), libopus.Decoder(library)
-    samples = _tone(1)[0]
-    assert len(decoder.decode(encoder.encode(samples.ctypes.data, FRAME_SAMPLES))) == 2 * 960
+    system = ctypes.util.find_library("opus")
+    assert system is not None, "apt-get install libopus0 (.ci/programs)"
+    assert libopus._candidates() == [*bundled, system]
+    loaded = libopus.load()
+    assert loaded is not None and loaded.path == (bundled or [system])[0]
+    for path in (*bundled, system):
+        library = libopus.Library(path)
+        encoder, decoder = libopus.Encoder(library), libopus.Decoder(library)
+        samples = _tone(1)[0]
+        packet = encoder.encode(samples.ctypes.data, FRAME_SAMPLES)
+        assert len(decoder.decode(packet)) == 2 * FRAME_SAMPLES, path
 
 
 def test_stereo_peers_packets_decode_to_mono() -> None:

@@ -495,3 +495,33 @@ async def test_hold_and_dtmf_hooks_reach_the_aiortc_names_they_use() -> None:
     await dtls._send_rtp(rtcp)
     assert sent == [rtp + b"!", rtcp]
     await ice.close()
+
+
+async def test_send_datagram_does_what_aioices_send_does() -> None:
+    """aioice 0.13.0's send chain, which ``internals.send_datagram`` shortens, is as read."""
+    send = inspect.getsource(Connection.send)
+    sendto = inspect.getsource(Connection.sendto)
+    assert "await self.sendto(data, 1)" in send
+    assert "active_pair = self._nominated.get(component)" in sendto
+    assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data)
+
+    sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    class Transport:
+        def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+            sent.append((data, addr))
+
+    conn = Connection(ice_controlling=True)
+    with pytest.raises(ConnectionError):
+        internals.send_datagram(conn, b"x")
+    protocol = StunProtocol(conn)
+    protocol.transport = Transport()  # type: ignore[assignment]
+
+    class Pair:
+        remote_addr = ("127.0.0.1", 9)
+
+    Pair.protocol = protocol  # type: ignore[attr-defined]
+    conn._nominated[1] = Pair()  # type: ignore[assignment]
+    assert internals.send_datagram(conn, b"rtp") is None
+    assert sent == [(b"rtp", ("127.0.0.1", 9))]

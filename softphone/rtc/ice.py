@@ -30,6 +30,7 @@ from . import internals
 from .configuration import Configuration, parse_ice_url
 from .errors import RTCSyntaxError
 from .gathering import GatherResult, gather
+from .packet_queue import PacketQueue
 from .stats import CandidateInfo, SelectedPair
 
 logger = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ class IceTransport:
     ) -> None:
         self.active: IceGeneration | None = None
         self._controlling = False
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._queue: PacketQueue[bytes | None] = PacketQueue()
         self._linger = linger
         self._switch_timeout = switch_timeout
         self._nominate_interval = nominate_interval
@@ -248,7 +249,9 @@ class IceTransport:
         if gen is None:
             return
         with contextlib.suppress(ConnectionError, OSError):
-            await gen.connection.send(data)
+            pending = internals.send_datagram(gen.connection, data)
+            if pending is not None:
+                await pending
 
     # --- generations --------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +91,29 @@ def nominated_pair(connection: Connection, component: int = 1) -> CandidatePair 
     """aioice 0.13.0: ``Connection._nominated`` maps component -> nominated CandidatePair."""
     pair: CandidatePair | None = connection._nominated.get(component)
     return pair
+
+
+def send_datagram(connection: Connection, data: bytes) -> Awaitable[None] | None:
+    """``await connection.send(data)`` without two coroutine layers; None when already sent.
+
+    aioice 0.13.0 ``Connection.send`` awaits ``sendto(data, 1)``, which looks
+    up ``_nominated[1]`` and awaits ``pair.protocol.send_data(data,
+    pair.remote_addr)``; ``StunProtocol.send_data`` is one
+    ``self.transport.sendto(data, addr)`` (for a relayed candidate that
+    transport is aioice's TurnTransport, which queues the TURN send itself).
+    Every RTP and RTCP packet goes this way, so it is done here directly; a
+    protocol of another class gets the coroutine to await, as stock. No
+    pair: the ``ConnectionError`` stock raises.
+    """
+    pair = connection._nominated.get(1)
+    if pair is None:
+        raise ConnectionError("Cannot send data, not connected")
+    protocol = pair.protocol
+    if type(protocol) is StunProtocol:
+        protocol.transport.sendto(data, pair.remote_addr)
+        return None
+    pending: Awaitable[None] = protocol.send_data(data, pair.remote_addr)
+    return pending
 
 
 def install_data_receiver(connection: Connection, receiver: Callable[[bytes], None]) -> None:

@@ -8,9 +8,9 @@ decode side a third of it again. No maintained Python binding of libopus
 exists on PyPI (``opuslib`` was last released in 2018), and the calls needed
 are five C functions, so they are bound here.
 
-Which libopus: the system's (Debian's ``libopus0``, found by
-``ctypes.util.find_library``), else the copy bundled in PyAV's wheel
-(``av.libs/libopus-*.so*``, the library PyAV itself links). With neither,
+Which libopus: the copy bundled in PyAV's wheel (``av.libs/libopus-*.so*``,
+the library PyAV itself links), else the system's (Debian's ``libopus0``,
+found by ``ctypes.util.find_library``). With neither,
 :func:`load` returns None and the callers keep PyAV's path: nothing stops
 working, it only costs more.
 
@@ -79,11 +79,13 @@ class Library:
 
 
 def _candidates() -> list[str]:
-    """Where libopus may be, in the order tried: the system's, then PyAV's bundled copy."""
+    """Where libopus may be, in the order tried: PyAV's bundled copy, then the system's.
+
+    PyAV's copy first: it is the library Opus went through before (same
+    version, same output), and it is a newer libopus than Debian 12's 1.3.1,
+    measured 20-30 % faster at encoding on this machine.
+    """
     found = []
-    system = ctypes.util.find_library("opus")
-    if system:
-        found.append(system)
     try:
         import av  # PyAV is a dependency of aiortc; its wheel carries libopus
 
@@ -91,6 +93,9 @@ def _candidates() -> list[str]:
         found += sorted(glob.glob(os.path.join(libs, "libopus-*.so*")))
     except ImportError:  # pragma: no cover - aiortc cannot run without PyAV
         pass
+    system = ctypes.util.find_library("opus")
+    if system:
+        found.append(system)
     return found
 
 
