@@ -284,7 +284,7 @@ def test_analysis_helpers() -> None:
 
 
 def test_tone_is_the_sine_of_its_phase_frame_after_frame() -> None:
-    """The table-based tone equals the direct formula (to one LSB), in reused buffers."""
+    """Both tone paths (whole hertz: a repeating table; else per frame) equal the formula."""
     from softphone.media.sources import TONE_AMPLITUDE, ToneSource
 
     for hz in (440.0, 1000.0, 333.3):
@@ -293,7 +293,12 @@ def test_tone_is_the_sine_of_its_phase_frame_after_frame() -> None:
         n = np.arange(60 * 960)
         expected = (np.sin(2 * math.pi * hz * n / 48000) * TONE_AMPLITUDE * 32767).astype(np.int16)
         assert np.abs(np.concatenate(chunks).astype(int) - expected).max() <= 1, hz
-        assert source.next_samples() is source.next_samples()  # no allocation per frame
+        if hz == int(hz):  # a slice of the table, computed once
+            assert source._table is not None and len(source._table) <= 50
+            table_frame = source.next_samples()
+            assert any(table_frame is frame for frame in source._table)
+        else:
+            assert source.next_samples() is source.next_samples()  # no allocation per frame
 
 
 async def test_tone_frames_are_copies_of_the_reused_buffer() -> None:

@@ -54,9 +54,14 @@ class SilenceSource(PacedSource):
 class ToneSource(PacedSource):
     """A sine wave; phase carries across frames so there is no click every 20 ms.
 
-    Every frame is sin(phase + step * n) = sin(phase) cos(step * n) + cos(phase)
-    sin(step * n): two tables built once, so a frame costs two scaled sums into
-    buffers kept for the call instead of 960 sines and three fresh arrays.
+    A tone of a whole number of hertz repeats exactly after
+    ``SAMPLE_RATE / gcd(SAMPLE_RATE, hz)`` samples (440 Hz: 1200), so after
+    ``lcm`` of that and a frame's 960 samples (440 Hz: 5 frames, at most one
+    second) the frames repeat too: they are computed once into a table, and a
+    frame is a slice of it, with no numpy arithmetic per 20 ms (each of those
+    calls costs tens of microseconds on a cache gone cold between frames).
+    Any other frequency is computed per frame: sin(phase + step * n) =
+    sin(phase) cos(step * n) + cos(phase) sin(step * n), from two tables.
     """
 
     def __init__(self, frequency: float = 440.0, amplitude: float = TONE_AMPLITUDE) -> None:
@@ -71,15 +76,34 @@ class ToneSource(PacedSource):
         self._mix = np.empty(FRAME_SAMPLES)
         self._part = np.empty(FRAME_SAMPLES)
         self._samples: Samples = np.empty(FRAME_SAMPLES, dtype=np.int16)
+        self._table = _repeating_frames(frequency, self._amplitude)
+        self._next = 0
 
     def next_samples(self) -> Samples:
         """The next frame, in a buffer reused by the next call (make_frame copies it)."""
+        if self._table is not None:
+            frame = self._table[self._next]
+            self._next = (self._next + 1) % len(self._table)
+            return frame
         np.multiply(self._cos, self._amplitude * math.sin(self._phase), out=self._mix)
         np.multiply(self._sin, self._amplitude * math.cos(self._phase), out=self._part)
         np.add(self._mix, self._part, out=self._mix)
         np.copyto(self._samples, self._mix, casting="unsafe")  # truncates, as astype did
         self._phase = (self._phase + self._step * FRAME_SAMPLES) % (2 * math.pi)
         return self._samples
+
+
+def _repeating_frames(frequency: float, amplitude: float) -> list[Samples] | None:
+    """The frames of a whole-hertz tone up to where they repeat (see ToneSource); else None."""
+    if frequency <= 0 or frequency != int(frequency):
+        return None
+    period = SAMPLE_RATE // math.gcd(SAMPLE_RATE, int(frequency))
+    frames = math.lcm(period, FRAME_SAMPLES) // FRAME_SAMPLES
+    n = np.arange(frames * FRAME_SAMPLES)
+    # The phase wraps every period: sin of n mod period keeps the argument small and exact.
+    wave = amplitude * np.sin(2 * math.pi * frequency * (n % period) / SAMPLE_RATE)
+    samples = wave.astype(np.int16)  # truncates, as the per-frame path does
+    return [samples[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] for i in range(frames)]
 
 
 class FileSource(PacedSource):

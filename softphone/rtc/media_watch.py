@@ -102,10 +102,16 @@ class MediaWatch:
 
     async def _run(self) -> None:
         assert self._probe_after is not None
+        delay = self._tick
         while not self._states.closed:
-            await asyncio.sleep(self._tick)
+            await asyncio.sleep(delay)
+            delay = self._tick
             if not self.watching() or self._busy():
                 continue
+            # Packets flowing: silence cannot reach probe_after before last_rx + probe_after,
+            # so sleep until then instead of waking every tick (1 / tick wake-ups a second
+            # down to about 1 / probe_after); the tick still bounds it below.
+            delay = max(self._tick, self._probe_after - self.silent_for())
             if self.silent_for() < self._probe_after:
                 continue
             last_rx = self._transport.last_rx
