@@ -40,6 +40,7 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -461,6 +462,28 @@ async def _measured_call(
     return usage, f"got {received_after - received} packets, lost {lost_after - lost}"
 
 
+def tree_env(tree: Path) -> dict[str, str]:
+    """The environment that makes ``python -m softphone`` run the source tree ``tree``.
+
+    ``-m`` puts the working directory first on ``sys.path``, ahead of
+    PYTHONPATH: run from this checkout, a "compared" tree silently ran this
+    tree's code (a ratio of 1.01 that meant nothing). PYTHONSAFEPATH (Python
+    3.11) leaves the working directory out; the import is checked once here.
+    """
+    env = {"PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import softphone; print(softphone.__file__)"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = Path(probe.stdout.strip()).resolve()
+    if not imported.is_relative_to(tree.resolve()):
+        raise SystemExit(f"--compare {tree}: python imports softphone from {imported} instead")
+    return env
+
+
 class Softphones:
     """The server (with its echo user), alice and bob, kept for every round."""
 
@@ -472,7 +495,7 @@ class Softphones:
     @classmethod
     async def start(cls, workdir: Path, tree: Path | None = None) -> Softphones:
         """Processes of this tree, or of the softphone source tree ``tree`` (a "before")."""
-        env = None if tree is None else {"PYTHONPATH": str(tree)}
+        env = None if tree is None else tree_env(tree)
         label = "" if tree is None else f" [{tree}]"
         if tree is not None:
             workdir = workdir / "compare"

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import struct
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -93,15 +93,27 @@ class ConsumingSink:
 
     def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
-        self._stats = SinkStats()
+        # Counted in plain attributes (a frozen SinkStats built per frame cost a
+        # dataclass __init__ 50 times a second); `stats` assembles the snapshot.
+        self._frames = 0
+        self._seconds = 0.0
+        self._max_gap_ms = 0.0
+        self._last_frame_at: float | None = None
+        self._window_max_gap_ms = 0.0
         self._converter = MonoConverter()
 
     @property
     def stats(self) -> SinkStats:
-        return self._stats
+        return SinkStats(
+            frames=self._frames,
+            seconds=self._seconds,
+            max_gap_ms=self._max_gap_ms,
+            last_frame_at=self._last_frame_at,
+            window_max_gap_ms=self._window_max_gap_ms,
+        )
 
     def new_window(self) -> None:
-        self._stats = replace(self._stats, window_max_gap_ms=0.0)
+        self._window_max_gap_ms = 0.0
 
     async def start(self, track: MediaStreamTrack) -> None:
         # A renegotiation can fire a new track while the old one is still live:
@@ -134,15 +146,15 @@ class ConsumingSink:
 
     def _record(self, frame: AudioFrame) -> None:
         now = time.monotonic()
-        old = self._stats
-        this_gap = 0.0 if old.last_frame_at is None else (now - old.last_frame_at) * 1000.0
-        self._stats = SinkStats(
-            frames=old.frames + 1,
-            seconds=old.seconds + frame.samples / (frame.sample_rate or SAMPLE_RATE),
-            max_gap_ms=max(old.max_gap_ms, this_gap),
-            last_frame_at=now,
-            window_max_gap_ms=max(old.window_max_gap_ms, this_gap),
-        )
+        last, self._last_frame_at = self._last_frame_at, now
+        self._frames += 1
+        self._seconds += frame.samples / (frame.sample_rate or SAMPLE_RATE)
+        if last is not None:
+            gap = (now - last) * 1000.0
+            if gap > self._max_gap_ms:
+                self._max_gap_ms = gap
+            if gap > self._window_max_gap_ms:
+                self._window_max_gap_ms = gap
 
     def _write(self, samples: Samples) -> None:
         """Deliver converted samples; must not block (the default discards)."""
