@@ -6,11 +6,14 @@ process, so spans across generators are comparable too). Every timed message
 starts with ``{"ts":<send time>,``; the servers relay unknown fields, so the
 receiver reads the send time back without parsing the rest.
 
-Three kinds of clients:
+Two kinds of clients:
 
-- raw aiohttp WebSockets (``register``) for relay load: fixed rate,
-  saturation, and call set-ups (invite -> ringing -> accept -> offer ->
-  answer -> 4 ice -> hangup, each step sent when the previous one arrives);
+- lean WebSockets (bench/lean_ws.py, ``register``) for relay load: fixed
+  rate, saturation, and call set-ups (invite -> ringing -> accept -> offer ->
+  answer -> 4 ice -> hangup, each step sent when the previous one arrives).
+  Every message is handled in the socket's ``data_received`` and the next one
+  written from there, from frames built once per template, so the generators
+  cost a fraction of the servers they load;
 - real :class:`~softphone.signaling.client.JsonSignalingClient` instances
   (``clients``) for the mass reconnect, so their own backoff and jitter decide
   when they come back.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import sys
 import time
@@ -27,9 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-from aiohttp import WSMsgType
-
+from bench.lean_ws import Heartbeat, LeanWebSocket, text_frame, text_header
 from softphone.signaling.adapter import ConnectionChanged, Registered, SignalingEvent
 from softphone.signaling.client import JsonSignalingClient
 from softphone.signaling.limits import raise_open_files_limit
@@ -99,39 +101,59 @@ def _compact(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def _tail(obj: dict[str, Any]) -> str:
+_TS = b'{"ts":'  # every timed message starts with it, then the send time
+_CALL, _TO = "@call@", "@to@"  # placeholders of the set-up templates
+
+
+def _tail(obj: dict[str, Any]) -> bytes:
     """What follows ``{"ts":<time>`` in a timed frame carrying ``obj``."""
-    return "," + _compact(obj)[1:]
+    return ("," + _compact(obj)[1:]).encode()
 
 
-def _setup_tails(call: str, to: str) -> tuple[str, ...]:
-    def sdp(kind: str) -> dict[str, Any]:
-        return {"type": "sdp", "call": call, "description": {"type": kind, "sdp": _SDP}}
+def _sdp(call: str, kind: str) -> dict[str, Any]:
+    return {"type": "sdp", "call": call, "description": {"type": kind, "sdp": _SDP}}
 
+
+def _setup_templates() -> tuple[bytes, ...]:
+    """The tail of every set-up step, with placeholders for the call id and the callee."""
     by_step = {
-        "invite": {"type": "invite", "call": call, "to": to},
-        "ringing": {"type": "ringing", "call": call},
-        "accept": {"type": "accept", "call": call},
-        "offer": sdp("offer"),
-        "answer": sdp("answer"),
-        "ice": {"type": "ice", "call": call, "candidate": _CANDIDATE},
-        "hangup": {"type": "hangup", "call": call},
+        "invite": {"type": "invite", "call": _CALL, "to": _TO},
+        "ringing": {"type": "ringing", "call": _CALL},
+        "accept": {"type": "accept", "call": _CALL},
+        "offer": _sdp(_CALL, "offer"),
+        "answer": _sdp(_CALL, "answer"),
+        "ice": {"type": "ice", "call": _CALL, "candidate": _CANDIDATE},
+        "hangup": {"type": "hangup", "call": _CALL},
     }
     return tuple(_tail(by_step[step]) for step, _sender in SETUP_STEPS)
 
 
-def _suffixes(call: str) -> tuple[str, ...]:
+_SETUP_TEMPLATES = _setup_templates()
+
+
+def _setup_tails(call: str, to: str) -> tuple[bytes, ...]:
+    """The tails of one set-up (``call`` and ``to`` need no JSON escaping: u<i>, s-u<i>-<n>)."""
+    c, t = call.encode(), to.encode()
+    filled = {
+        tmpl: tmpl.replace(b'"' + _CALL.encode() + b'"', b'"' + c + b'"').replace(
+            b'"' + _TO.encode() + b'"', b'"' + t + b'"'
+        )
+        for tmpl in set(_SETUP_TEMPLATES)
+    }
+    return tuple(filled[tmpl] for tmpl in _SETUP_TEMPLATES)
+
+
+def _suffixes(call: str) -> tuple[bytes, ...]:
     """For the relay phases: four ``ice`` messages and one ``sdp`` on an accepted call."""
     ice = _tail({"type": "ice", "call": call, "candidate": _CANDIDATE})
-    sdp = _tail({"type": "sdp", "call": call, "description": {"type": "offer", "sdp": _SDP}})
-    return (sdp,) + (ice,) * 4
+    return (_tail(_sdp(call, "offer")),) + (ice,) * 4
 
 
 @dataclass(slots=True)
 class _Setup:
     caller: _Client
     callee: _Client
-    tails: tuple[str, ...]
+    tails: tuple[bytes, ...]
     started: float
     received: int = 0  # steps received so far (they arrive in order)
 
@@ -144,7 +166,6 @@ class _Client:
         "group",
         "name",
         "peer",
-        "reader",
         "setup",
         "snapshot",
         "suffixes",
@@ -156,15 +177,14 @@ class _Client:
         loop = asyncio.get_running_loop()
         self.group = group
         self.name = name
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.ws: LeanWebSocket | None = None
         self.peer: _Client | None = None
         self.call = ""
-        self.suffixes: tuple[str, ...] = ()
+        self.suffixes: tuple[bytes, ...] = ()
         self.contacts: list[str] = []
         self.welcome = loop.create_future()
         self.snapshot = loop.create_future()
         self.accepted = loop.create_future()
-        self.reader: asyncio.Task[None] | None = None
         self.setup: _Setup | None = None
 
 
@@ -178,7 +198,7 @@ class Generator:
     """Clients come in groups, one per server under test."""
 
     def __init__(self) -> None:
-        self.session: aiohttp.ClientSession | None = None
+        self.heartbeat = Heartbeat(CLIENT_HEARTBEAT)
         self.groups: dict[str, list[_Client]] = {}
         self.closing: set[str] = set()
         self.received = 0
@@ -209,9 +229,8 @@ class Generator:
         With ``callee_url`` every callee registers there (another node of a
         cluster, bench_cluster), every caller at ``url``.
         """
-        if self.session is None:
-            raise_open_files_limit()
-            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        raise_open_files_limit()
+        self.heartbeat.start()
         clients = self.groups[group] = []
         self.errors[group] = self.dropped[group] = self.presence = 0
         for i, (a, b) in enumerate(pairs):
@@ -246,17 +265,17 @@ class Generator:
         }
 
     async def _register(self, client: _Client, url: str, limit: asyncio.Semaphore) -> float:
-        assert self.session is not None
         async with limit:
             t0 = time.perf_counter()
-            client.ws = await self.session.ws_connect(
-                url, autoping=True, heartbeat=CLIENT_HEARTBEAT, max_msg_size=1 << 24
+            ws = client.ws = await LeanWebSocket.connect(
+                url, functools.partial(self._on_text, client), heartbeat=self.heartbeat
             )
-            client.reader = asyncio.create_task(self._read(client))
-            await client.ws.send_str(_compact({"type": "hello", "user": client.name}))
+            ws.lost.add_done_callback(functools.partial(self._on_lost, client))
+            ws.send_frame(text_frame(_compact({"type": "hello", "user": client.name}).encode()))
             await asyncio.wait_for(client.welcome, 60)
             if client.contacts:
-                await client.ws.send_str(_compact({"type": "subscribe", "users": client.contacts}))
+                subscribe = {"type": "subscribe", "users": client.contacts}
+                ws.send_frame(text_frame(_compact(subscribe).encode()))
                 await asyncio.wait_for(client.snapshot, 60)
             return (time.perf_counter() - t0) * 1000
 
@@ -265,36 +284,34 @@ class Generator:
         callers = self.groups[group][0::2]
         for c in callers:
             assert c.ws is not None and c.peer is not None
-            await c.ws.send_str(_compact({"type": "invite", "call": c.call, "to": c.peer.name}))
+            invite = {"type": "invite", "call": c.call, "to": c.peer.name}
+            c.ws.send_frame(text_frame(_compact(invite).encode()))
         await asyncio.wait_for(asyncio.gather(*(c.accepted for c in callers)), 60)
         return {"calls": len(callers)}
 
     # --- receiving ------------------------------------------------------------------
 
-    async def _read(self, client: _Client) -> None:
-        assert client.ws is not None
-        ws = client.ws
-        async for msg in ws:
-            if msg.type is not WSMsgType.TEXT:
-                continue
-            text: str = msg.data
-            if text.startswith('{"ts":'):
-                now = time.perf_counter()
-                self.latencies.append((now - float(text[6 : text.index(",", 6)])) * 1000)
-                self.received += 1
-                if client.setup is not None:
-                    await self._advance(client.setup, client)
-                elif now < self.answer_until:
-                    await self._send(client)
-                continue
-            if text.startswith('{"type":"presence",'):
-                self.presence += 1
-                continue
-            await self._on_untimed(client, json.loads(text))
+    def _on_text(self, client: _Client, payload: bytes) -> None:
+        """Every text message a client receives, from its socket's ``data_received``."""
+        if payload.startswith(_TS):
+            now = time.perf_counter()
+            self.latencies.append((now - float(payload[6 : payload.index(b",", 6)])) * 1000)
+            self.received += 1
+            if client.setup is not None:
+                self._advance(client.setup, client)
+            elif now < self.answer_until:
+                self._send(client)
+            return
+        if payload.startswith(b'{"type":"presence",'):
+            self.presence += 1
+            return
+        self._on_untimed(client, json.loads(payload))
+
+    def _on_lost(self, client: _Client, _lost: asyncio.Future[None]) -> None:
         if client.group not in self.closing:
             self.dropped[client.group] += 1
 
-    async def _on_untimed(self, client: _Client, obj: dict[str, Any]) -> None:
+    def _on_untimed(self, client: _Client, obj: dict[str, Any]) -> None:
         kind = obj.get("type")
         if kind == "welcome" and not client.welcome.done():
             client.welcome.set_result(None)
@@ -302,7 +319,9 @@ class Generator:
             client.snapshot.set_result(None)
         elif kind == "invite":
             assert client.ws is not None
-            await client.ws.send_str(_compact({"type": "accept", "call": obj["call"]}))
+            client.ws.send_frame(
+                text_frame(_compact({"type": "accept", "call": obj["call"]}).encode())
+            )
         elif kind == "accept" and not client.accepted.done():
             client.accepted.set_result(None)
         elif kind == "error":
@@ -314,23 +333,21 @@ class Generator:
 
     # --- sending --------------------------------------------------------------------
 
-    async def _send_tail(self, client: _Client, tail: str) -> None:
-        assert client.ws is not None
-        if client.ws.closed:
-            # Closed under overload (a heartbeat pong later than heartbeat/2):
+    def _send_tail(self, client: _Client, tail: bytes) -> None:
+        ws = client.ws
+        assert ws is not None
+        if ws.closed:
+            # Closed under overload (no pong within heartbeat/2) or by the server:
             # counted, not raised, so one lost socket does not end the generator.
             self.unsent += 1
             return
         self.sent += 1
-        try:
-            await client.ws.send_str('{"ts":' + repr(time.perf_counter()) + tail)
-        except ConnectionError:
-            self.sent -= 1
-            self.unsent += 1
+        stamp = _TS + repr(time.perf_counter()).encode()
+        ws.send_frame(text_header(len(stamp) + len(tail)) + stamp + tail)
 
-    async def _send(self, client: _Client) -> None:
+    def _send(self, client: _Client) -> None:
         suffixes = client.suffixes
-        await self._send_tail(client, suffixes[self.sent % len(suffixes)])
+        self._send_tail(client, suffixes[self.sent % len(suffixes)])
 
     def _reset(self) -> None:
         self.received = self.sent = self.unsent = 0
@@ -367,7 +384,7 @@ class Generator:
         while (now := time.perf_counter()) < end:
             due = int(rate * (now - started)) - self.sent
             for _ in range(due):
-                await self._send(clients[i % len(clients)])
+                self._send(clients[i % len(clients)])
                 i += 1
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
@@ -382,7 +399,7 @@ class Generator:
         self.answer_until = started + seconds
         for _ in range(window):
             for client in self.groups[group]:
-                await self._send(client)
+                self._send(client)
         await asyncio.sleep(seconds)
         elapsed = time.perf_counter() - started
         in_window = self.received
@@ -408,7 +425,7 @@ class Generator:
                 tails = _setup_tails(f"s-{caller.name}-{begun}", callee.name)
                 caller.setup = callee.setup = _Setup(caller, callee, tails, time.perf_counter())
                 begun += 1
-                await self._send_tail(caller, tails[0])
+                self._send_tail(caller, tails[0])
             await asyncio.sleep(0.002)
         elapsed = time.perf_counter() - started
         in_window = self.received
@@ -418,7 +435,7 @@ class Generator:
         result.update(begun=begun, completed=done, skipped=skipped, setup_ms=self.setup_ms)
         return result
 
-    async def _advance(self, setup: _Setup, receiver: _Client) -> None:
+    def _advance(self, setup: _Setup, receiver: _Client) -> None:
         """One step arrived at ``receiver``: send what it sends next, or finish the set-up."""
         step = setup.received + 1
         setup.received = step
@@ -429,17 +446,16 @@ class Generator:
             return
         role = 0 if receiver is setup.caller else 1
         while step < len(SETUP_STEPS) and SETUP_STEPS[step][1] == role:
-            await self._send_tail(receiver, setup.tails[step])
+            self._send_tail(receiver, setup.tails[step])
             step += 1
 
     async def close(self, group: str) -> dict[str, Any]:
         self.closing.add(group)
         clients = self.groups.pop(group, [])
-        for c in clients:
-            if c.ws is not None:
-                await c.ws.close()
-        readers = [c.reader for c in clients if c.reader is not None]
-        await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 30)
+        sockets = [c.ws for c in clients if c.ws is not None]
+        await asyncio.wait_for(
+            asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True), 30
+        )
         return {"closed": len(clients)}
 
     # --- real clients, for the mass reconnect ---------------------------------------
@@ -481,8 +497,7 @@ class Generator:
         for group in list(self.groups):
             await self.close(group)
         await self.stop_clients()
-        if self.session is not None:
-            await self.session.close()
+        await self.heartbeat.stop()
 
 
 class _RealClient:
