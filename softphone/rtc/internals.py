@@ -57,7 +57,6 @@ from av import AudioFrame, AudioResampler
 from av.frame import Frame
 
 from softphone.rtc import libopus
-from softphone.rtc.packet_queue import PacketQueue
 
 #: The versions every name in this module was read from.
 AIORTC_VERSION = "1.16.0"
@@ -297,15 +296,8 @@ def sender_track_id(sender: RTCRtpSender) -> str:
 
 
 def set_receiver_track(receiver: RTCRtpReceiver, kind: str, track_id: str) -> RemoteStreamTrack:
-    """aiortc 1.16.0: ``RTCRtpReceiver._track`` must hold a RemoteStreamTrack before receive().
-
-    Its ``_queue`` (an asyncio.Queue that ``recv()`` awaits ``get()`` on, the
-    decoder fills with ``put_nowait`` (:class:`InlineDecoder`) and aiortc's
-    decoder thread ends with ``put(None)``) becomes a :class:`PacketQueue`:
-    the call's sink is the track's one reader, 50 frames a second.
-    """
+    """aiortc 1.16.0: ``RTCRtpReceiver._track`` must hold a RemoteStreamTrack before receive()."""
     track = RemoteStreamTrack(kind=kind, id=track_id)
-    track._queue = PacketQueue()  # type: ignore[assignment]
     receiver._track = track
     return track
 

@@ -1,8 +1,7 @@
 """A first-in first-out hand-off of datagrams to one reader, cheaper than asyncio.Queue.
 
 Why: every media packet of a call crosses from the UDP callback to the DTLS
-transport's reader through this queue, 50 to 100 times a second per call, and
-every decoded frame from the receiver to the call's sink through another.
+transport's reader through this queue, 50 to 100 times a second per call.
 ``asyncio.Queue`` pays for what this hand-off never uses (a getters deque,
 ``maxsize`` and ``join()`` bookkeeping, an Event cleared per put); with one
 reader, one waiter future suffices. ``None`` is an item like any other (the
@@ -32,10 +31,6 @@ class PacketQueue(Generic[T]):
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
-
-    async def put(self, item: T) -> None:
-        """``asyncio.Queue.put``'s signature (aiortc's decoder thread ends a track with it)."""
-        self.put_nowait(item)
 
     async def get(self) -> T:
         while not self._items:
